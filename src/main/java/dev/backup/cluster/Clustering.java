@@ -1,0 +1,70 @@
+package dev.backup.cluster;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.config.JoinConfig;
+import com.hazelcast.config.NetworkConfig;
+import com.hazelcast.core.HazelcastInstance;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.spi.cluster.hazelcast.ConfigUtil;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+
+/** Starts a clustered Vert.x on Hazelcast, tuned to notice a dead member within seconds. */
+public final class Clustering {
+  public static final String ATTR_ROLE = "backup.role";
+  public static final String ATTR_ID = "backup.id";
+
+  private Clustering() {
+  }
+
+  public record Clustered(Vertx vertx, HazelcastClusterManager clusterManager) {
+    public HazelcastInstance hazelcast() {
+      return clusterManager.getHazelcastInstance();
+    }
+  }
+
+  public static Config hazelcastConfig(dev.backup.config.Config c) {
+    Config hz = ConfigUtil.loadConfig();
+    hz.setClusterName(c.clusterName());
+    hz.setProperty("hazelcast.phone.home.enabled", "false");
+    hz.setProperty("hazelcast.logging.type", "slf4j");
+    hz.setProperty("hazelcast.heartbeat.interval.seconds", String.valueOf(c.heartbeatSeconds()));
+    hz.setProperty("hazelcast.max.no.heartbeat.seconds", String.valueOf(c.maxNoHeartbeatSeconds()));
+    hz.setProperty("hazelcast.merge.first.run.delay.seconds", "5");
+    hz.setProperty("hazelcast.merge.next.run.delay.seconds", "5");
+    hz.setProperty("hazelcast.tcp.join.port.try.count", "10");
+    hz.setProperty("hazelcast.wait.seconds.before.join", "0");
+    hz.setProperty("hazelcast.shutdownhook.enabled", "false");
+    hz.getMemberAttributeConfig().setAttribute(ATTR_ROLE, c.role().name());
+    hz.getMemberAttributeConfig().setAttribute(ATTR_ID, String.valueOf(c.id()));
+    NetworkConfig net = hz.getNetworkConfig();
+    net.setPort(c.clusterPort()).setPortAutoIncrement(true);
+    net.setPublicAddress(null);
+    String ip = resolve(c.host());
+    hz.setProperty("hazelcast.socket.bind.any", "false");
+    net.getInterfaces().setEnabled(true).clear().addInterface(ip);
+    JoinConfig join = net.getJoin();
+    join.getMulticastConfig().setEnabled(false);
+    join.getAutoDetectionConfig().setEnabled(false);
+    join.getTcpIpConfig().setEnabled(true).setMembers(c.members()).setConnectionTimeoutSeconds(2);
+    return hz;
+  }
+
+  private static String resolve(String host) {
+    try {
+      return java.net.InetAddress.getByName(host).getHostAddress();
+    } catch (java.net.UnknownHostException e) {
+      throw new dev.backup.protocol.BackupException(dev.backup.protocol.ErrorCode.USAGE,
+          "cannot resolve --host " + host);
+    }
+  }
+
+  public static Future<Clustered> start(dev.backup.config.Config c) {
+    HazelcastClusterManager cm = new HazelcastClusterManager(hazelcastConfig(c));
+    VertxOptions options = new VertxOptions();
+    options.getEventBusOptions().setHost(c.host()).setPort(0).setClusterPublicHost(c.host());
+    return Vertx.builder().with(options).withClusterManager(cm).buildClustered()
+        .map(v -> new Clustered(v, cm));
+  }
+}

@@ -1,0 +1,102 @@
+package dev.backup.cluster;
+
+import dev.backup.protocol.BackupException;
+import dev.backup.protocol.ErrorCode;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * A transfer ticket: the manager's permission to store one version of one file on a
+ * chain of servers, signed with an HMAC-SHA256 over its fields with the cluster secret
+ * and valid until {@code expires} (epoch milliseconds).
+ */
+public record Ticket(String transferId, String name, long version, long size, List<Hop> chain,
+                     long expires, String mac) {
+
+  /** One server of a chain, as the manager told the client and the servers. */
+  public record Hop(int id, String host, int port) {
+    JsonObject toJson() {
+      return new JsonObject().put("id", id).put("host", host).put("port", port);
+    }
+  }
+
+  public static Ticket sign(String secret, String transferId, String name, long version, long size,
+                            List<Hop> chain, long expires) {
+    Ticket unsigned = new Ticket(transferId, name, version, size, List.copyOf(chain), expires, "");
+    return new Ticket(transferId, name, version, size, List.copyOf(chain), expires,
+        hmac(secret, unsigned.canonical()));
+  }
+
+  /**
+   * Checks the signature, the expiry and that {@code serverId} is hop {@code hop} of the
+   * chain. Throws DENIED with a reason otherwise.
+   */
+  public void verify(String secret, int serverId, int hop, long now) {
+    String expected = hmac(secret, canonical());
+    if (!MessageDigest.isEqual(expected.getBytes(StandardCharsets.US_ASCII),
+        mac.getBytes(StandardCharsets.US_ASCII))) {
+      throw new BackupException(ErrorCode.DENIED, "ticket signature is not valid");
+    }
+    if (now > expires) {
+      throw new BackupException(ErrorCode.DENIED, "ticket expired; ask the manager again");
+    }
+    if (hop < 0 || hop >= chain.size() || chain.get(hop).id() != serverId) {
+      throw new BackupException(ErrorCode.DENIED, "ticket is not for server " + serverId);
+    }
+  }
+
+  String canonical() {
+    StringBuilder sb = new StringBuilder("backup-ticket-v1\n");
+    sb.append(transferId).append('\n').append(name).append('\n').append(version).append('\n')
+        .append(size).append('\n');
+    for (Hop h : chain) {
+      sb.append(h.id()).append('@').append(h.host()).append(':').append(h.port()).append(',');
+    }
+    sb.append('\n').append(expires);
+    return sb.toString();
+  }
+
+  private static String hmac(String secret, String data) {
+    try {
+      Mac m = Mac.getInstance("HmacSHA256");
+      m.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+      return HexFormat.of().formatHex(m.doFinal(data.getBytes(StandardCharsets.UTF_8)));
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public JsonObject toJson() {
+    JsonArray c = new JsonArray();
+    chain.forEach(h -> c.add(h.toJson()));
+    return new JsonObject().put("transferId", transferId).put("name", name).put("version", version)
+        .put("size", size).put("chain", c).put("expires", expires).put("mac", mac);
+  }
+
+  /** Parses a ticket; malformed input is a PROTOCOL error. */
+  public static Ticket fromJson(JsonObject j) {
+    try {
+      List<Hop> chain = new ArrayList<>();
+      for (Object o : j.getJsonArray("chain")) {
+        JsonObject h = (JsonObject) o;
+        chain.add(new Hop(h.getInteger("id"), h.getString("host"), h.getInteger("port")));
+      }
+      Ticket t = new Ticket(j.getString("transferId"), j.getString("name"), j.getLong("version"),
+          j.getLong("size"), List.copyOf(chain), j.getLong("expires"), j.getString("mac"));
+      if (t.transferId == null || t.name == null || t.mac == null || t.size < 0 || chain.isEmpty()) {
+        throw new IllegalArgumentException("missing field");
+      }
+      return t;
+    } catch (RuntimeException e) {
+      throw new BackupException(ErrorCode.PROTOCOL, "malformed ticket");
+    }
+  }
+}

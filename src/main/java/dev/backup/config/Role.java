@@ -1,0 +1,5 @@
+package dev.backup.config;
+
+public enum Role {
+  manager, server, client
+}

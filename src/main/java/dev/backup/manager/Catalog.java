@@ -1,0 +1,117 @@
+package dev.backup.manager;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The manager's catalog: name → versions → size, checksum, time and the servers holding a
+ * copy, plus how many copies each name should keep. Plain and single-threaded: the
+ * manager verticle owns it.
+ */
+public final class Catalog {
+  public record Version(long version, long size, String sha256, long created, List<Integer> servers) {
+  }
+
+  public static final class Entry {
+    private final String name;
+    private int replicas;
+    private final TreeMap<Long, Version> versions = new TreeMap<>();
+
+    Entry(String name, int replicas) {
+      this.name = name;
+      this.replicas = replicas;
+    }
+
+    public String name() {
+      return name;
+    }
+
+    public int replicas() {
+      return replicas;
+    }
+
+    public List<Version> versions() {
+      return List.copyOf(versions.values());
+    }
+
+    public Version latest() {
+      return versions.isEmpty() ? null : versions.lastEntry().getValue();
+    }
+  }
+
+  private final TreeMap<String, Entry> entries = new TreeMap<>();
+  private final Map<String, Long> lastVersion = new HashMap<>();
+
+  /** The version number a new backup of {@code name} gets; never handed out twice. */
+  public long reserveVersion(String name) {
+    long next = lastVersion.getOrDefault(name, 0L) + 1;
+    Entry e = entries.get(name);
+    if (e != null && !e.versions.isEmpty()) {
+      next = Math.max(next, e.versions.lastKey() + 1);
+    }
+    lastVersion.put(name, next);
+    return next;
+  }
+
+  /** Records a version whose copies are all durable. */
+  public void commit(String name, int replicas, Version v) {
+    Entry e = entries.computeIfAbsent(name, n -> new Entry(n, replicas));
+    e.replicas = replicas;
+    e.versions.put(v.version(), v);
+    lastVersion.merge(name, v.version(), Math::max);
+  }
+
+  public Entry get(String name) {
+    return entries.get(name);
+  }
+
+  public List<Entry> entries() {
+    return new ArrayList<>(entries.values());
+  }
+
+  /** The catalog as SPEC's {@code list --json} shows it. */
+  public JsonObject toJson() {
+    JsonArray files = new JsonArray();
+    for (Entry e : entries.values()) {
+      JsonArray versions = new JsonArray();
+      for (Version v : e.versions.values()) {
+        versions.add(new JsonObject().put("version", v.version()).put("size", v.size())
+            .put("sha256", v.sha256()).put("created", v.created())
+            .put("replicas", new JsonArray(new ArrayList<>(v.servers()))));
+      }
+      files.add(new JsonObject().put("name", e.name).put("replicas", e.replicas).put("versions", versions));
+    }
+    return new JsonObject().put("files", files);
+  }
+
+  /** The catalog with what it needs to be loaded again (version counters included). */
+  public JsonObject snapshot() {
+    JsonObject counters = new JsonObject();
+    lastVersion.forEach(counters::put);
+    return toJson().put("v", 1).put("lastVersion", counters);
+  }
+
+  public static Catalog fromSnapshot(JsonObject j) {
+    Catalog c = new Catalog();
+    for (Object o : j.getJsonArray("files", new JsonArray())) {
+      JsonObject f = (JsonObject) o;
+      for (Object vo : f.getJsonArray("versions", new JsonArray())) {
+        JsonObject v = (JsonObject) vo;
+        List<Integer> servers = new ArrayList<>();
+        v.getJsonArray("replicas", new JsonArray()).forEach(x -> servers.add(((Number) x).intValue()));
+        c.commit(f.getString("name"), f.getInteger("replicas", 2), new Version(v.getLong("version"),
+            v.getLong("size"), v.getString("sha256"), v.getLong("created", 0L), List.copyOf(servers)));
+      }
+    }
+    JsonObject counters = j.getJsonObject("lastVersion", new JsonObject());
+    for (String k : counters.fieldNames()) {
+      c.lastVersion.merge(k, counters.getLong(k), Math::max);
+    }
+    return c;
+  }
+}

@@ -1,0 +1,350 @@
+package dev.backup.manager;
+
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
+import com.hazelcast.core.HazelcastInstance;
+import dev.backup.cluster.Addresses;
+import dev.backup.cluster.Ticket;
+import dev.backup.config.Config;
+import dev.backup.placement.LoadAwarePlacement;
+import dev.backup.placement.PlacementPolicy;
+import dev.backup.placement.ServerLoad;
+import dev.backup.protocol.BackupException;
+import dev.backup.protocol.ErrorCode;
+import dev.backup.protocol.Frame;
+import dev.backup.protocol.FrameDecoder;
+import dev.backup.protocol.Names;
+import dev.backup.protocol.Op;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
+import io.vertx.core.net.NetServer;
+import io.vertx.core.net.NetServerOptions;
+import io.vertx.core.net.NetSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The manager: answers clients over TCP (placement, list, status), keeps the catalog,
+ * follows the servers through cluster membership, load reports and a watch connection
+ * to each, and never carries file data.
+ */
+public final class ManagerVerticle extends VerticleBase {
+  private static final Logger log = LoggerFactory.getLogger(ManagerVerticle.class);
+  static final String CATALOG_FILE = "catalog.json";
+
+  private final Config config;
+  private final HazelcastInstance hazelcast;
+  private final ServerTable servers = new ServerTable(3000);
+  private final PlacementPolicy placement = new LoadAwarePlacement();
+  private final Map<Integer, NetSocket> watches = new HashMap<>();
+  private final Set<Integer> connecting = new HashSet<>();
+  private Catalog catalog = new Catalog();
+  private NetServer netServer;
+  private NetClient netClient;
+  private long tickTimer = -1;
+  private Future<Void> lastSave = Future.succeededFuture();
+  private long pingSeq;
+
+  public ManagerVerticle(Config config, HazelcastInstance hazelcast) {
+    this.config = config;
+    this.hazelcast = hazelcast;
+  }
+
+  @Override
+  public Future<?> start() {
+    netClient = vertx.createNetClient(new NetClientOptions().setConnectTimeout(config.connectTimeoutMs())
+        .setIdleTimeout(10).setIdleTimeoutUnit(TimeUnit.SECONDS).setTcpNoDelay(true));
+    if (hazelcast != null) {
+      hazelcast.getCluster().addMembershipListener(new MembershipListener() {
+        @Override
+        public void memberAdded(MembershipEvent e) {
+          log.info("manager: cluster member joined: {}", e.getMember().getAddress());
+        }
+
+        @Override
+        public void memberRemoved(MembershipEvent e) {
+          String node = e.getMember().getUuid().toString();
+          context.runOnContext(v -> {
+            int id = servers.onMemberRemoved(node);
+            if (id > 0) {
+              log.warn("manager: server {} left the cluster", id);
+              serversChanged();
+            }
+          });
+        }
+      });
+    }
+    vertx.eventBus().<JsonObject>consumer(Addresses.LOAD, this::onLoadReport);
+    vertx.eventBus().<JsonObject>consumer(Addresses.COMMITTED, this::onCommitted);
+    return loadCatalog()
+        .compose(v -> vertx.createNetServer(new NetServerOptions().setHost(config.host()).setPort(config.port())
+                .setIdleTimeout(config.idleTimeoutSeconds()).setIdleTimeoutUnit(TimeUnit.SECONDS).setTcpNoDelay(true))
+            .connectHandler(this::onClient)
+            .listen())
+        .onSuccess(s -> {
+          netServer = s;
+          tickTimer = vertx.setPeriodic(500, t -> tick());
+          log.info("manager: listening on {}:{}, root {}", config.host(), s.actualPort(), config.root().toAbsolutePath());
+        });
+  }
+
+  @Override
+  public Future<?> stop() {
+    vertx.cancelTimer(tickTimer);
+    return lastSave.transform(x -> netServer == null ? Future.succeededFuture() : netServer.close())
+        .transform(x -> netClient.close());
+  }
+
+  // ---- catalog persistence ----
+
+  private Path catalogPath() {
+    return config.root().resolve(CATALOG_FILE);
+  }
+
+  private Future<Void> loadCatalog() {
+    return vertx.executeBlocking(() -> {
+      Files.createDirectories(config.root());
+      Path p = catalogPath();
+      if (Files.exists(p)) {
+        return Catalog.fromSnapshot(new JsonObject(Files.readString(p)));
+      }
+      return new Catalog();
+    }).map(c -> {
+      catalog = c;
+      log.info("manager: catalog has {} files", c.entries().size());
+      return null;
+    });
+  }
+
+  /** Writes the catalog to disk (temporary file, forced, renamed); saves are ordered. */
+  private Future<Void> saveCatalog() {
+    String json = catalog.snapshot().encode();
+    Path p = catalogPath();
+    lastSave = vertx.executeBlocking(() -> {
+      Path tmp = p.resolveSibling(CATALOG_FILE + ".tmp");
+      try (var ch = java.nio.channels.FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.TRUNCATE_EXISTING)) {
+        ch.write(java.nio.ByteBuffer.wrap(json.getBytes(StandardCharsets.UTF_8)));
+        ch.force(true);
+      }
+      Files.move(tmp, p, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      return null;
+    }, true);
+    return lastSave;
+  }
+
+  // ---- servers ----
+
+  private void onLoadReport(Message<JsonObject> msg) {
+    JsonObject r = msg.body();
+    msg.reply(new JsonObject());
+    int id = r.getInteger("id", 0);
+    if (id <= 0) {
+      return;
+    }
+    boolean changed = servers.onReport(r, System.currentTimeMillis());
+    if (changed) {
+      log.info("manager: server {} is {}", id, servers.health(id));
+    }
+    serversChanged();
+    if (!servers.watched(id) && !connecting.contains(id)) {
+      watch(id);
+    }
+  }
+
+  /** Keeps a connection open to each server: when it breaks, the server is dead at once. */
+  private void watch(int id) {
+    connecting.add(id);
+    String host = servers.host(id);
+    int port = servers.port(id);
+    netClient.connect(port, host).onComplete(ar -> {
+      connecting.remove(id);
+      if (ar.failed()) {
+        log.debug("manager: cannot watch server {}: {}", id, ar.cause().toString());
+        return;
+      }
+      NetSocket sock = ar.result();
+      NetSocket old = watches.put(id, sock);
+      if (old != null) {
+        old.close();
+      }
+      servers.onWatch(id, true);
+      Map<Long, Long> sent = new HashMap<>();
+      FrameDecoder decoder = new FrameDecoder(new FrameDecoder.Listener() {
+        @Override
+        public void onFrame(Frame f) {
+          Long t0 = sent.remove(f.requestId());
+          if (t0 != null) {
+            servers.onPing(id, (System.nanoTime() - t0) / 1000, System.currentTimeMillis());
+          }
+        }
+
+        @Override
+        public void onError(BackupException error) {
+          sock.close();
+        }
+      });
+      sock.handler(decoder::feed);
+      long timer = vertx.setPeriodic(1000, t -> {
+        long rid = ++pingSeq;
+        sent.put(rid, System.nanoTime());
+        if (sent.size() > 10) {
+          sent.clear();
+        }
+        sock.write(new Frame(Op.REQUEST, rid, new JsonObject().put("op", "ping")).encode());
+      });
+      sock.closeHandler(v -> {
+        vertx.cancelTimer(timer);
+        if (watches.get(id) == sock) {
+          watches.remove(id);
+          if (servers.onWatchLost(id)) {
+            log.warn("manager: server {} is dead (connection lost)", id);
+          }
+          serversChanged();
+        }
+      });
+    });
+  }
+
+  private void tick() {
+    for (int id : servers.tick(System.currentTimeMillis())) {
+      log.warn("manager: server {} is {}", id, servers.health(id));
+    }
+    serversChanged();
+  }
+
+  private void serversChanged() {
+    placement.onClusterChanged(servers.loads());
+  }
+
+  // ---- clients ----
+
+  private void onClient(NetSocket sock) {
+    FrameDecoder decoder = new FrameDecoder(new FrameDecoder.Listener() {
+      @Override
+      public void onFrame(Frame f) {
+        if (f.op() != Op.REQUEST) {
+          sock.write(Frame.error(f.requestId(), ErrorCode.PROTOCOL, "expected a REQUEST frame").encode())
+              .onComplete(x -> sock.close());
+          return;
+        }
+        Future<JsonObject> result;
+        try {
+          result = handle(f.body());
+        } catch (RuntimeException e) {
+          result = Future.failedFuture(e);
+        }
+        result.onComplete(ar -> sock.write(ar.succeeded()
+            ? new Frame(Op.RESPONSE, f.requestId(), ar.result()).encode()
+            : Frame.error(f.requestId(), ar.cause()).encode()));
+      }
+
+      @Override
+      public void onError(BackupException error) {
+        log.debug("manager: dropping connection from {}: {}", sock.remoteAddress(), error.getMessage());
+        sock.write(Frame.error(0, error).encode()).onComplete(x -> sock.close());
+      }
+    });
+    sock.handler(decoder::feed);
+    sock.exceptionHandler(t -> log.debug("manager: client connection error: {}", t.toString()));
+  }
+
+  private Future<JsonObject> handle(JsonObject req) {
+    String op = req.getString("op", "");
+    return switch (op) {
+      case "place" -> place(req);
+      case "list" -> Future.succeededFuture(catalog.toJson());
+      case "status" -> Future.succeededFuture(servers.toJson());
+      default -> Future.failedFuture(new BackupException(ErrorCode.PROTOCOL, "unknown request '" + op + "'"));
+    };
+  }
+
+  private Future<JsonObject> place(JsonObject req) {
+    String name = Names.validate(req.getString("name"));
+    int replicas = req.getInteger("replicas", config.defaultReplicas());
+    long size = req.getLong("size", -1L);
+    if (size < 0) {
+      throw new BackupException(ErrorCode.USAGE, "size missing or negative");
+    }
+    if (replicas < 1) {
+      throw new BackupException(ErrorCode.USAGE, "replicas must be at least 1, not " + replicas);
+    }
+    int live = placement.liveCount();
+    if (replicas > live) {
+      throw new BackupException(ErrorCode.NOT_ENOUGH_SERVERS, replicas + " copies asked but only " + live
+          + " server" + (live == 1 ? " is" : "s are") + " alive; start more servers or ask for fewer copies");
+    }
+    return placeOn(name, replicas, size, new HashSet<>(), 3);
+  }
+
+  /** Chooses a chain and announces it to its primary; a primary that fails is excluded and another chain tried. */
+  private Future<JsonObject> placeOn(String name, int replicas, long size, Set<Integer> exclude, int attempts) {
+    List<ServerLoad> chain = placement.choose(replicas, size, exclude);
+    String transferId = UUID.randomUUID().toString();
+    long version = catalog.reserveVersion(name);
+    List<Ticket.Hop> hops = new ArrayList<>();
+    for (ServerLoad s : chain) {
+      hops.add(new Ticket.Hop(s.id(), s.host(), s.port()));
+      servers.addTransfer(s.id());
+    }
+    serversChanged();
+    Ticket ticket = Ticket.sign(config.secret(), transferId, name, version, size, hops,
+        System.currentTimeMillis() + config.ticketTtlSeconds() * 1000L);
+    ServerLoad primary = chain.get(0);
+    return vertx.eventBus().<JsonObject>request(Addresses.prepare(primary.id()),
+            new JsonObject().put("ticket", ticket.toJson()).put("replicas", replicas),
+            new DeliveryOptions().setSendTimeout(3000))
+        .map(reply -> {
+          log.info("manager: placed {} v{} ({} bytes) on {} (transfer {})", name, version, size,
+              hops.stream().map(Ticket.Hop::id).toList(), transferId);
+          return new JsonObject().put("transferId", transferId).put("version", version)
+              .put("replicas", replicas).put("ticket", ticket.toJson())
+              .put("primary", new JsonObject().put("host", primary.host()).put("port", primary.port()));
+        })
+        .recover(t -> {
+          BackupException e = BackupException.wrap(t);
+          log.warn("manager: server {} refused transfer {}: {}", primary.id(), transferId, e.getMessage());
+          if (attempts <= 1) {
+            return Future.failedFuture(e);
+          }
+          exclude.add(primary.id());
+          return placeOn(name, replicas, size, exclude, attempts - 1);
+        });
+  }
+
+  private void onCommitted(Message<JsonObject> msg) {
+    JsonObject b = msg.body();
+    List<Integer> ids = new ArrayList<>();
+    b.getJsonArray("servers", new JsonArray()).forEach(x -> ids.add(((Number) x).intValue()));
+    String name = b.getString("name");
+    catalog.commit(name, b.getInteger("replicas", ids.size()), new Catalog.Version(b.getLong("version"),
+        b.getLong("size"), b.getString("sha256"), b.getLong("created", System.currentTimeMillis()), List.copyOf(ids)));
+    saveCatalog().onComplete(ar -> {
+      if (ar.succeeded()) {
+        msg.reply(new JsonObject().put("ok", true));
+      } else {
+        log.error("manager: cannot save the catalog: {}", ar.cause().toString());
+        msg.fail(ErrorCode.IO.code(), "manager cannot save its catalog: " + ar.cause().getMessage());
+      }
+    });
+  }
+}

@@ -1,0 +1,181 @@
+package dev.backup.manager;
+
+import dev.backup.placement.ServerLoad;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+
+/**
+ * What the manager knows of each storage server: address, last load report, and health.
+ * A server is alive while it is a cluster member, its watch connection is open and it
+ * has reported recently; suspected when its reports stop; dead when it left the cluster
+ * or its connection broke. Plain and single-threaded.
+ */
+public final class ServerTable {
+  public enum Health { alive, suspected, dead }
+
+  static final class Server {
+    final int id;
+    String node;
+    String host;
+    int port;
+    long bytes;
+    long files;
+    long freeBytes;
+    int transfers;
+    long latencyMicros;
+    long lastReport;
+    boolean member = true;
+    boolean watched;
+    Health health = Health.suspected;
+
+    Server(int id) {
+      this.id = id;
+    }
+  }
+
+  private final TreeMap<Integer, Server> servers = new TreeMap<>();
+  private final long suspectAfterMillis;
+
+  public ServerTable(long suspectAfterMillis) {
+    this.suspectAfterMillis = suspectAfterMillis;
+  }
+
+  /** Applies a load report; returns true when the server's health changed. */
+  public boolean onReport(JsonObject r, long now) {
+    int id = r.getInteger("id");
+    Server s = servers.computeIfAbsent(id, Server::new);
+    String node = r.getString("node");
+    if (node != null && !node.equals(s.node)) {
+      s.node = node;
+      s.member = true;
+    }
+    s.host = r.getString("host");
+    s.port = r.getInteger("port");
+    s.bytes = r.getLong("bytes", 0L);
+    s.files = r.getLong("files", 0L);
+    s.freeBytes = r.getLong("freeBytes", 0L);
+    s.transfers = r.getInteger("transfers", 0);
+    if (!s.watched) {
+      s.latencyMicros = r.getLong("latencyMicros", 0L);
+    }
+    s.lastReport = now;
+    return update(s, now);
+  }
+
+  public void onWatch(int id, boolean open) {
+    Server s = servers.get(id);
+    if (s != null) {
+      s.watched = open;
+    }
+  }
+
+  public void onPing(int id, long micros, long now) {
+    Server s = servers.get(id);
+    if (s != null) {
+      s.latencyMicros = micros;
+      s.lastReport = Math.max(s.lastReport, now);
+    }
+  }
+
+  /** A cluster member left; returns the id of the server it was, or -1. */
+  public int onMemberRemoved(String node) {
+    for (Server s : servers.values()) {
+      if (node.equals(s.node)) {
+        s.member = false;
+        update(s, Long.MIN_VALUE);
+        return s.id;
+      }
+    }
+    return -1;
+  }
+
+  /** The watch connection of a server closed: it is dead until it reports again. */
+  public boolean onWatchLost(int id) {
+    Server s = servers.get(id);
+    if (s == null) {
+      return false;
+    }
+    s.watched = false;
+    s.lastReport = 0;
+    return update(s, Long.MIN_VALUE);
+  }
+
+  /** Re-evaluates every server; returns the ids whose health changed. */
+  public List<Integer> tick(long now) {
+    List<Integer> changed = new ArrayList<>();
+    for (Server s : servers.values()) {
+      if (update(s, now)) {
+        changed.add(s.id);
+      }
+    }
+    return changed;
+  }
+
+  private boolean update(Server s, long now) {
+    Health h;
+    if (!s.member || s.lastReport == 0) {
+      h = Health.dead;
+    } else if (now != Long.MIN_VALUE && now - s.lastReport > suspectAfterMillis) {
+      h = Health.suspected;
+    } else if (now == Long.MIN_VALUE) {
+      h = s.health;
+    } else {
+      h = Health.alive;
+    }
+    boolean changed = h != s.health;
+    s.health = h;
+    return changed;
+  }
+
+  public Health health(int id) {
+    Server s = servers.get(id);
+    return s == null ? Health.dead : s.health;
+  }
+
+  /** Counts a transfer just placed on a server, until its next report says otherwise. */
+  public void addTransfer(int id) {
+    Server s = servers.get(id);
+    if (s != null) {
+      s.transfers++;
+    }
+  }
+
+  public List<ServerLoad> loads() {
+    List<ServerLoad> out = new ArrayList<>();
+    for (Server s : servers.values()) {
+      out.add(new ServerLoad(s.id, s.host, s.port, s.health == Health.alive, s.bytes, s.files,
+          s.freeBytes, s.transfers, s.latencyMicros));
+    }
+    return out;
+  }
+
+  public String host(int id) {
+    Server s = servers.get(id);
+    return s == null ? null : s.host;
+  }
+
+  public int port(int id) {
+    Server s = servers.get(id);
+    return s == null ? 0 : s.port;
+  }
+
+  public boolean watched(int id) {
+    Server s = servers.get(id);
+    return s != null && s.watched;
+  }
+
+  /** SPEC's {@code status --json}. */
+  public JsonObject toJson() {
+    JsonArray arr = new JsonArray();
+    for (Server s : servers.values()) {
+      arr.add(new JsonObject().put("id", s.id).put("alive", s.health == Health.alive)
+          .put("state", s.health.name()).put("bytes", s.bytes).put("files", s.files)
+          .put("freeBytes", s.freeBytes).put("transfers", s.transfers)
+          .put("latencyMicros", s.latencyMicros).put("host", s.host).put("port", s.port));
+    }
+    return new JsonObject().put("servers", arr);
+  }
+}

@@ -1,0 +1,49 @@
+package dev.backup.protocol;
+
+import io.vertx.core.eventbus.ReplyException;
+
+/** The one error type of the system: a stable code and a message meant for people. */
+public class BackupException extends RuntimeException {
+  private final ErrorCode code;
+
+  public BackupException(ErrorCode code, String message) {
+    super(message);
+    this.code = code;
+  }
+
+  public BackupException(ErrorCode code, String message, Throwable cause) {
+    super(message, cause);
+    this.code = code;
+  }
+
+  public ErrorCode code() {
+    return code;
+  }
+
+  /** Turns any failure into a BackupException, keeping the code of event-bus failures. */
+  public static BackupException wrap(Throwable t) {
+    if (t instanceof BackupException be) {
+      return be;
+    }
+    if (t instanceof ReplyException re) {
+      if (re.failureCode() > 0) {
+        return new BackupException(ErrorCode.of(re.failureCode()), re.getMessage(), re);
+      }
+      return switch (re.failureType()) {
+        case TIMEOUT -> new BackupException(ErrorCode.TIMEOUT, "no answer in time: " + re.getMessage(), re);
+        case NO_HANDLERS -> new BackupException(ErrorCode.CONNECTION, "peer not reachable: " + re.getMessage(), re);
+        default -> new BackupException(ErrorCode.INTERNAL, String.valueOf(re.getMessage()), re);
+      };
+    }
+    if (t instanceof java.net.ConnectException || t instanceof io.netty.channel.ConnectTimeoutException) {
+      return new BackupException(ErrorCode.CONNECTION, t.getMessage(), t);
+    }
+    if (t instanceof java.nio.file.NoSuchFileException) {
+      return new BackupException(ErrorCode.NOT_FOUND, "no such file: " + t.getMessage(), t);
+    }
+    if (t instanceof java.io.IOException) {
+      return new BackupException(ErrorCode.IO, String.valueOf(t.getMessage()), t);
+    }
+    return new BackupException(ErrorCode.INTERNAL, String.valueOf(t.getMessage()), t);
+  }
+}

@@ -1,0 +1,323 @@
+package dev.backup.server;
+
+import dev.backup.cluster.Ticket;
+import dev.backup.protocol.BackupException;
+import dev.backup.protocol.ErrorCode;
+import dev.backup.protocol.Frame;
+import dev.backup.protocol.FrameDecoder;
+import dev.backup.protocol.Names;
+import dev.backup.protocol.Op;
+import dev.backup.storage.ReplicaMeta;
+import dev.backup.storage.Sha256Stream;
+import dev.backup.storage.TeeStream;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.file.AsyncFile;
+import io.vertx.core.file.OpenOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetSocket;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection to a storage server carrying one PUT: the bytes go at once to a
+ * temporary file, to the next server of the chain (a pipeline) and to a hasher. At the
+ * sender's COMMIT the size and SHA-256 are checked, the file forced to disk, the next
+ * server's answer awaited, and only then is the replica moved into place and "done" sent
+ * back. Any failure removes the temporary file and reaches the sender as an ERROR frame.
+ */
+final class UploadSession implements FrameDecoder.Listener {
+  private static final Logger log = LoggerFactory.getLogger(UploadSession.class);
+
+  private enum State { AWAIT_PUT, RECEIVING, AWAIT_COMMIT, FINISHING, DONE, FAILED }
+
+  private final ServerVerticle server;
+  private final NetSocket up;
+  private final FrameDecoder decoder = new FrameDecoder(this);
+  private final Promise<Void> ready = Promise.promise();
+  private final Promise<JsonArray> downResult = Promise.promise();
+  private final List<Buffer> backlog = new ArrayList<>();
+  private State state = State.AWAIT_PUT;
+  private long requestId;
+  private Ticket ticket;
+  private int hop;
+  private int replicasWanted;
+  private long received;
+  private Path tmp;
+  private AsyncFile file;
+  private NetSocket down;
+  private Sha256Stream hasher;
+  private TeeStream tee;
+  private boolean counted;
+  private ReplicaMeta committed;
+
+  UploadSession(ServerVerticle server, NetSocket up) {
+    this.server = server;
+    this.up = up;
+  }
+
+  void start() {
+    up.handler(decoder::feed);
+    up.closeHandler(v -> {
+      if (state != State.DONE && state != State.FAILED) {
+        fail(new BackupException(ErrorCode.CONNECTION, "the sender went away before the transfer ended"), false);
+      }
+    });
+    up.exceptionHandler(t -> log.debug("server {}: connection error: {}", server.id(), t.toString()));
+  }
+
+  @Override
+  public void onFrame(Frame frame) {
+    try {
+      if (state == State.AWAIT_PUT && frame.op() == Op.REQUEST && "ping".equals(frame.body().getString("op"))) {
+        // The manager's watch connection: answering shows this server is alive and how fast.
+        up.write(new Frame(Op.RESPONSE, frame.requestId(), new JsonObject().put("id", server.id())).encode());
+      } else if (state == State.AWAIT_PUT && frame.op() == Op.PUT) {
+        onPut(frame);
+      } else if (state == State.AWAIT_COMMIT && frame.op() == Op.COMMIT) {
+        onCommit(frame);
+      } else {
+        throw new BackupException(ErrorCode.PROTOCOL, "unexpected " + frame.op() + " frame");
+      }
+    } catch (RuntimeException e) {
+      fail(e, true);
+    }
+  }
+
+  private void onPut(Frame frame) {
+    requestId = frame.requestId();
+    JsonObject body = frame.body();
+    if (!(body.getValue("ticket") instanceof JsonObject tj)) {
+      throw new BackupException(ErrorCode.PROTOCOL, "PUT without a ticket");
+    }
+    ticket = Ticket.fromJson(tj);
+    hop = body.getInteger("hop", 0);
+    replicasWanted = body.getInteger("replicas", ticket.chain().size());
+    ticket.verify(server.secret(), server.id(), hop, System.currentTimeMillis());
+    Names.validate(ticket.name());
+    if (hop == 0 && !server.takePrepared(ticket.transferId())) {
+      throw new BackupException(ErrorCode.DENIED, "transfer " + ticket.transferId() + " was not announced by the manager");
+    }
+    if (server.freeBytes() < ticket.size() + server.reserveBytes()) {
+      throw new BackupException(ErrorCode.DISK_FULL, "server " + server.id() + " has no room for "
+          + ticket.size() + " bytes");
+    }
+    state = State.RECEIVING;
+    server.transferStarted();
+    counted = true;
+    decoder.expectRaw(ticket.size());
+    up.pause();
+    tmp = server.store().tempFile(ticket.transferId() + "-" + hop);
+    log.debug("server {}: receiving {} v{} ({} bytes, transfer {}, hop {})", server.id(), ticket.name(),
+        ticket.version(), ticket.size(), ticket.transferId(), hop);
+    Future<AsyncFile> opened = server.vertx().fileSystem()
+        .open(tmp.toString(), new OpenOptions().setWrite(true).setCreateNew(true));
+    Future<NetSocket> connected = hop + 1 < ticket.chain().size() ? connectDown() : Future.succeededFuture(null);
+    Future.all(opened, connected).onComplete(ar -> {
+      if (opened.succeeded()) {
+        file = opened.result();
+        file.setWriteQueueMaxSize(ServerVerticle.WRITE_QUEUE);
+      }
+      if (connected.succeeded()) {
+        down = connected.result();
+      }
+      if (ar.failed()) {
+        fail(ar.cause(), true);
+        return;
+      }
+      if (state == State.FAILED) {
+        return;
+      }
+      hasher = new Sha256Stream(server.context(), server.hashExecutor());
+      tee = new TeeStream(file, down, hasher);
+      tee.exceptionHandler(t -> fail(new BackupException(ErrorCode.IO, "server " + server.id()
+          + ": write failed: " + t.getMessage(), t), true));
+      for (Buffer b : backlog) {
+        tee.write(b);
+      }
+      backlog.clear();
+      ready.tryComplete();
+      if (state == State.RECEIVING || state == State.AWAIT_COMMIT) {
+        resumeWhenDrained();
+      }
+    });
+  }
+
+  private Future<NetSocket> connectDown() {
+    Ticket.Hop next = ticket.chain().get(hop + 1);
+    return server.netClient().connect(next.port(), next.host())
+        .recover(t -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
+            "server " + next.id() + " cannot be reached: " + t.getMessage(), t)))
+        .map(sock -> {
+          FrameDecoder dd = new FrameDecoder(new FrameDecoder.Listener() {
+            @Override
+            public void onFrame(Frame f) {
+              if (f.op() == Op.RESPONSE) {
+                downResult.tryComplete(f.body().getJsonArray("stored", new JsonArray()));
+              } else if (f.op() == Op.ERROR) {
+                BackupException e = f.toException();
+                downResult.tryFail(e);
+                fail(e, true);
+              } else {
+                onError(new BackupException(ErrorCode.PROTOCOL, "unexpected " + f.op()));
+              }
+            }
+
+            @Override
+            public void onError(BackupException error) {
+              BackupException e = new BackupException(ErrorCode.PROTOCOL, "server " + next.id() + ": " + error.getMessage());
+              downResult.tryFail(e);
+              fail(e, true);
+            }
+          });
+          sock.handler(dd::feed);
+          sock.closeHandler(v -> {
+            BackupException e = new BackupException(ErrorCode.CONNECTION,
+                "server " + next.id() + " stopped answering (connection closed)");
+            if (downResult.tryFail(e)) {
+              fail(e, true);
+            }
+          });
+          sock.exceptionHandler(t -> log.debug("server {}: downstream error: {}", server.id(), t.toString()));
+          sock.setWriteQueueMaxSize(ServerVerticle.WRITE_QUEUE);
+          JsonObject put = new JsonObject().put("ticket", ticket.toJson()).put("hop", hop + 1)
+              .put("replicas", replicasWanted);
+          sock.write(new Frame(Op.PUT, requestId, put).encode());
+          return sock;
+        });
+  }
+
+  @Override
+  public void onData(Buffer data) {
+    received += data.length();
+    if (!ready.future().isComplete()) {
+      backlog.add(data);
+      up.pause();
+      return;
+    }
+    tee.write(data);
+    resumeWhenDrained();
+  }
+
+  private void resumeWhenDrained() {
+    if (tee.writeQueueFull()) {
+      up.pause();
+      tee.drainHandler(v -> {
+        if (state == State.RECEIVING || state == State.AWAIT_COMMIT) {
+          up.resume();
+        }
+      });
+    } else {
+      up.resume();
+    }
+  }
+
+  @Override
+  public void onDataEnd() {
+    state = State.AWAIT_COMMIT;
+  }
+
+  private void onCommit(Frame frame) {
+    state = State.FINISHING;
+    String senderSha = frame.body().getString("sha256", "");
+    ready.future()
+        .compose(v -> {
+          if (down != null) {
+            down.write(new Frame(Op.COMMIT, requestId, new JsonObject().put("sha256", senderSha)).encode());
+          }
+          return hasher.digest();
+        })
+        .compose(sha -> {
+          if (received != ticket.size() || !sha.equals(senderSha)) {
+            return Future.failedFuture(new BackupException(ErrorCode.INTEGRITY, "server " + server.id()
+                + ": received bytes do not match the sender's checksum (" + received + " of "
+                + ticket.size() + " bytes)"));
+          }
+          return file.flush().compose(v -> file.close()).map(sha);
+        })
+        .compose(sha -> (down == null ? Future.succeededFuture(new JsonArray()) : downResult.future())
+            .compose(stored -> server.commitReplica(tmp, new ReplicaMeta(ticket.name(), ticket.version(),
+                ticket.size(), sha, System.currentTimeMillis(), replicasWanted)).map(meta -> {
+                  committed = meta;
+                  JsonArray all = new JsonArray().add(server.id());
+                  stored.forEach(all::add);
+                  return all;
+                }))
+            .compose(stored -> hop == 0 ? server.reportCommitted(ticket, sha, stored, replicasWanted).map(stored)
+                : Future.succeededFuture(stored)))
+        .onSuccess(stored -> {
+          if (state != State.FINISHING) {
+            return;
+          }
+          state = State.DONE;
+          finishCount();
+          log.info("server {}: stored {} v{} ({} bytes, copies on {})", server.id(), ticket.name(),
+              ticket.version(), ticket.size(), stored);
+          up.write(new Frame(Op.RESPONSE, requestId, new JsonObject().put("stored", stored)
+              .put("version", ticket.version())).encode());
+          if (down != null) {
+            down.close();
+          }
+          up.handler(decoder::feed);
+          state = State.DONE;
+        })
+        .onFailure(t -> fail(t, true));
+  }
+
+  @Override
+  public void onError(BackupException error) {
+    fail(error, true);
+  }
+
+  private void finishCount() {
+    if (counted) {
+      counted = false;
+      server.transferEnded();
+    }
+  }
+
+  /** Aborts the transfer: no temporary file is left and the sender hears why. */
+  void fail(Throwable t, boolean tellSender) {
+    if (state == State.DONE || state == State.FAILED) {
+      return;
+    }
+    state = State.FAILED;
+    finishCount();
+    BackupException e = BackupException.wrap(t);
+    log.warn("server {}: transfer {} failed: {}", server.id(),
+        ticket == null ? "(none)" : ticket.transferId(), e.getMessage());
+    ready.tryFail(e);
+    downResult.tryFail(e);
+    if (down != null) {
+      down.close();
+    }
+    Future<Void> closed = file == null ? Future.succeededFuture() : file.close().recover(x -> Future.succeededFuture());
+    if (tmp != null) {
+      Path p = tmp;
+      closed.onComplete(x -> server.discard(p));
+    }
+    if (committed != null) {
+      // Moved into place but the transfer as a whole failed: it must not count as a copy.
+      server.discardReplica(committed);
+    }
+    if (tellSender) {
+      up.write(Frame.error(requestId, e).encode()).onComplete(x -> up.close());
+    } else {
+      up.close();
+    }
+  }
+
+  /** Called when the server stops: roll back whatever is in flight. */
+  void abort() {
+    fail(new BackupException(ErrorCode.CONNECTION, "server " + server.id() + " is shutting down"), true);
+  }
+
+  boolean finished() {
+    return state == State.DONE || state == State.FAILED;
+  }
+}

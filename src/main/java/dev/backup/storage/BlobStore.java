@@ -1,0 +1,173 @@
+package dev.backup.storage;
+
+import dev.backup.protocol.BackupException;
+import dev.backup.protocol.ErrorCode;
+import dev.backup.protocol.Names;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * A server's replicas on disk. Layout under the root:
+ * <pre>
+ *   files/photos/2024/a.jpg.v3        the replica: exactly the original bytes
+ *   files/photos/2024/a.jpg.v3.meta   its metadata (JSON: name, version, size, sha256, time)
+ *   .bk-tmp/                          files being received; never visible as replicas
+ * </pre>
+ * A replica is written to {@code .bk-tmp}, checked, forced to disk and only then moved
+ * into place, with its metadata first. All methods block: call them from a worker.
+ */
+public final class BlobStore {
+  public static final String TMP = ".bk-tmp";
+  public static final String FILES = "files";
+  public static final String META_SUFFIX = ".meta";
+
+  private final Path root;
+  private final Path tmp;
+  private final Path files;
+
+  public BlobStore(Path root) {
+    this.root = root.toAbsolutePath().normalize();
+    this.tmp = this.root.resolve(TMP);
+    this.files = this.root.resolve(FILES);
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  /** Creates the folders and removes what a crash left half-written. */
+  public void open() throws IOException {
+    Files.createDirectories(files);
+    Files.createDirectories(tmp);
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(tmp)) {
+      for (Path p : ds) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  public Path tempFile(String transferId) {
+    if (!transferId.matches("[A-Za-z0-9-]{1,64}")) {
+      throw new BackupException(ErrorCode.PROTOCOL, "bad transfer id");
+    }
+    return tmp.resolve(transferId + ".part");
+  }
+
+  public Path replicaPath(String name, long version) {
+    Names.validate(name);
+    Path p = files.resolve(name + ".v" + version).normalize();
+    if (!p.startsWith(files)) {
+      throw new BackupException(ErrorCode.USAGE, "name leaves the root");
+    }
+    return p;
+  }
+
+  public Path metaPath(String name, long version) {
+    Path r = replicaPath(name, version);
+    return r.resolveSibling(r.getFileName() + META_SUFFIX);
+  }
+
+  /**
+   * Moves a received, checked and flushed temporary file into place with its metadata.
+   * Both are forced to disk before the move; the folder after it.
+   */
+  public Path commit(Path tempFile, ReplicaMeta meta) throws IOException {
+    Path target = replicaPath(meta.name(), meta.version());
+    Path metaTarget = metaPath(meta.name(), meta.version());
+    Files.createDirectories(target.getParent());
+    if (Files.isDirectory(target) || Files.isDirectory(metaTarget)) {
+      throw new BackupException(ErrorCode.EXISTS, "a folder is in the way of " + target);
+    }
+    Path metaTmp = tempFile.resolveSibling(tempFile.getFileName() + META_SUFFIX);
+    try (FileChannel ch = FileChannel.open(metaTmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.TRUNCATE_EXISTING)) {
+      ch.write(java.nio.ByteBuffer.wrap(meta.toJson().encodePrettily().getBytes(StandardCharsets.UTF_8)));
+      ch.force(true);
+    }
+    move(metaTmp, metaTarget);
+    move(tempFile, target);
+    fsyncDir(target.getParent());
+    return target;
+  }
+
+  private static void move(Path from, Path to) throws IOException {
+    try {
+      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+    }
+  }
+
+  private static void fsyncDir(Path dir) {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+      ch.force(true);
+    } catch (IOException | UnsupportedOperationException ignored) {
+      // Not every platform lets a folder be opened for sync; the files themselves are synced.
+    }
+  }
+
+  public void deleteQuietly(Path p) {
+    try {
+      Files.deleteIfExists(p);
+      Path meta = p.resolveSibling(p.getFileName() + META_SUFFIX);
+      if (p.startsWith(tmp)) {
+        Files.deleteIfExists(meta);
+      }
+    } catch (IOException ignored) {
+      // best effort: open() clears the temp folder at the next start
+    }
+  }
+
+  /** Every replica whose metadata is readable. */
+  public List<ReplicaMeta> inventory() throws IOException {
+    List<ReplicaMeta> out = new ArrayList<>();
+    if (!Files.isDirectory(files)) {
+      return out;
+    }
+    try (Stream<Path> s = Files.walk(files)) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        if (!p.getFileName().toString().endsWith(META_SUFFIX) || !Files.isRegularFile(p)) {
+          continue;
+        }
+        try {
+          ReplicaMeta m = ReplicaMeta.fromJson(new JsonObject(Files.readString(p)));
+          if (Files.isRegularFile(replicaPath(m.name(), m.version()))) {
+            out.add(m);
+          }
+        } catch (RuntimeException | NoSuchFileException e) {
+          // a torn or foreign file: not a replica
+        }
+      }
+    }
+    return out;
+  }
+
+  public long freeBytes() {
+    try {
+      return Files.getFileStore(root).getUsableSpace();
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  /** Number of files in the temporary folder (for tests and health). */
+  public long tempCount() throws IOException {
+    try (Stream<Path> s = Files.list(tmp)) {
+      return s.count();
+    }
+  }
+
+
+}

@@ -1,0 +1,103 @@
+package dev.backup.storage;
+
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.streams.WriteStream;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Writes every buffer to several streams (a file, the next server, a hasher). Its write
+ * queue is full while any of theirs is, so a pipe into it goes at the pace of the
+ * slowest. {@link #end()} does not end the targets: the caller finishes each its own way.
+ */
+public final class TeeStream implements WriteStream<Buffer> {
+  private final List<WriteStream<Buffer>> targets;
+  private Handler<Void> drainHandler;
+  private Handler<Throwable> exceptionHandler;
+  private Throwable failure;
+
+  @SafeVarargs
+  public TeeStream(WriteStream<Buffer>... targets) {
+    this.targets = new ArrayList<>();
+    for (WriteStream<Buffer> t : targets) {
+      if (t != null) {
+        this.targets.add(t);
+      }
+    }
+  }
+
+  @Override
+  public Future<Void> write(Buffer data) {
+    if (failure != null) {
+      return Future.failedFuture(failure);
+    }
+    List<Future<Void>> all = new ArrayList<>(targets.size());
+    for (WriteStream<Buffer> t : targets) {
+      all.add(t.write(data));
+    }
+    Future<Void> f = Future.all(all).mapEmpty();
+    f.onFailure(this::failed);
+    return f;
+  }
+
+  private void failed(Throwable t) {
+    if (failure == null) {
+      failure = t;
+      if (exceptionHandler != null) {
+        exceptionHandler.handle(t);
+      }
+    }
+  }
+
+  @Override
+  public boolean writeQueueFull() {
+    for (WriteStream<Buffer> t : targets) {
+      if (t.writeQueueFull()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  @Override
+  public TeeStream drainHandler(Handler<Void> handler) {
+    this.drainHandler = handler;
+    if (handler != null) {
+      for (WriteStream<Buffer> t : targets) {
+        t.drainHandler(v -> checkDrained());
+      }
+    }
+    return this;
+  }
+
+  private void checkDrained() {
+    if (drainHandler != null && !writeQueueFull()) {
+      Handler<Void> h = drainHandler;
+      drainHandler = null;
+      h.handle(null);
+    }
+  }
+
+  @Override
+  public Future<Void> end() {
+    return Future.succeededFuture();
+  }
+
+  @Override
+  public TeeStream exceptionHandler(Handler<Throwable> handler) {
+    this.exceptionHandler = handler;
+    return this;
+  }
+
+  @Override
+  public TeeStream setWriteQueueMaxSize(int maxSize) {
+    targets.forEach(t -> t.setWriteQueueMaxSize(maxSize));
+    return this;
+  }
+
+  public Throwable failure() {
+    return failure;
+  }
+}
