@@ -1,0 +1,74 @@
+package dev.backup;
+
+import dev.backup.config.Config;
+import dev.backup.config.Role;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+
+/** Helpers shared by the tests. */
+public final class TestSupport {
+  public static final String SECRET = "test-secret";
+
+  private TestSupport() {
+  }
+
+  public static int freePort() {
+    try (ServerSocket s = new ServerSocket(0)) {
+      s.setReuseAddress(true);
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new RuntimeException(e);
+    }
+  }
+
+  public static Config config(Role role, int id, int port, int managerPort, Path root) {
+    return new Config(role, id, "127.0.0.1", port, 5701, List.of("127.0.0.1"), "test", "127.0.0.1",
+        managerPort, root, SECRET, false, 3000, 30, 600, 2, 200, 1, 5);
+  }
+
+  /** A file of pseudo-random bytes (reproducible from the seed). */
+  public static Path randomFile(Path p, long size, long seed) throws IOException {
+    Files.createDirectories(p.toAbsolutePath().getParent());
+    Random r = new Random(seed);
+    byte[] buf = new byte[1 << 20];
+    try (var out = Files.newOutputStream(p)) {
+      long left = size;
+      while (left > 0) {
+        r.nextBytes(buf);
+        int n = (int) Math.min(buf.length, left);
+        out.write(buf, 0, n);
+        left -= n;
+      }
+    }
+    return p;
+  }
+
+  public static String sha256(Path p) throws Exception {
+    MessageDigest md = MessageDigest.getInstance("SHA-256");
+    byte[] buf = new byte[1 << 20];
+    try (InputStream in = Files.newInputStream(p)) {
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        md.update(buf, 0, n);
+      }
+    }
+    return HexFormat.of().formatHex(md.digest());
+  }
+
+  /** Every regular file under a folder, relative paths with '/'. */
+  public static List<String> filesUnder(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return List.of();
+    }
+    try (var s = Files.walk(root)) {
+      return s.filter(Files::isRegularFile).map(x -> root.relativize(x).toString().replace('\\', '/')).sorted().toList();
+    }
+  }
+}

@@ -1,0 +1,286 @@
+package dev.backup.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.backup.TestSupport;
+import dev.backup.client.BackupClient;
+import dev.backup.cluster.Ticket;
+import dev.backup.config.Config;
+import dev.backup.config.Role;
+import dev.backup.manager.ManagerVerticle;
+import dev.backup.protocol.BackupException;
+import dev.backup.protocol.ErrorCode;
+import dev.backup.protocol.Frame;
+import dev.backup.protocol.FrameDecoder;
+import dev.backup.protocol.Op;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetSocket;
+import io.vertx.junit5.VertxExtension;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A manager and four servers as verticles of one (non-clustered) Vert.x: the event bus
+ * is local, the TCP paths are real.
+ */
+@ExtendWith(VertxExtension.class)
+class InProcessClusterTest {
+  static Vertx vertx;
+  static int managerPort;
+  static int[] serverPorts = new int[5];
+  static BackupClient client;
+  static Config clientConfig;
+
+  @TempDir
+  static Path dir;
+
+  @BeforeAll
+  static void start() {
+    vertx = Vertx.vertx();
+    managerPort = TestSupport.freePort();
+    vertx.deployVerticle(new ManagerVerticle(TestSupport.config(Role.manager, 0, managerPort, managerPort,
+        dir.resolve("manager")), null)).await();
+    for (int id = 1; id <= 4; id++) {
+      serverPorts[id] = TestSupport.freePort();
+      vertx.deployVerticle(new ServerVerticle(TestSupport.config(Role.server, id, serverPorts[id], managerPort,
+          dir.resolve("server-" + id)), "node-" + id)).await();
+    }
+    clientConfig = TestSupport.config(Role.client, 0, 0, managerPort, dir.resolve("client"));
+    client = new BackupClient(vertx, clientConfig);
+    await().atMost(Duration.ofSeconds(10)).until(() -> aliveCount() == 4);
+  }
+
+  @AfterAll
+  static void stop() {
+    client.close();
+    vertx.close().await();
+  }
+
+  static long aliveCount() {
+    JsonObject s = client.request(new JsonObject().put("op", "status")).await();
+    return s.getJsonArray("servers").stream().filter(o -> ((JsonObject) o).getBoolean("alive")).count();
+  }
+
+  static List<Path> copiesOf(String name, long version) {
+    List<Path> out = new ArrayList<>();
+    for (int id = 1; id <= 4; id++) {
+      Path p = dir.resolve("server-" + id).resolve("files").resolve(name + ".v" + version);
+      if (Files.exists(p)) {
+        out.add(p);
+      }
+    }
+    return out;
+  }
+
+  static void assertNoTempFiles() throws Exception {
+    for (int id = 1; id <= 4; id++) {
+      assertThat(TestSupport.filesUnder(dir.resolve("server-" + id).resolve(".bk-tmp"))).isEmpty();
+    }
+  }
+
+  @Test
+  void thirtyTwoConcurrentBackupsEachLandAsTwoExactCopies() throws Exception {
+    List<Future<BackupClient.Uploaded>> all = new ArrayList<>();
+    List<Path> files = new ArrayList<>();
+    for (int i = 0; i < 32; i++) {
+      Path f = TestSupport.randomFile(dir.resolve("client/many/f" + i + ".bin"), 100_000 + i * 7919L, i);
+      files.add(f);
+      all.add(client.upload(f.toString(), "many/f" + i + ".bin", 2));
+    }
+    Future.all(all).await();
+    for (int i = 0; i < 32; i++) {
+      BackupClient.Uploaded u = all.get(i).result();
+      assertThat(u.copies()).isEqualTo(2);
+      List<Path> copies = copiesOf("many/f" + i + ".bin", u.version());
+      assertThat(copies).hasSize(2);
+      for (Path c : copies) {
+        assertThat(Files.mismatch(c, files.get(i))).isEqualTo(-1L);
+      }
+    }
+    assertNoTempFiles();
+  }
+
+  @Test
+  void garbageOnAServerPortDoesNotDisturbABackupBesideIt() throws Exception {
+    Path f = TestSupport.randomFile(dir.resolve("client/beside.bin"), 40L << 20, 99);
+    Future<BackupClient.Uploaded> up = client.upload(f.toString(), "beside.bin", 4);
+    List<CompletableFuture<Integer>> garbage = new ArrayList<>();
+    for (int id = 1; id <= 4; id++) {
+      int port = serverPorts[id];
+      garbage.add(CompletableFuture.supplyAsync(() -> sendGarbage(port)));
+    }
+    // Each garbage connection is answered (an ERROR frame) and closed by the server.
+    for (CompletableFuture<Integer> g : garbage) {
+      assertThat(g.get()).isEqualTo(-1);
+    }
+    BackupClient.Uploaded u = up.await();
+    assertThat(copiesOf("beside.bin", u.version())).hasSize(4)
+        .allSatisfy(c -> assertThat(Files.mismatch(c, f)).isEqualTo(-1L));
+    assertNoTempFiles();
+  }
+
+  private static int sendGarbage(int port) {
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      s.setSoTimeout(5000);
+      OutputStream out = s.getOutputStream();
+      out.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes());
+      out.flush();
+      InputStream in = s.getInputStream();
+      byte[] buf = new byte[4096];
+      // Read until the server closes the connection (a read timeout fails the test).
+      while (in.read(buf) >= 0) {
+        continue;
+      }
+      return -1;
+    } catch (Exception e) {
+      throw new RuntimeException(e);
+    }
+  }
+
+  @Test
+  void aForgedTicketIsRefusedAndStoresNothing() throws Exception {
+    Ticket forged = Ticket.sign("not-the-secret", "forged-1", "evil.txt", 1, 5,
+        List.of(new Ticket.Hop(1, "127.0.0.1", serverPorts[1])), System.currentTimeMillis() + 60_000);
+    Frame answer = putRaw(serverPorts[1], forged, "hello");
+    assertThat(answer.op()).isEqualTo(Op.ERROR);
+    assertThat(answer.toException().code()).isEqualTo(ErrorCode.DENIED);
+    assertThat(copiesOf("evil.txt", 1)).isEmpty();
+  }
+
+  @Test
+  void aValidTicketTheManagerDidNotAnnounceIsRefused() throws Exception {
+    Ticket t = Ticket.sign(TestSupport.SECRET, "unannounced-1", "sneaky.txt", 1, 5,
+        List.of(new Ticket.Hop(2, "127.0.0.1", serverPorts[2])), System.currentTimeMillis() + 60_000);
+    Frame answer = putRaw(serverPorts[2], t, "hello");
+    assertThat(answer.toException().getMessage()).contains("not announced");
+    assertThat(copiesOf("sneaky.txt", 1)).isEmpty();
+  }
+
+  /** Sends a PUT with the given ticket and body as raw bytes; returns the server's answer frame. */
+  private static Frame putRaw(int port, Ticket t, String body) throws Exception {
+    NetClient nc = vertx.createNetClient();
+    try {
+      NetSocket sock = nc.connect(port, "127.0.0.1").await();
+      CompletableFuture<Frame> answer = new CompletableFuture<>();
+      FrameDecoder d = new FrameDecoder(new FrameDecoder.Listener() {
+        @Override
+        public void onFrame(Frame f) {
+          answer.complete(f);
+        }
+
+        @Override
+        public void onError(BackupException error) {
+          answer.completeExceptionally(error);
+        }
+      });
+      sock.handler(d::feed);
+      sock.write(new Frame(Op.PUT, 1, new JsonObject().put("ticket", t.toJson()).put("hop", 0)).encode()
+          .appendString(body)).await();
+      return answer.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    } finally {
+      nc.close().await();
+    }
+  }
+
+  @Test
+  void aSenderThatStopsHalfWayLeavesNoPartialFile() throws Exception {
+    JsonObject placed = client.request(new JsonObject().put("op", "place").put("name", "half.bin")
+        .put("size", 1_000_000).put("replicas", 3)).await();
+    Ticket t = Ticket.fromJson(placed.getJsonObject("ticket"));
+    int port = placed.getJsonObject("primary").getInteger("port");
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      s.getOutputStream().write(new Frame(Op.PUT, 1, new JsonObject().put("ticket", t.toJson()).put("hop", 0)
+          .put("replicas", 3)).encode().getBytes());
+      s.getOutputStream().write(new byte[300_000]);
+      s.getOutputStream().flush();
+      // Wait until the chain has started writing, then vanish.
+      await().atMost(Duration.ofSeconds(5)).until(() -> tempFileCount() >= 3);
+    }
+    await().atMost(Duration.ofSeconds(5)).until(() -> tempFileCount() == 0);
+    assertThat(copiesOf("half.bin", t.version())).isEmpty();
+    JsonObject list = client.request(new JsonObject().put("op", "list")).await();
+    assertThat(list.encode()).doesNotContain("half.bin");
+  }
+
+  static long tempFileCount() throws Exception {
+    long n = 0;
+    for (int id = 1; id <= 4; id++) {
+      n += TestSupport.filesUnder(dir.resolve("server-" + id).resolve(".bk-tmp")).size();
+    }
+    return n;
+  }
+
+  @Test
+  void aWrongChecksumFailsTheBackupEverywhere() throws Exception {
+    JsonObject placed = client.request(new JsonObject().put("op", "place").put("name", "badsum.bin")
+        .put("size", 5).put("replicas", 2)).await();
+    Ticket t = Ticket.fromJson(placed.getJsonObject("ticket"));
+    int port = placed.getJsonObject("primary").getInteger("port");
+    NetClient nc = vertx.createNetClient();
+    try {
+      NetSocket sock = nc.connect(port, "127.0.0.1").await();
+      CompletableFuture<Frame> answer = new CompletableFuture<>();
+      FrameDecoder d = new FrameDecoder(new FrameDecoder.Listener() {
+        @Override
+        public void onFrame(Frame f) {
+          answer.complete(f);
+        }
+
+        @Override
+        public void onError(BackupException error) {
+          answer.completeExceptionally(error);
+        }
+      });
+      sock.handler(d::feed);
+      sock.write(new Frame(Op.PUT, 1, new JsonObject().put("ticket", t.toJson()).put("hop", 0)).encode()
+          .appendString("hello")
+          .appendBuffer(new Frame(Op.COMMIT, 1, new JsonObject().put("sha256", "00".repeat(32))).encode())).await();
+      Frame f = answer.get(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(f.toException().code()).isEqualTo(ErrorCode.INTEGRITY);
+    } finally {
+      nc.close().await();
+    }
+    await().atMost(Duration.ofSeconds(5)).until(() -> tempFileCount() == 0);
+    assertThat(copiesOf("badsum.bin", t.version())).isEmpty();
+  }
+
+  @Test
+  void moreCopiesThanLiveServersIsRefused() throws Exception {
+    Path f = TestSupport.randomFile(dir.resolve("client/five.bin"), 10, 5);
+    assertThatThrownBy(() -> client.upload(f.toString(), "five.bin", 5).await())
+        .isInstanceOfSatisfying(BackupException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.NOT_ENOUGH_SERVERS);
+          assertThat(e.getMessage()).contains("only 4 servers are alive");
+        });
+    assertThatThrownBy(() -> client.upload(f.toString(), "../five.bin", 1).await())
+        .isInstanceOfSatisfying(BackupException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.USAGE));
+  }
+
+  @Test
+  void garbageOnTheManagerPortIsRefusedAndTheManagerKeepsServing() throws Exception {
+    assertThat(sendGarbage(managerPort)).isEqualTo(-1);
+    try (Socket s = new Socket("127.0.0.1", managerPort)) {
+      Buffer half = new Frame(Op.REQUEST, 1, new JsonObject().put("op", "status")).encode();
+      s.getOutputStream().write(half.getBytes(0, 10));
+    }
+    assertThat(aliveCount()).isEqualTo(4);
+  }
+}
