@@ -109,7 +109,7 @@ public final class Main implements Callable<Integer> {
         vertx.deployVerticle(new ManagerVerticle(c, cl.hazelcast())).await();
         log.info("manager ready on {}:{}", c.host(), c.port());
       } else {
-        vertx.deployVerticle(new ServerVerticle(c, cl.clusterManager().getNodeId())).await();
+        vertx.deployVerticle(new ServerVerticle(c, cl.clusterManager()::getNodeId)).await();
         log.info("server {} ready on {}:{}", c.id(), c.host(), c.port());
       }
     } catch (RuntimeException e) {

@@ -188,7 +188,8 @@ public final class BackupClient implements AutoCloseable {
           });
           sock.handler(decoder::feed);
           sock.closeHandler(v -> done.tryFail(new BackupException(ErrorCode.CONNECTION,
-              "the storage server closed the connection before confirming the backup of " + name)));
+              "storage server " + ticket.chain().get(0).id() + " closed the connection before confirming the backup of "
+                  + name)));
           sock.write(new Frame(Op.PUT, 1, new JsonObject().put("ticket", ticket.toJson()).put("hop", 0)
               .put("replicas", replicas)).encode());
           Sha256Stream hasher = new Sha256Stream(vertx.getOrCreateContext(), hashExecutor);
@@ -217,8 +218,18 @@ public final class BackupClient implements AutoCloseable {
               })
               .onFailure(t -> {
                 shaSent.tryFail(t);
-                done.tryFail(t);
-                sock.close();
+                if (t instanceof BackupException) {
+                  done.tryFail(t);
+                  sock.close();
+                  return;
+                }
+                // The connection broke: the server's ERROR frame, if on its way, says why.
+                BackupException lost = new BackupException(ErrorCode.CONNECTION, "lost the connection to storage server "
+                    + ticket.chain().get(0).id() + " during the transfer (" + t.getMessage() + ")", t);
+                vertx.setTimer(2000, x -> {
+                  done.tryFail(lost);
+                  sock.close();
+                });
               });
           return done.future().compose(res -> shaSent.future().map(sha -> new Uploaded(name,
               res.getLong("version", ticket.version()), size, sha, res.getJsonArray("stored").size())));

@@ -4,6 +4,7 @@ import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.core.HazelcastInstance;
 import dev.backup.cluster.Addresses;
+import dev.backup.cluster.Clustering;
 import dev.backup.cluster.Ticket;
 import dev.backup.config.Config;
 import dev.backup.placement.LoadAwarePlacement;
@@ -53,7 +54,7 @@ public final class ManagerVerticle extends VerticleBase {
 
   private final Config config;
   private final HazelcastInstance hazelcast;
-  private final ServerTable servers = new ServerTable(3000);
+  private final ServerTable servers = new ServerTable(2500);
   private final PlacementPolicy placement = new LoadAwarePlacement();
   private final Map<Integer, NetSocket> watches = new HashMap<>();
   private final Set<Integer> connecting = new HashSet<>();
@@ -82,10 +83,12 @@ public final class ManagerVerticle extends VerticleBase {
 
         @Override
         public void memberRemoved(MembershipEvent e) {
-          String node = e.getMember().getUuid().toString();
+          if (!"server".equals(e.getMember().getAttribute(Clustering.ATTR_ROLE))) {
+            return;
+          }
+          int id = Integer.parseInt(e.getMember().getAttribute(Clustering.ATTR_ID));
           context.runOnContext(v -> {
-            int id = servers.onMemberRemoved(node);
-            if (id > 0) {
+            if (servers.onMemberRemoved(id)) {
               log.warn("manager: server {} left the cluster", id);
               serversChanged();
             }
@@ -161,13 +164,27 @@ public final class ManagerVerticle extends VerticleBase {
     if (id <= 0) {
       return;
     }
-    boolean changed = servers.onReport(r, System.currentTimeMillis());
+    boolean changed = servers.onReport(r, isMember(id), System.currentTimeMillis());
     if (changed) {
       log.info("manager: server {} is {}", id, servers.health(id));
     }
     serversChanged();
     if (!servers.watched(id) && !connecting.contains(id)) {
       watch(id);
+    }
+  }
+
+  /** Whether a server with this id is in the cluster now (membership as Hazelcast sees it). */
+  private boolean isMember(int id) {
+    if (hazelcast == null) {
+      return true;
+    }
+    String sid = String.valueOf(id);
+    try {
+      return hazelcast.getCluster().getMembers().stream()
+          .anyMatch(m -> "server".equals(m.getAttribute(Clustering.ATTR_ROLE)) && sid.equals(m.getAttribute(Clustering.ATTR_ID)));
+    } catch (RuntimeException e) {
+      return false;
     }
   }
 

@@ -44,14 +44,11 @@ public final class ServerTable {
   }
 
   /** Applies a load report; returns true when the server's health changed. */
-  public boolean onReport(JsonObject r, long now) {
+  public boolean onReport(JsonObject r, boolean member, long now) {
     int id = r.getInteger("id");
     Server s = servers.computeIfAbsent(id, Server::new);
-    String node = r.getString("node");
-    if (node != null && !node.equals(s.node)) {
-      s.node = node;
-      s.member = true;
-    }
+    s.node = r.getString("node");
+    s.member = member;
     s.host = r.getString("host");
     s.port = r.getInteger("port");
     s.bytes = r.getLong("bytes", 0L);
@@ -80,16 +77,14 @@ public final class ServerTable {
     }
   }
 
-  /** A cluster member left; returns the id of the server it was, or -1. */
-  public int onMemberRemoved(String node) {
-    for (Server s : servers.values()) {
-      if (node.equals(s.node)) {
-        s.member = false;
-        update(s, Long.MIN_VALUE);
-        return s.id;
-      }
+  /** Server {@code id} left the cluster; returns true when that changed its health. */
+  public boolean onMemberRemoved(int id) {
+    Server s = servers.get(id);
+    if (s == null) {
+      return false;
     }
-    return -1;
+    s.member = false;
+    return update(s, Long.MIN_VALUE);
   }
 
   /** The watch connection of a server closed: it is dead until it reports again. */

@@ -42,7 +42,7 @@ public final class ServerVerticle extends VerticleBase {
   static final int READ_BUFFER = 256 * 1024;
 
   private final Config config;
-  private final String nodeId;
+  private final java.util.function.Supplier<String> nodeId;
   private final BlobStore store;
   private final Map<String, Long> prepared = new HashMap<>();
   private final Set<UploadSession> sessions = ConcurrentHashMap.newKeySet();
@@ -57,7 +57,7 @@ public final class ServerVerticle extends VerticleBase {
   private volatile long freeBytes;
   private boolean reporting;
 
-  public ServerVerticle(Config config, String nodeId) {
+  public ServerVerticle(Config config, java.util.function.Supplier<String> nodeId) {
     this.config = config;
     this.nodeId = nodeId;
     this.store = new BlobStore(config.root());
@@ -142,7 +142,7 @@ public final class ServerVerticle extends VerticleBase {
     }
     reporting = true;
     long sent = System.nanoTime();
-    JsonObject r = new JsonObject().put("id", config.id()).put("node", nodeId)
+    JsonObject r = new JsonObject().put("id", config.id()).put("node", nodeId.get())
         .put("host", config.host()).put("port", netServer.actualPort())
         .put("bytes", storedBytes).put("files", storedFiles).put("freeBytes", freeBytes)
         .put("transfers", transfers).put("latencyMicros", lastLatencyMicros);

@@ -34,6 +34,8 @@ import org.slf4j.LoggerFactory;
 final class UploadSession implements FrameDecoder.Listener {
   private static final Logger log = LoggerFactory.getLogger(UploadSession.class);
 
+  private static final long LINGER_MS = 3000;
+
   private enum State { AWAIT_PUT, RECEIVING, AWAIT_COMMIT, FINISHING, DONE, FAILED }
 
   private final ServerVerticle server;
@@ -135,8 +137,16 @@ final class UploadSession implements FrameDecoder.Listener {
       }
       hasher = new Sha256Stream(server.context(), server.hashExecutor());
       tee = new TeeStream(file, down, hasher);
-      tee.exceptionHandler(t -> fail(new BackupException(ErrorCode.IO, "server " + server.id()
-          + ": write failed: " + t.getMessage(), t), true));
+      tee.exceptionHandler(t -> {
+        if (down != null && tee.failedTarget() == down) {
+          Ticket.Hop next = ticket.chain().get(hop + 1);
+          fail(new BackupException(ErrorCode.CONNECTION, "server " + next.id()
+              + " stopped answering during the transfer (" + t.getMessage() + ")", t), true);
+        } else {
+          fail(new BackupException(ErrorCode.IO, "server " + server.id() + " cannot write the copy: "
+              + t.getMessage(), t), true);
+        }
+      });
       for (Buffer b : backlog) {
         tee.write(b);
       }
@@ -306,7 +316,12 @@ final class UploadSession implements FrameDecoder.Listener {
       server.discardReplica(committed);
     }
     if (tellSender) {
-      up.write(Frame.error(requestId, e).encode()).onComplete(x -> up.close());
+      // Lingering close: keep reading (and dropping) what the sender still sends, so that
+      // closing does not reset the connection and lose the ERROR frame on its way.
+      up.handler(b -> { });
+      up.resume();
+      up.write(Frame.error(requestId, e).encode());
+      server.vertx().setTimer(LINGER_MS, x -> up.close());
     } else {
       up.close();
     }

@@ -17,6 +17,7 @@ public final class TeeStream implements WriteStream<Buffer> {
   private Handler<Void> drainHandler;
   private Handler<Throwable> exceptionHandler;
   private Throwable failure;
+  private WriteStream<Buffer> failedTarget;
 
   @SafeVarargs
   public TeeStream(WriteStream<Buffer>... targets) {
@@ -35,16 +36,17 @@ public final class TeeStream implements WriteStream<Buffer> {
     }
     List<Future<Void>> all = new ArrayList<>(targets.size());
     for (WriteStream<Buffer> t : targets) {
-      all.add(t.write(data));
+      Future<Void> w = t.write(data);
+      w.onFailure(x -> failed(t, x));
+      all.add(w);
     }
-    Future<Void> f = Future.all(all).mapEmpty();
-    f.onFailure(this::failed);
-    return f;
+    return Future.all(all).mapEmpty();
   }
 
-  private void failed(Throwable t) {
+  private void failed(WriteStream<Buffer> target, Throwable t) {
     if (failure == null) {
       failure = t;
+      failedTarget = target;
       if (exceptionHandler != null) {
         exceptionHandler.handle(t);
       }
@@ -99,5 +101,10 @@ public final class TeeStream implements WriteStream<Buffer> {
 
   public Throwable failure() {
     return failure;
+  }
+
+  /** The target whose write failed first, or null. */
+  public WriteStream<Buffer> failedTarget() {
+    return failedTarget;
   }
 }

@@ -60,8 +60,9 @@ class InProcessClusterTest {
         dir.resolve("manager")), null)).await();
     for (int id = 1; id <= 4; id++) {
       serverPorts[id] = TestSupport.freePort();
+      String node = "node-" + id;
       vertx.deployVerticle(new ServerVerticle(TestSupport.config(Role.server, id, serverPorts[id], managerPort,
-          dir.resolve("server-" + id)), "node-" + id)).await();
+          dir.resolve("server-" + id)), () -> node)).await();
     }
     clientConfig = TestSupport.config(Role.client, 0, 0, managerPort, dir.resolve("client"));
     client = new BackupClient(vertx, clientConfig);
