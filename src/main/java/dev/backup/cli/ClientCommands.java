@@ -65,13 +65,19 @@ final class ClientCommands {
         files.addAll(local.expand(p));
       }
       BackupClient client = session.client();
+      JsonObject latest = client.stat(files.stream().map(LocalFiles.LocalFile::name).toList()).await();
       BackupException first = null;
       int ok = 0;
       for (LocalFiles.LocalFile f : files) {
         try {
-          BackupClient.Uploaded u = client.upload(f.path().toString(), f.name(), r).await();
+          BackupClient.Uploaded u = client.upload(f.path().toString(), f.name(), r, latest.getJsonObject(f.name())).await();
           ok++;
-          out().printf("backed up %s (%s, version %d, %d copies)%n", f.name(), Format.size(u.size()), u.version(), u.copies());
+          if (u.unchanged()) {
+            out().printf("unchanged %s (version %d already has these bytes)%n", f.name(), u.version());
+          } else {
+            out().printf("backed up %s (%s, version %d, %d copies)%n", f.name(), Format.size(u.size()), u.version(),
+                u.copies());
+          }
           out().flush();
         } catch (BackupException e) {
           if (first == null) {
@@ -162,6 +168,254 @@ final class ClientCommands {
             Format.size(s.getLong("freeBytes")), s.getInteger("transfers"), s.getLong("latencyMicros", 0L) / 1000.0);
       }
       return 0;
+    }
+  }
+
+  @Command(name = "restore", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+      description = {"Get files or whole folders back (default: the latest version, into the client root).",
+          "--to works as cp does: an existing folder receives the files under their names; any other path names "
+              + "the restored file (or folder). A relative --to is taken from the client root."})
+  static final class Restore extends Base {
+    @Parameters(arity = "1..*", paramLabel = "PATH", description = "backed-up files or folders")
+    List<String> paths;
+
+    @Option(names = "--version", paramLabel = "V", description = "restore this version (a single file only)")
+    Long version;
+
+    @Option(names = "--to", paramLabel = "PATH", description = "where to put the restored files")
+    String to;
+
+    @Option(names = "--force", description = "overwrite an existing file that has other content")
+    boolean force;
+
+    Restore(ClientSession session) {
+      super(session);
+    }
+
+    @Override
+    public Integer call() {
+      LocalFiles local = session.local();
+      BackupClient client = session.client();
+      if (to != null && paths.size() > 1 && !java.nio.file.Files.isDirectory(local.root().resolve(to))) {
+        throw new BackupException(ErrorCode.USAGE, "with several paths, --to must be an existing folder");
+      }
+      BackupException first = null;
+      int ok = 0;
+      int total = 0;
+      for (String p : paths) {
+        String name = local.remoteName(p);
+        JsonObject req = new JsonObject().put("op", "restore").put("path", name);
+        if (version != null) {
+          req.put("version", version);
+        }
+        JsonObject plan = client.request(req).await();
+        JsonArray files = plan.getJsonArray("files");
+        List<String> names = new ArrayList<>();
+        files.forEach(o -> names.add(((JsonObject) o).getString("name")));
+        java.util.Map<String, java.nio.file.Path> targets = dev.backup.client.RestoreTargets.targets(local.root(), name,
+            plan.getBoolean("single"), names, to);
+        for (Object o : files) {
+          JsonObject f = (JsonObject) o;
+          total++;
+          java.nio.file.Path target = targets.get(f.getString("name"));
+          try {
+            BackupClient.Restored r = client.restore(f, target, force, msg -> {
+              err().println("note: " + msg);
+              err().flush();
+            }).await();
+            ok++;
+            if (r.unchanged()) {
+              out().printf("unchanged %s (already has %s version %d)%n", shown(local, target), r.name(), r.version());
+            } else {
+              out().printf("restored %s version %d to %s (%s)%n", r.name(), r.version(), shown(local, target),
+                  Format.size(r.size()));
+            }
+            out().flush();
+          } catch (BackupException e) {
+            if (first == null) {
+              first = e;
+            }
+            err().println("error: " + f.getString("name") + ": " + e.getMessage());
+            err().flush();
+          }
+        }
+      }
+      if (total > 1) {
+        out().printf("%d of %d files restored%n", ok, total);
+      }
+      return first == null ? 0 : first.code().exitCode();
+    }
+
+    private static String shown(LocalFiles local, java.nio.file.Path target) {
+      java.nio.file.Path t = target.toAbsolutePath().normalize();
+      return t.startsWith(local.root()) ? local.root().relativize(t).toString() : t.toString();
+    }
+  }
+
+  @Command(name = "replicas", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+      description = "Change how many copies a file (or every file of a folder) keeps.")
+  static final class Replicas extends Base {
+    @Parameters(index = "0", paramLabel = "PATH", description = "a backed-up file or folder")
+    String path;
+
+    @Parameters(index = "1", paramLabel = "R", description = "copies to keep (1 to the number of live servers)")
+    int replicas;
+
+    Replicas(ClientSession session) {
+      super(session);
+    }
+
+    @Override
+    public Integer call() {
+      String name = session.local().remoteName(path);
+      if (replicas < 1) {
+        throw new BackupException(ErrorCode.USAGE, "R must be at least 1, not " + replicas);
+      }
+      JsonObject res = session.client().request(new JsonObject().put("op", "replicas").put("path", name)
+          .put("replicas", replicas)).await();
+      for (Object o : res.getJsonArray("changes")) {
+        JsonObject c = (JsonObject) o;
+        JsonArray added = c.getJsonArray("added");
+        JsonArray removed = c.getJsonArray("removed");
+        String what = !added.isEmpty() ? "copied to " + plural(added.size(), "more server")
+            : !removed.isEmpty() ? "removed " + plural(removed.size(), "copy", "copies")
+            : "already has " + plural(replicas, "copy", "copies");
+        out().printf("%s version %d: %s, now %d cop%s%n", c.getString("name"), c.getLong("version"), what, replicas,
+            replicas == 1 ? "y" : "ies");
+      }
+      return 0;
+    }
+  }
+
+  static String plural(int n, String one) {
+    return plural(n, one, one + "s");
+  }
+
+  static String plural(int n, String one, String many) {
+    return n + " " + (n == 1 ? one : many);
+  }
+
+  @Command(name = "delete", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+      description = "Remove files, folders or one version from every server.")
+  static final class Delete extends Base {
+    @Parameters(arity = "1..*", paramLabel = "PATH", description = "backed-up files or folders")
+    List<String> paths;
+
+    @Option(names = "--version", paramLabel = "V", description = "remove only this version (a single file only)")
+    Long version;
+
+    Delete(ClientSession session) {
+      super(session);
+    }
+
+    @Override
+    public Integer call() {
+      JsonArray names = new JsonArray();
+      for (String p : paths) {
+        names.add(session.local().remoteName(p));
+      }
+      JsonObject req = new JsonObject().put("op", "delete").put("paths", names);
+      if (version != null) {
+        req.put("version", version);
+      }
+      JsonObject res = session.client().request(req).await();
+      for (Object o : res.getJsonArray("deleted")) {
+        JsonObject d = (JsonObject) o;
+        out().printf("deleted %s version %d%n", d.getString("name"), d.getLong("version"));
+      }
+      int deferred = res.getInteger("deferred", 0);
+      if (deferred > 0) {
+        out().printf("%s down now will delete %s when %s back%n", plural(deferred, "server"),
+            deferred == 1 ? "its copy" : "their copies", deferred == 1 ? "it is" : "they are");
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "verify", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+      description = {"Check every copy of the named files (default: all) against its checksum.",
+          "With --local, compare the client's own files with their latest backups instead (nothing is downloaded)."})
+  static final class Verify extends Base {
+    @Parameters(arity = "0..*", paramLabel = "PATH", description = "files or folders (default: everything)")
+    List<String> paths = new ArrayList<>();
+
+    @Option(names = "--local", description = "compare the client's files with their latest backups")
+    boolean local;
+
+    Verify(ClientSession session) {
+      super(session);
+    }
+
+    @Override
+    public Integer call() {
+      return local ? verifyLocal() : verifyRemote();
+    }
+
+    private int verifyRemote() {
+      JsonArray names = new JsonArray();
+      for (String p : paths) {
+        names.add(session.local().remoteName(p));
+      }
+      JsonObject res = session.client().request(new JsonObject().put("op", "verify").put("paths", names)).await();
+      JsonArray problems = res.getJsonArray("problems");
+      for (Object o : problems) {
+        JsonObject p = (JsonObject) o;
+        String status = p.getString("status");
+        String where = p.containsKey("server") ? " on server " + p.getInteger("server") : "";
+        String why = switch (status) {
+          case "bad" -> "checksum does not match";
+          case "missing" -> "copy is missing";
+          case "unreachable" -> "server is not reachable";
+          case "under-replicated" -> p.getInteger("copies") + " of " + p.getInteger("wanted") + " copies";
+          default -> status;
+        };
+        out().printf("%-16s %s version %d%s: %s%n", status.toUpperCase(java.util.Locale.ROOT), p.getString("name"),
+            p.getLong("version"), where, why);
+      }
+      out().printf("verified %s of %s: %s%n", plural(res.getInteger("copies"), "copy", "copies"),
+          plural(res.getInteger("files"), "file"), problems.isEmpty() ? "all good" : plural(problems.size(), "problem"));
+      return problems.isEmpty() ? 0 : ErrorCode.INTEGRITY.exitCode();
+    }
+
+    private int verifyLocal() {
+      LocalFiles lf = session.local();
+      List<LocalFiles.LocalFile> files = new ArrayList<>();
+      if (paths.isEmpty()) {
+        files.addAll(lf.all());
+      } else {
+        for (String p : paths) {
+          files.addAll(lf.expand(p));
+        }
+      }
+      JsonObject latest = session.client().stat(files.stream().map(LocalFiles.LocalFile::name).toList()).await();
+      int same = 0;
+      int changed = 0;
+      int fresh = 0;
+      for (LocalFiles.LocalFile f : files) {
+        JsonObject l = latest.getJsonObject(f.name());
+        if (l == null) {
+          fresh++;
+          out().println("new        " + f.name() + " (not backed up)");
+          continue;
+        }
+        boolean equal = l.getLong("size") == f.size() && sha(f).equals(l.getString("sha256"));
+        if (equal) {
+          same++;
+        } else {
+          changed++;
+          out().println("changed    " + f.name() + " (differs from version " + l.getLong("version") + ")");
+        }
+      }
+      out().printf("%d unchanged, %d changed, %d new%n", same, changed, fresh);
+      return changed + fresh == 0 ? 0 : ErrorCode.DIFFERS.exitCode();
+    }
+
+    private static String sha(LocalFiles.LocalFile f) {
+      try {
+        return dev.backup.storage.BlobStore.sha256(f.path());
+      } catch (java.io.IOException e) {
+        throw new BackupException(ErrorCode.IO, "cannot read " + f.path() + ": " + e.getMessage());
+      }
     }
   }
 

@@ -29,7 +29,9 @@ import picocli.CommandLine.ScopeType;
     description = {"A distributed file-backup system with replication.",
         "Every option can also come from BACKUP_<OPTION> environment variables and the configuration file."},
     footer = {"", "Client commands (one-shot, or typed in the REPL started by --role=client alone):",
-        "  backup PATH... [--replicas R]   list [--json]   status [--json]   files"})
+        "  backup PATH... [--replicas R]          restore PATH... [--version V] [--to PATH] [--force]",
+        "  list [--json]   status [--json]        replicas PATH R",
+        "  delete PATH... [--version V]           verify [PATH...] [--local]      files"})
 public final class Main implements Callable<Integer> {
 
   @Option(names = "--role", required = true, paramLabel = "ROLE", description = "manager, server or client")
@@ -138,6 +140,10 @@ public final class Main implements Callable<Integer> {
     cmd.addSubcommand(new ClientCommands.Backup(s));
     cmd.addSubcommand(new ClientCommands.ListFiles(s));
     cmd.addSubcommand(new ClientCommands.Status(s));
+    cmd.addSubcommand(new ClientCommands.Restore(s));
+    cmd.addSubcommand(new ClientCommands.Replicas(s));
+    cmd.addSubcommand(new ClientCommands.Delete(s));
+    cmd.addSubcommand(new ClientCommands.Verify(s));
     cmd.addSubcommand(new ClientCommands.Files(s));
     cmd.setOut(out);
     cmd.setErr(err);

@@ -43,6 +43,10 @@ final class Repl {
       repl.addSubcommand(new ClientCommands.Backup(main.session));
       repl.addSubcommand(new ClientCommands.ListFiles(main.session));
       repl.addSubcommand(new ClientCommands.Status(main.session));
+      repl.addSubcommand(new ClientCommands.Restore(main.session));
+      repl.addSubcommand(new ClientCommands.Replicas(main.session));
+      repl.addSubcommand(new ClientCommands.Delete(main.session));
+      repl.addSubcommand(new ClientCommands.Verify(main.session));
       repl.addSubcommand(new ClientCommands.Files(main.session));
       repl.setOut(out);
       repl.setErr(out);

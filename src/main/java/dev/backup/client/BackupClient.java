@@ -139,8 +139,33 @@ public final class BackupClient implements AutoCloseable {
     return connecting;
   }
 
-  /** What a finished upload reports. */
-  public record Uploaded(String name, long version, long size, String sha256, int copies) {
+  /** What a finished upload reports; {@code unchanged} when the latest version already had these bytes. */
+  public record Uploaded(String name, long version, long size, String sha256, int copies, boolean unchanged) {
+  }
+
+  /** The latest versions (size, sha256) the catalog has of these names. */
+  public Future<JsonObject> stat(java.util.Collection<String> names) {
+    return request(new JsonObject().put("op", "stat").put("names", new io.vertx.core.json.JsonArray(
+        new java.util.ArrayList<>(names)))).map(r -> r.getJsonObject("files", new JsonObject()));
+  }
+
+  /**
+   * Backs a file up unless its latest version (from {@link #stat}) has the same bytes:
+   * when the sizes match the file is hashed first, and the manager says "unchanged"
+   * without a byte being sent.
+   */
+  public Future<Uploaded> upload(String path, String name, int replicas, JsonObject latest) {
+    return onContext(() -> vertx.fileSystem().props(path).compose(props -> {
+      if (latest == null || latest.getLong("size", -1L) != props.size()) {
+        return upload(path, name, replicas);
+      }
+      return vertx.executeBlocking(() -> dev.backup.storage.BlobStore.sha256(java.nio.file.Path.of(path)), false)
+          .compose(sha -> request(new JsonObject().put("op", "place").put("name", name).put("size", props.size())
+              .put("replicas", replicas).put("sha256", sha))
+              .compose(placed -> placed.getBoolean("unchanged", false)
+                  ? Future.succeededFuture(new Uploaded(name, placed.getLong("version"), props.size(), sha, 0, true))
+                  : send(path, name, props.size(), placed)));
+    }));
   }
 
   /**
@@ -232,7 +257,193 @@ public final class BackupClient implements AutoCloseable {
                 });
               });
           return done.future().compose(res -> shaSent.future().map(sha -> new Uploaded(name,
-              res.getLong("version", ticket.version()), size, sha, res.getJsonArray("stored").size())));
+              res.getLong("version", ticket.version()), size, sha, res.getJsonArray("stored").size(), false)));
+        });
+  }
+
+  /** What a restore of one file did. */
+  public record Restored(String name, long version, long size, java.nio.file.Path target, boolean unchanged) {
+  }
+
+  /**
+   * Restores one file of a restore plan to {@code target}: streamed into a temporary file
+   * beside it, checked (size and SHA-256 against the catalog), forced to disk, then
+   * renamed into place. A source that fails mid-way is replaced by the next one from the
+   * same offset; a file whose checksum does not match is fetched again from another
+   * source. No partial file is left behind.
+   */
+  public Future<Restored> restore(JsonObject file, java.nio.file.Path target, boolean force,
+                                  java.util.function.Consumer<String> notice) {
+    String name = file.getString("name");
+    long size = file.getLong("size");
+    String sha = file.getString("sha256");
+    long version = file.getLong("version");
+    io.vertx.core.json.JsonArray sources = file.getJsonArray("sources", new io.vertx.core.json.JsonArray());
+    return onContext(() -> vertx.executeBlocking(() -> {
+      java.nio.file.Path t = target.toAbsolutePath();
+      if (java.nio.file.Files.isDirectory(t)) {
+        throw new BackupException(ErrorCode.EXISTS, "a folder is in the way of " + t);
+      }
+      if (java.nio.file.Files.isRegularFile(t)) {
+        if (java.nio.file.Files.size(t) == size && dev.backup.storage.BlobStore.sha256(t).equals(sha)) {
+          return Boolean.TRUE;
+        }
+        if (!force) {
+          throw new BackupException(ErrorCode.EXISTS, t + " exists with other content; use --force to overwrite it");
+        }
+      }
+      try {
+        java.nio.file.Files.createDirectories(t.getParent());
+      } catch (java.io.IOException e) {
+        throw new BackupException(ErrorCode.IO, "cannot create the folder " + t.getParent() + ": " + e);
+      }
+      if (!java.nio.file.Files.isWritable(t.getParent())) {
+        throw new BackupException(ErrorCode.IO, "cannot write into " + t.getParent());
+      }
+      return Boolean.FALSE;
+    }, false).compose(same -> {
+      if (same) {
+        return Future.succeededFuture(new Restored(name, version, size, target, true));
+      }
+      if (sources.isEmpty()) {
+        return Future.failedFuture(new BackupException(ErrorCode.NOT_ENOUGH_SERVERS,
+            "no live server holds " + name + " v" + version));
+      }
+      java.nio.file.Path tmp = target.toAbsolutePath().resolveSibling(".bk-part-" + java.util.UUID.randomUUID()
+          + "-" + target.getFileName());
+      return vertx.fileSystem().open(tmp.toString(), new OpenOptions().setWrite(true).setCreateNew(true))
+          .recover(e -> Future.failedFuture(new BackupException(ErrorCode.IO, "cannot write " + tmp + ": "
+              + e.getMessage(), e)))
+          .compose(af -> fetchAll(name, size, sha, sources, af, tmp, notice)
+              .compose(v -> af.flush())
+              .eventually(() -> af.close())
+              .compose(v -> vertx.fileSystem().move(tmp.toString(), target.toAbsolutePath().toString(),
+                  new io.vertx.core.file.CopyOptions().setAtomicMove(true).setReplaceExisting(true)))
+              .recover(e -> vertx.fileSystem().delete(tmp.toString()).transform(x -> Future.failedFuture(e))))
+          .map(v -> new Restored(name, version, size, target, false));
+    }));
+  }
+
+  /** Tries each source in turn, going on from where the last one stopped. */
+  private Future<Void> fetchAll(String name, long size, String sha, io.vertx.core.json.JsonArray sources,
+                                AsyncFile file, java.nio.file.Path tmp, java.util.function.Consumer<String> notice) {
+    return new Fetch(name, size, sha, sources, file, tmp, notice).from(0);
+  }
+
+  private final class Fetch {
+    final String name;
+    final long size;
+    final String sha;
+    final io.vertx.core.json.JsonArray sources;
+    final AsyncFile file;
+    final java.nio.file.Path tmp;
+    final java.util.function.Consumer<String> notice;
+    Sha256Stream hasher = new Sha256Stream(vertx.getOrCreateContext(), hashExecutor);
+    long done;
+
+    Fetch(String name, long size, String sha, io.vertx.core.json.JsonArray sources, AsyncFile file,
+          java.nio.file.Path tmp, java.util.function.Consumer<String> notice) {
+      this.name = name;
+      this.size = size;
+      this.sha = sha;
+      this.sources = sources;
+      this.file = file;
+      this.tmp = tmp;
+      this.notice = notice;
+    }
+
+    Future<Void> from(int i) {
+      JsonObject src = sources.getJsonObject(i);
+      int id = src.getInteger("id");
+      return fetch(src, size, done, file, hasher, n -> done += n)
+          .compose(v -> hasher.digest())
+          .compose(got -> got.equals(sha) ? Future.<Void>succeededFuture() : restart(id))
+          .recover(e -> {
+            BackupException be = BackupException.wrap(e);
+            if (i + 1 >= sources.size()) {
+              return Future.failedFuture(be);
+            }
+            int next = sources.getJsonObject(i + 1).getInteger("id");
+            notice.accept(name + ": " + be.getMessage() + "; going on from server " + next
+                + (done > 0 ? " at byte " + done : ""));
+            return from(i + 1);
+          });
+    }
+
+    /** Bad bytes from some source: start over, empty, from the next one. */
+    private Future<Void> restart(int id) {
+      done = 0;
+      hasher = new Sha256Stream(vertx.getOrCreateContext(), hashExecutor);
+      file.setWritePos(0);
+      return vertx.fileSystem().truncate(tmp.toString(), 0).compose(x -> Future.failedFuture(
+          new BackupException(ErrorCode.INTEGRITY, "the copy from server " + id + " does not match its checksum")));
+    }
+  }
+
+  /** One GET from one source, appending to the file from {@code offset}. */
+  private Future<Void> fetch(JsonObject src, long size, long offset, AsyncFile file, Sha256Stream hasher,
+                             java.util.function.LongConsumer progress) {
+    int id = src.getInteger("id");
+    Promise<Void> done = Promise.promise();
+    return netClient.connect(src.getInteger("port"), src.getString("host"))
+        .recover(t -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
+            "cannot reach storage server " + id + ": " + t.getMessage(), t)))
+        .compose(sock -> {
+          TeeStream tee = new TeeStream(file, hasher);
+          tee.exceptionHandler(t -> {
+            done.tryFail(new BackupException(ErrorCode.IO, "cannot write the restored file: " + t.getMessage(), t));
+            sock.close();
+          });
+          FrameDecoder[] decoder = new FrameDecoder[1];
+          decoder[0] = new FrameDecoder(new FrameDecoder.Listener() {
+            @Override
+            public void onFrame(Frame f) {
+              if (f.op() == Op.ERROR) {
+                done.tryFail(f.toException());
+                sock.close();
+              } else if (f.op() == Op.RESPONSE && f.body().getLong("size", -1L) == size) {
+                decoder[0].expectRaw(size - offset);
+              } else {
+                onError(new BackupException(ErrorCode.INTEGRITY, "server " + id + " offers a copy of another size"));
+              }
+            }
+
+            @Override
+            public void onData(io.vertx.core.buffer.Buffer data) {
+              if (done.future().isComplete()) {
+                // A paused socket may deliver what it had queued after it closed: too late to count.
+                return;
+              }
+              progress.accept(data.length());
+              tee.write(data);
+              if (tee.writeQueueFull()) {
+                sock.pause();
+                tee.drainHandler(v -> {
+                  if (!done.future().isComplete()) {
+                    sock.resume();
+                  }
+                });
+              }
+            }
+
+            @Override
+            public void onDataEnd() {
+              done.tryComplete();
+              sock.close();
+            }
+
+            @Override
+            public void onError(BackupException error) {
+              done.tryFail(error);
+              sock.close();
+            }
+          });
+          sock.handler(decoder[0]::feed);
+          sock.closeHandler(v -> done.tryFail(new BackupException(ErrorCode.CONNECTION,
+              "storage server " + id + " stopped sending")));
+          sock.write(new Frame(Op.GET, 1, new JsonObject().put("ticket", src.getJsonObject("ticket"))
+              .put("offset", offset)).encode());
+          return done.future();
         });
   }
 

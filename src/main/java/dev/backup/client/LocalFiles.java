@@ -46,6 +46,15 @@ public final class LocalFiles {
     return root.relativize(resolved).toString().replace('\\', '/');
   }
 
+  /** The name in the system of what the user typed for a backed-up file or folder (it need not exist here). */
+  public String remoteName(String typed) {
+    String n = nameOf(typed);
+    if (n.isEmpty()) {
+      throw new BackupException(ErrorCode.USAGE, "name a file or folder, not the whole client root");
+    }
+    return Names.validate(n);
+  }
+
   /** The files a path names: itself if a file, every file below it if a folder (sorted). */
   public List<LocalFile> expand(String typed) {
     String name = nameOf(typed);
@@ -69,7 +78,7 @@ public final class LocalFiles {
       throw new BackupException(ErrorCode.USAGE, "'" + Names.printable(typed) + "' is not a regular file or folder");
     }
     try (Stream<Path> s = Files.walk(p)) {
-      s.filter(x -> Files.isRegularFile(x, LinkOption.NOFOLLOW_LINKS)).sorted().forEach(x -> out.add(file(x)));
+      s.filter(x -> Files.isRegularFile(x, LinkOption.NOFOLLOW_LINKS) && !isOurs(x)).sorted().forEach(x -> out.add(file(x)));
     } catch (IOException e) {
       throw new BackupException(ErrorCode.IO, "cannot list " + p + ": " + e.getMessage());
     }
@@ -86,11 +95,16 @@ public final class LocalFiles {
     }
     List<LocalFile> out = new ArrayList<>();
     try (Stream<Path> s = Files.walk(root)) {
-      s.filter(x -> Files.isRegularFile(x, LinkOption.NOFOLLOW_LINKS)).sorted().forEach(x -> out.add(file(x)));
+      s.filter(x -> Files.isRegularFile(x, LinkOption.NOFOLLOW_LINKS) && !isOurs(x)).sorted().forEach(x -> out.add(file(x)));
     } catch (IOException e) {
       throw new BackupException(ErrorCode.IO, "cannot list " + root + ": " + e.getMessage());
     }
     return out;
+  }
+
+  /** Files the client writes while restoring (and might leave after a crash) are never user files. */
+  private static boolean isOurs(Path p) {
+    return p.getFileName().toString().startsWith(".bk-");
   }
 
   private LocalFile file(Path p) {

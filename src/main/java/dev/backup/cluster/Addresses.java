@@ -10,6 +10,26 @@ public final class Addresses {
   private Addresses() {
   }
 
+  /** manager → server: remove these copies. */
+  public static String delete(int serverId) {
+    return "backup.server." + serverId + ".delete";
+  }
+
+  /** manager → server: re-read these copies and compare their checksums. */
+  public static String verify(int serverId) {
+    return "backup.server." + serverId + ".verify";
+  }
+
+  /** manager → server: send a copy of a replica you hold to another server. */
+  public static String copy(int serverId) {
+    return "backup.server." + serverId + ".copy";
+  }
+
+  /** manager → server: list every copy you hold. */
+  public static String inventory(int serverId) {
+    return "backup.server." + serverId + ".inventory";
+  }
+
   /** manager → a primary server: expect this transfer and pass it down its chain. */
   public static String prepare(int serverId) {
     return "backup.server." + serverId + ".prepare";

@@ -18,8 +18,11 @@ import javax.crypto.spec.SecretKeySpec;
  * chain of servers, signed with an HMAC-SHA256 over its fields with the cluster secret
  * and valid until {@code expires} (epoch milliseconds).
  */
-public record Ticket(String transferId, String name, long version, long size, List<Hop> chain,
+public record Ticket(String transferId, String access, String name, long version, long size, List<Hop> chain,
                      long expires, String mac) {
+  /** Access a ticket grants: store a new copy, or read an existing one. */
+  public static final String PUT = "put";
+  public static final String GET = "get";
 
   /** One server of a chain, as the manager told the client and the servers. */
   public record Hop(int id, String host, int port) {
@@ -30,8 +33,13 @@ public record Ticket(String transferId, String name, long version, long size, Li
 
   public static Ticket sign(String secret, String transferId, String name, long version, long size,
                             List<Hop> chain, long expires) {
-    Ticket unsigned = new Ticket(transferId, name, version, size, List.copyOf(chain), expires, "");
-    return new Ticket(transferId, name, version, size, List.copyOf(chain), expires,
+    return sign(secret, transferId, PUT, name, version, size, chain, expires);
+  }
+
+  public static Ticket sign(String secret, String transferId, String access, String name, long version, long size,
+                            List<Hop> chain, long expires) {
+    Ticket unsigned = new Ticket(transferId, access, name, version, size, List.copyOf(chain), expires, "");
+    return new Ticket(transferId, access, name, version, size, List.copyOf(chain), expires,
         hmac(secret, unsigned.canonical()));
   }
 
@@ -39,6 +47,13 @@ public record Ticket(String transferId, String name, long version, long size, Li
    * Checks the signature, the expiry and that {@code serverId} is hop {@code hop} of the
    * chain. Throws DENIED with a reason otherwise.
    */
+  public void verify(String secret, String wantedAccess, int serverId, int hop, long now) {
+    verify(secret, serverId, hop, now);
+    if (!wantedAccess.equals(access)) {
+      throw new BackupException(ErrorCode.DENIED, "ticket does not allow " + wantedAccess);
+    }
+  }
+
   public void verify(String secret, int serverId, int hop, long now) {
     String expected = hmac(secret, canonical());
     if (!MessageDigest.isEqual(expected.getBytes(StandardCharsets.US_ASCII),
@@ -55,7 +70,7 @@ public record Ticket(String transferId, String name, long version, long size, Li
 
   String canonical() {
     StringBuilder sb = new StringBuilder("backup-ticket-v1\n");
-    sb.append(transferId).append('\n').append(name).append('\n').append(version).append('\n')
+    sb.append(access).append('\n').append(transferId).append('\n').append(name).append('\n').append(version).append('\n')
         .append(size).append('\n');
     for (Hop h : chain) {
       sb.append(h.id()).append('@').append(h.host()).append(':').append(h.port()).append(',');
@@ -77,7 +92,7 @@ public record Ticket(String transferId, String name, long version, long size, Li
   public JsonObject toJson() {
     JsonArray c = new JsonArray();
     chain.forEach(h -> c.add(h.toJson()));
-    return new JsonObject().put("transferId", transferId).put("name", name).put("version", version)
+    return new JsonObject().put("transferId", transferId).put("access", access).put("name", name).put("version", version)
         .put("size", size).put("chain", c).put("expires", expires).put("mac", mac);
   }
 
@@ -89,9 +104,9 @@ public record Ticket(String transferId, String name, long version, long size, Li
         JsonObject h = (JsonObject) o;
         chain.add(new Hop(h.getInteger("id"), h.getString("host"), h.getInteger("port")));
       }
-      Ticket t = new Ticket(j.getString("transferId"), j.getString("name"), j.getLong("version"),
+      Ticket t = new Ticket(j.getString("transferId"), j.getString("access", PUT), j.getString("name"), j.getLong("version"),
           j.getLong("size"), List.copyOf(chain), j.getLong("expires"), j.getString("mac"));
-      if (t.transferId == null || t.name == null || t.mac == null || t.size < 0 || chain.isEmpty()) {
+      if (t.transferId == null || t.access == null || t.name == null || t.mac == null || t.size < 0 || chain.isEmpty()) {
         throw new IllegalArgumentException("missing field");
       }
       return t;

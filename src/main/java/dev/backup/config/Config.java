@@ -24,6 +24,7 @@ public record Config(
     int idleTimeoutSeconds,
     int ticketTtlSeconds,
     int defaultReplicas,
+    int versionsKept,
     int reportIntervalMs,
     int heartbeatSeconds,
     int maxNoHeartbeatSeconds) {

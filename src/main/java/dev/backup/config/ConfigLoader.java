@@ -88,11 +88,15 @@ public final class ConfigLoader {
         r.getInt("idle-timeout-seconds", 60),
         r.getInt("ticket-ttl-seconds", 600),
         r.getInt("replicas", 2),
+        r.getInt("versions", 10),
         r.getInt("report-interval-ms", 500),
         r.getInt("heartbeat-seconds", 1),
         r.getInt("max-no-heartbeat-seconds", 5));
     if (c.port() < 0 || c.port() > 65535 || c.managerPort() <= 0 || c.managerPort() > 65535) {
       throw new BackupException(ErrorCode.USAGE, "port out of range");
+    }
+    if (c.versionsKept() < 1) {
+      throw new BackupException(ErrorCode.USAGE, "versions must be at least 1");
     }
     if (c.defaultReplicas() < 1) {
       throw new BackupException(ErrorCode.USAGE, "replicas must be at least 1");

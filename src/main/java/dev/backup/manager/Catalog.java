@@ -70,6 +70,80 @@ public final class Catalog {
     return entries.get(name);
   }
 
+  public Version version(String name, long version) {
+    Entry e = entries.get(name);
+    return e == null ? null : e.versions.get(version);
+  }
+
+  /** The names a path stands for: the file of that name, or every file below that folder. */
+  public List<String> namesUnder(String path) {
+    List<String> out = new ArrayList<>();
+    if (entries.containsKey(path)) {
+      out.add(path);
+    }
+    String prefix = path.isEmpty() ? "" : path + "/";
+    for (String n : entries.tailMap(prefix, true).keySet()) {
+      if (!n.startsWith(prefix)) {
+        break;
+      }
+      out.add(n);
+    }
+    return out;
+  }
+
+  public void setReplicas(String name, int replicas) {
+    Entry e = entries.get(name);
+    if (e != null) {
+      e.replicas = replicas;
+    }
+  }
+
+  /** Records one more server holding a copy of a version; false if the version is gone. */
+  public boolean addHolder(String name, long version, int server) {
+    Version v = version(name, version);
+    if (v == null) {
+      return false;
+    }
+    if (!v.servers().contains(server)) {
+      List<Integer> s = new ArrayList<>(v.servers());
+      s.add(server);
+      entries.get(name).versions.put(version, new Version(v.version(), v.size(), v.sha256(), v.created(), List.copyOf(s)));
+    }
+    return true;
+  }
+
+  public void removeHolder(String name, long version, int server) {
+    Version v = version(name, version);
+    if (v != null && v.servers().contains(server)) {
+      List<Integer> s = new ArrayList<>(v.servers());
+      s.remove(Integer.valueOf(server));
+      entries.get(name).versions.put(version, new Version(v.version(), v.size(), v.sha256(), v.created(), List.copyOf(s)));
+    }
+  }
+
+  /** Removes one version; the file goes when its last version does. Returns the removed version or null. */
+  public Version removeVersion(String name, long version) {
+    Entry e = entries.get(name);
+    if (e == null) {
+      return null;
+    }
+    Version v = e.versions.remove(version);
+    if (e.versions.isEmpty()) {
+      entries.remove(name);
+    }
+    return v;
+  }
+
+  /** The oldest versions beyond the newest {@code keep}, to be removed. */
+  public List<Version> versionsBeyond(String name, int keep) {
+    Entry e = entries.get(name);
+    if (e == null || e.versions.size() <= keep) {
+      return List.of();
+    }
+    List<Version> all = new ArrayList<>(e.versions.values());
+    return List.copyOf(all.subList(0, all.size() - keep));
+  }
+
   public List<Entry> entries() {
     return new ArrayList<>(entries.values());
   }

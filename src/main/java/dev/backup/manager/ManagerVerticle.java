@@ -5,22 +5,15 @@ import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.core.HazelcastInstance;
 import dev.backup.cluster.Addresses;
 import dev.backup.cluster.Clustering;
-import dev.backup.cluster.Ticket;
 import dev.backup.config.Config;
-import dev.backup.placement.LoadAwarePlacement;
-import dev.backup.placement.PlacementPolicy;
-import dev.backup.placement.ServerLoad;
 import dev.backup.protocol.BackupException;
 import dev.backup.protocol.ErrorCode;
 import dev.backup.protocol.Frame;
 import dev.backup.protocol.FrameDecoder;
-import dev.backup.protocol.Names;
 import dev.backup.protocol.Op;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
@@ -32,13 +25,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,10 +45,9 @@ public final class ManagerVerticle extends VerticleBase {
   private final Config config;
   private final HazelcastInstance hazelcast;
   private final ServerTable servers = new ServerTable(2500);
-  private final PlacementPolicy placement = new LoadAwarePlacement();
   private final Map<Integer, NetSocket> watches = new HashMap<>();
   private final Set<Integer> connecting = new HashSet<>();
-  private Catalog catalog = new Catalog();
+  private ManagerService service;
   private NetServer netServer;
   private NetClient netClient;
   private long tickTimer = -1;
@@ -72,6 +61,7 @@ public final class ManagerVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    service = new ManagerService(vertx, config, servers, this::saveCatalog);
     netClient = vertx.createNetClient(new NetClientOptions().setConnectTimeout(config.connectTimeoutMs())
         .setIdleTimeout(10).setIdleTimeoutUnit(TimeUnit.SECONDS).setTcpNoDelay(true));
     if (hazelcast != null) {
@@ -132,7 +122,7 @@ public final class ManagerVerticle extends VerticleBase {
       }
       return new Catalog();
     }).map(c -> {
-      catalog = c;
+      service.catalog = c;
       log.info("manager: catalog has {} files", c.entries().size());
       return null;
     });
@@ -140,7 +130,7 @@ public final class ManagerVerticle extends VerticleBase {
 
   /** Writes the catalog to disk (temporary file, forced, renamed); saves are ordered. */
   private Future<Void> saveCatalog() {
-    String json = catalog.snapshot().encode();
+    String json = service.catalog.snapshot().encode();
     Path p = catalogPath();
     lastSave = vertx.executeBlocking(() -> {
       Path tmp = p.resolveSibling(CATALOG_FILE + ".tmp");
@@ -167,6 +157,10 @@ public final class ManagerVerticle extends VerticleBase {
     boolean changed = servers.onReport(r, isMember(id), System.currentTimeMillis());
     if (changed) {
       log.info("manager: server {} is {}", id, servers.health(id));
+      if (servers.health(id) == ServerTable.Health.alive) {
+        service.serversChanged();
+        service.reconcile(id);
+      }
     }
     serversChanged();
     if (!servers.watched(id) && !connecting.contains(id)) {
@@ -250,7 +244,7 @@ public final class ManagerVerticle extends VerticleBase {
   }
 
   private void serversChanged() {
-    placement.onClusterChanged(servers.loads());
+    service.serversChanged();
   }
 
   // ---- clients ----
@@ -266,7 +260,7 @@ public final class ManagerVerticle extends VerticleBase {
         }
         Future<JsonObject> result;
         try {
-          result = handle(f.body());
+          result = service.handle(f.body());
         } catch (RuntimeException e) {
           result = Future.failedFuture(e);
         }
@@ -285,82 +279,14 @@ public final class ManagerVerticle extends VerticleBase {
     sock.exceptionHandler(t -> log.debug("manager: client connection error: {}", t.toString()));
   }
 
-  private Future<JsonObject> handle(JsonObject req) {
-    String op = req.getString("op", "");
-    return switch (op) {
-      case "place" -> place(req);
-      case "list" -> Future.succeededFuture(catalog.toJson());
-      case "status" -> Future.succeededFuture(servers.toJson());
-      default -> Future.failedFuture(new BackupException(ErrorCode.PROTOCOL, "unknown request '" + op + "'"));
-    };
-  }
-
-  private Future<JsonObject> place(JsonObject req) {
-    String name = Names.validate(req.getString("name"));
-    int replicas = req.getInteger("replicas", config.defaultReplicas());
-    long size = req.getLong("size", -1L);
-    if (size < 0) {
-      throw new BackupException(ErrorCode.USAGE, "size missing or negative");
-    }
-    if (replicas < 1) {
-      throw new BackupException(ErrorCode.USAGE, "replicas must be at least 1, not " + replicas);
-    }
-    int live = placement.liveCount();
-    if (replicas > live) {
-      throw new BackupException(ErrorCode.NOT_ENOUGH_SERVERS, replicas + " copies asked but only " + live
-          + " server" + (live == 1 ? " is" : "s are") + " alive; start more servers or ask for fewer copies");
-    }
-    return placeOn(name, replicas, size, new HashSet<>(), 3);
-  }
-
-  /** Chooses a chain and announces it to its primary; a primary that fails is excluded and another chain tried. */
-  private Future<JsonObject> placeOn(String name, int replicas, long size, Set<Integer> exclude, int attempts) {
-    List<ServerLoad> chain = placement.choose(replicas, size, exclude);
-    String transferId = UUID.randomUUID().toString();
-    long version = catalog.reserveVersion(name);
-    List<Ticket.Hop> hops = new ArrayList<>();
-    for (ServerLoad s : chain) {
-      hops.add(new Ticket.Hop(s.id(), s.host(), s.port()));
-      servers.addTransfer(s.id());
-    }
-    serversChanged();
-    Ticket ticket = Ticket.sign(config.secret(), transferId, name, version, size, hops,
-        System.currentTimeMillis() + config.ticketTtlSeconds() * 1000L);
-    ServerLoad primary = chain.get(0);
-    return vertx.eventBus().<JsonObject>request(Addresses.prepare(primary.id()),
-            new JsonObject().put("ticket", ticket.toJson()).put("replicas", replicas),
-            new DeliveryOptions().setSendTimeout(3000))
-        .map(reply -> {
-          log.info("manager: placed {} v{} ({} bytes) on {} (transfer {})", name, version, size,
-              hops.stream().map(Ticket.Hop::id).toList(), transferId);
-          return new JsonObject().put("transferId", transferId).put("version", version)
-              .put("replicas", replicas).put("ticket", ticket.toJson())
-              .put("primary", new JsonObject().put("host", primary.host()).put("port", primary.port()));
-        })
-        .recover(t -> {
-          BackupException e = BackupException.wrap(t);
-          log.warn("manager: server {} refused transfer {}: {}", primary.id(), transferId, e.getMessage());
-          if (attempts <= 1) {
-            return Future.failedFuture(e);
-          }
-          exclude.add(primary.id());
-          return placeOn(name, replicas, size, exclude, attempts - 1);
-        });
-  }
-
   private void onCommitted(Message<JsonObject> msg) {
-    JsonObject b = msg.body();
-    List<Integer> ids = new ArrayList<>();
-    b.getJsonArray("servers", new JsonArray()).forEach(x -> ids.add(((Number) x).intValue()));
-    String name = b.getString("name");
-    catalog.commit(name, b.getInteger("replicas", ids.size()), new Catalog.Version(b.getLong("version"),
-        b.getLong("size"), b.getString("sha256"), b.getLong("created", System.currentTimeMillis()), List.copyOf(ids)));
-    saveCatalog().onComplete(ar -> {
+    service.committed(msg.body()).onComplete(ar -> {
       if (ar.succeeded()) {
         msg.reply(new JsonObject().put("ok", true));
       } else {
-        log.error("manager: cannot save the catalog: {}", ar.cause().toString());
-        msg.fail(ErrorCode.IO.code(), "manager cannot save its catalog: " + ar.cause().getMessage());
+        BackupException e = BackupException.wrap(ar.cause());
+        log.error("manager: cannot record {}: {}", msg.body().getString("name"), e.getMessage());
+        msg.fail(e.code().code(), "manager cannot record the copy: " + e.getMessage());
       }
     });
   }

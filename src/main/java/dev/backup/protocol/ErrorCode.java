@@ -17,7 +17,9 @@ public enum ErrorCode {
   DISK_FULL(10, 9),
   IO(11, 10),
   EXISTS(12, 11),
-  CANCELLED(13, 130);
+  CANCELLED(13, 130),
+  /** verify --local: the client's files differ from their latest backups. */
+  DIFFERS(14, 12);
 
   private final int code;
   private final int exitCode;

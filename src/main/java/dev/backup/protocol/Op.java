@@ -11,7 +11,9 @@ public enum Op {
   /** client or server → server: store a file; JSON body {ticket, hop}; then exactly size raw bytes. */
   PUT(4),
   /** after the raw bytes of a PUT: JSON body {sha256} as computed by the sender. */
-  COMMIT(5);
+  COMMIT(5),
+  /** client → server: send a stored copy; JSON body {ticket, offset}; answered by a RESPONSE {size, sha256} and the raw bytes. */
+  GET(6);
 
   private final int code;
 

@@ -45,7 +45,7 @@ public final class ServerVerticle extends VerticleBase {
   private final java.util.function.Supplier<String> nodeId;
   private final BlobStore store;
   private final Map<String, Long> prepared = new HashMap<>();
-  private final Set<UploadSession> sessions = ConcurrentHashMap.newKeySet();
+  private final Set<ServerConnection> sessions = ConcurrentHashMap.newKeySet();
   private ExecutorService hashExecutor;
   private NetServer netServer;
   private NetClient netClient;
@@ -83,6 +83,10 @@ public final class ServerVerticle extends VerticleBase {
       return null;
     });
     vertx.eventBus().<JsonObject>consumer(Addresses.prepare(config.id()), this::onPrepare);
+    vertx.eventBus().<JsonObject>consumer(Addresses.delete(config.id()), this::onDelete);
+    vertx.eventBus().<JsonObject>consumer(Addresses.verify(config.id()), this::onVerify);
+    vertx.eventBus().<JsonObject>consumer(Addresses.copy(config.id()), this::onCopy);
+    vertx.eventBus().<JsonObject>consumer(Addresses.inventory(config.id()), this::onInventory);
     return opened
         .compose(v -> vertx.createNetServer(new NetServerOptions()
                 .setHost(config.host()).setPort(config.port())
@@ -100,7 +104,7 @@ public final class ServerVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(reportTimer);
-    for (UploadSession s : List.copyOf(sessions)) {
+    for (ServerConnection s : List.copyOf(sessions)) {
       s.abort();
     }
     Future<Void> closed = netServer == null ? Future.succeededFuture() : netServer.close();
@@ -108,7 +112,7 @@ public final class ServerVerticle extends VerticleBase {
   }
 
   private void onConnect(NetSocket socket) {
-    UploadSession session = new UploadSession(this, socket);
+    ServerConnection session = new ServerConnection(this, socket);
     sessions.add(session);
     session.start();
     socket.closeHandler(v -> {
@@ -122,7 +126,7 @@ public final class ServerVerticle extends VerticleBase {
   private void onPrepare(Message<JsonObject> msg) {
     try {
       Ticket t = Ticket.fromJson(msg.body().getJsonObject("ticket"));
-      t.verify(config.secret(), config.id(), 0, System.currentTimeMillis());
+      t.verify(config.secret(), Ticket.PUT, config.id(), 0, System.currentTimeMillis());
       if (freeBytes() < t.size() + reserveBytes()) {
         msg.fail(ErrorCode.DISK_FULL.code(), "server " + config.id() + " has no room for " + t.size() + " bytes");
         return;
@@ -134,6 +138,135 @@ public final class ServerVerticle extends VerticleBase {
     } catch (BackupException e) {
       msg.fail(e.code().code(), e.getMessage());
     }
+  }
+
+  private void onDelete(Message<JsonObject> msg) {
+    List<ReplicaMeta> gone = new java.util.ArrayList<>();
+    JsonArray items = msg.body().getJsonArray("items", new JsonArray());
+    vertx.executeBlocking(() -> {
+      for (Object o : items) {
+        JsonObject it = (JsonObject) o;
+        String name = it.getString("name");
+        long version = it.getLong("version");
+        java.nio.file.Path meta = store.metaPath(name, version);
+        java.nio.file.Path replica = store.replicaPath(name, version);
+        long size = java.nio.file.Files.exists(replica) ? java.nio.file.Files.size(replica) : -1;
+        java.nio.file.Files.deleteIfExists(meta);
+        if (java.nio.file.Files.deleteIfExists(replica)) {
+          gone.add(new ReplicaMeta(name, version, size, "", 0, 0));
+        }
+        store.pruneEmptyFolders(replica.getParent());
+      }
+      return gone.size();
+    }, false).onComplete(ar -> {
+      if (ar.succeeded()) {
+        for (ReplicaMeta m : gone) {
+          storedFiles--;
+          storedBytes -= m.size();
+        }
+        log.info("server {}: deleted {} cop{}", config.id(), ar.result(), ar.result() == 1 ? "y" : "ies");
+        msg.reply(new JsonObject().put("deleted", ar.result()));
+      } else {
+        msg.fail(ErrorCode.IO.code(), "server " + config.id() + " cannot delete: " + ar.cause().getMessage());
+      }
+    });
+  }
+
+  private void onVerify(Message<JsonObject> msg) {
+    JsonArray items = msg.body().getJsonArray("items", new JsonArray());
+    vertx.executeBlocking(() -> {
+      JsonArray results = new JsonArray();
+      for (Object o : items) {
+        JsonObject it = (JsonObject) o;
+        String status = store.check(it.getString("name"), it.getLong("version"), it.getString("sha256"));
+        results.add(it.copy().put("status", status).put("server", config.id()));
+      }
+      return results;
+    }, false).onComplete(ar -> {
+      if (ar.succeeded()) {
+        msg.reply(new JsonObject().put("results", ar.result()));
+      } else {
+        msg.fail(ErrorCode.IO.code(), "server " + config.id() + " cannot verify: " + ar.cause().getMessage());
+      }
+    });
+  }
+
+  private void onInventory(Message<JsonObject> msg) {
+    vertx.executeBlocking(store::inventory, false).onComplete(ar -> {
+      if (ar.failed()) {
+        msg.fail(ErrorCode.IO.code(), ar.cause().getMessage());
+        return;
+      }
+      JsonArray items = new JsonArray();
+      for (ReplicaMeta m : ar.result()) {
+        items.add(new JsonObject().put("name", m.name()).put("version", m.version()).put("size", m.size())
+            .put("sha256", m.sha256()));
+      }
+      msg.reply(new JsonObject().put("id", config.id()).put("items", items));
+    });
+  }
+
+  /** Pushes a copy of a replica held here to another server (server to server, never through the manager). */
+  private void onCopy(Message<JsonObject> msg) {
+    Ticket t;
+    try {
+      t = Ticket.fromJson(msg.body().getJsonObject("ticket"));
+    } catch (BackupException e) {
+      msg.fail(e.code().code(), e.getMessage());
+      return;
+    }
+    int replicas = msg.body().getInteger("replicas", 2);
+    Ticket.Hop target = t.chain().get(0);
+    transferStarted();
+    readMeta(t.name(), t.version()).compose(meta -> netClient.connect(target.port(), target.host())
+            .recover(e -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
+                "server " + target.id() + " cannot be reached: " + e.getMessage(), e)))
+            .compose(sock -> {
+              io.vertx.core.Promise<JsonObject> done = io.vertx.core.Promise.promise();
+              dev.backup.protocol.FrameDecoder d = new dev.backup.protocol.FrameDecoder(
+                  new dev.backup.protocol.FrameDecoder.Listener() {
+                    @Override
+                    public void onFrame(dev.backup.protocol.Frame f) {
+                      if (f.op() == dev.backup.protocol.Op.ERROR) {
+                        done.tryFail(f.toException());
+                      } else {
+                        done.tryComplete(f.body());
+                      }
+                    }
+
+                    @Override
+                    public void onError(BackupException error) {
+                      done.tryFail(error);
+                    }
+                  });
+              sock.handler(d::feed);
+              sock.closeHandler(v -> done.tryFail(new BackupException(ErrorCode.CONNECTION,
+                  "server " + target.id() + " closed the connection during a copy")));
+              sock.write(new dev.backup.protocol.Frame(dev.backup.protocol.Op.PUT, 1, new JsonObject()
+                  .put("ticket", t.toJson()).put("hop", 0).put("replicas", replicas).put("copy", true)).encode());
+              String path = store.replicaPath(t.name(), t.version()).toString();
+              (meta.size() == 0 ? Future.<Void>succeededFuture() : sock.sendFile(path))
+                  .onSuccess(v -> sock.write(new dev.backup.protocol.Frame(dev.backup.protocol.Op.COMMIT, 1,
+                      new JsonObject().put("sha256", meta.sha256())).encode()))
+                  .onFailure(done::tryFail);
+              return done.future().eventually(sock::close);
+            }))
+        .onComplete(ar -> {
+          transferEnded();
+          if (ar.succeeded()) {
+            log.info("server {}: copied {} v{} to server {}", config.id(), t.name(), t.version(), target.id());
+            msg.reply(ar.result());
+          } else {
+            BackupException e = BackupException.wrap(ar.cause());
+            log.warn("server {}: copy of {} v{} to server {} failed: {}", config.id(), t.name(), t.version(),
+                target.id(), e.getMessage());
+            msg.fail(e.code().code(), e.getMessage());
+          }
+        });
+  }
+
+  Future<ReplicaMeta> readMeta(String name, long version) {
+    return vertx.executeBlocking(() -> store.readMeta(name, version), false);
   }
 
   private void report() {
@@ -239,8 +372,8 @@ public final class ServerVerticle extends VerticleBase {
     });
   }
 
-  Future<Void> reportCommitted(Ticket t, String sha, JsonArray stored, int replicasWanted) {
-    JsonObject body = new JsonObject().put("transferId", t.transferId()).put("name", t.name())
+  Future<Void> reportCommitted(Ticket t, String sha, JsonArray stored, int replicasWanted, boolean copy) {
+    JsonObject body = new JsonObject().put("transferId", t.transferId()).put("copy", copy).put("name", t.name())
         .put("version", t.version()).put("size", t.size()).put("sha256", sha)
         .put("servers", stored).put("replicas", replicasWanted).put("created", System.currentTimeMillis());
     return vertx.eventBus().request(Addresses.COMMITTED, body, new DeliveryOptions().setSendTimeout(10_000))

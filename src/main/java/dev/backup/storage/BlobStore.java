@@ -154,6 +154,64 @@ public final class BlobStore {
     return out;
   }
 
+  /** The metadata of a stored copy; NOT_FOUND when there is no such copy. */
+  public ReplicaMeta readMeta(String name, long version) throws IOException {
+    Path meta = metaPath(name, version);
+    Path replica = replicaPath(name, version);
+    if (!Files.isRegularFile(meta) || !Files.isRegularFile(replica)) {
+      throw new BackupException(ErrorCode.NOT_FOUND, "no copy of " + name + " v" + version + " here");
+    }
+    try {
+      return ReplicaMeta.fromJson(new JsonObject(Files.readString(meta)));
+    } catch (RuntimeException e) {
+      throw new BackupException(ErrorCode.INTEGRITY, "metadata of " + name + " v" + version + " is damaged");
+    }
+  }
+
+  /**
+   * Re-reads a copy and compares it with the expected SHA-256: "ok", "bad" (bytes differ)
+   * or "missing".
+   */
+  public String check(String name, long version, String sha256) throws IOException {
+    Path replica = replicaPath(name, version);
+    if (!Files.isRegularFile(replica)) {
+      return "missing";
+    }
+    return sha256(replica).equals(sha256) ? "ok" : "bad";
+  }
+
+  /** SHA-256 of a file, read in 1 MiB blocks. Blocking: call it from a worker. */
+  public static String sha256(Path file) throws IOException {
+    java.security.MessageDigest md;
+    try {
+      md = java.security.MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(1 << 20);
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      while (ch.read(buf) >= 0) {
+        buf.flip();
+        md.update(buf);
+        buf.clear();
+      }
+    }
+    return java.util.HexFormat.of().formatHex(md.digest());
+  }
+
+  /** Removes empty folders from {@code dir} up to (not including) the files folder. */
+  public void pruneEmptyFolders(Path dir) {
+    Path d = dir;
+    while (d != null && d.startsWith(files) && !d.equals(files)) {
+      try {
+        Files.delete(d);
+      } catch (IOException e) {
+        return;
+      }
+      d = d.getParent();
+    }
+  }
+
   public long freeBytes() {
     try {
       return Files.getFileStore(root).getUsableSpace();

@@ -43,4 +43,32 @@ class CatalogTest {
     assertThat(back.toJson()).isEqualTo(c.toJson());
     assertThat(back.reserveVersion("a")).isEqualTo(3);
   }
+
+  @Test
+  void namesUnderAFolderAndHoldersAndRetention() {
+    Catalog c = new Catalog();
+    c.commit("docs/a.txt", 2, new Catalog.Version(1, 1, "a", 1, List.of(1, 2)));
+    c.commit("docs/sub/b.txt", 2, new Catalog.Version(1, 1, "b", 1, List.of(1, 2)));
+    c.commit("docs.txt", 2, new Catalog.Version(1, 1, "c", 1, List.of(1, 2)));
+    assertThat(c.namesUnder("docs")).containsExactly("docs/a.txt", "docs/sub/b.txt");
+    assertThat(c.namesUnder("docs.txt")).containsExactly("docs.txt");
+    assertThat(c.namesUnder("doc")).isEmpty();
+
+    c.addHolder("docs.txt", 1, 3);
+    c.removeHolder("docs.txt", 1, 1);
+    assertThat(c.version("docs.txt", 1).servers()).containsExactly(2, 3);
+
+    for (long v = 2; v <= 5; v++) {
+      c.commit("docs.txt", 2, new Catalog.Version(v, 1, "c" + v, v, List.of(1, 2)));
+    }
+    assertThat(c.versionsBeyond("docs.txt", 3)).extracting(Catalog.Version::version).containsExactly(1L, 2L);
+    c.removeVersion("docs.txt", 1);
+    c.removeVersion("docs.txt", 2);
+    assertThat(c.get("docs.txt").versions()).hasSize(3);
+    for (long v = 3; v <= 5; v++) {
+      c.removeVersion("docs.txt", v);
+    }
+    assertThat(c.get("docs.txt")).isNull();
+    assertThat(c.reserveVersion("docs.txt")).isEqualTo(6);
+  }
 }

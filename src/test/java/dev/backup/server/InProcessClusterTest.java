@@ -284,4 +284,43 @@ class InProcessClusterTest {
     }
     assertThat(aliveCount()).isEqualTo(4);
   }
+
+  @Test
+  void aRestoreGoesOnFromAnotherReplicaWhenOneDiesMidWay() throws Exception {
+    Path f = TestSupport.randomFile(dir.resolve("client/resume.bin"), 5_000_000, 77);
+    client.upload(f.toString(), "resume.bin", 2).await();
+    JsonObject plan = client.request(new JsonObject().put("op", "restore").put("path", "resume.bin")).await();
+    JsonObject file = plan.getJsonArray("files").getJsonObject(0);
+    // A fake first source that sends 1,234,567 of the file's bytes, then hangs up.
+    byte[] bytes = Files.readAllBytes(f);
+    io.vertx.core.net.NetServer fake = vertx.createNetServer().connectHandler(sock -> {
+      FrameDecoder d = new FrameDecoder(new FrameDecoder.Listener() {
+        @Override
+        public void onFrame(Frame fr) {
+          sock.write(new Frame(Op.RESPONSE, fr.requestId(), new JsonObject().put("size", (long) bytes.length)
+              .put("sha256", file.getString("sha256"))).encode());
+          sock.write(Buffer.buffer(bytes).getBuffer(0, 1_234_567)).onComplete(x -> sock.close());
+        }
+
+        @Override
+        public void onError(BackupException error) {
+          sock.close();
+        }
+      });
+      sock.handler(d::feed);
+    }).listen(0, "127.0.0.1").await();
+    try {
+      io.vertx.core.json.JsonArray sources = new io.vertx.core.json.JsonArray()
+          .add(new JsonObject().put("id", 99).put("host", "127.0.0.1").put("port", fake.actualPort())
+              .put("ticket", new JsonObject()))
+          .addAll(file.getJsonArray("sources"));
+      List<String> notes = new java.util.concurrent.CopyOnWriteArrayList<>();
+      Path target = dir.resolve("client/resumed.bin");
+      client.restore(file.copy().put("sources", sources), target, false, notes::add).await();
+      assertThat(Files.mismatch(target, f)).isEqualTo(-1L);
+      assertThat(notes).singleElement().satisfies(n -> assertThat(n).contains("server 99").contains("at byte 1234567"));
+    } finally {
+      fake.close().await();
+    }
+  }
 }

@@ -31,8 +31,8 @@ import org.slf4j.LoggerFactory;
  * server's answer awaited, and only then is the replica moved into place and "done" sent
  * back. Any failure removes the temporary file and reaches the sender as an ERROR frame.
  */
-final class UploadSession implements FrameDecoder.Listener {
-  private static final Logger log = LoggerFactory.getLogger(UploadSession.class);
+final class ServerConnection implements FrameDecoder.Listener {
+  private static final Logger log = LoggerFactory.getLogger(ServerConnection.class);
 
   private static final long LINGER_MS = 3000;
 
@@ -49,6 +49,7 @@ final class UploadSession implements FrameDecoder.Listener {
   private Ticket ticket;
   private int hop;
   private int replicasWanted;
+  private boolean copy;
   private long received;
   private Path tmp;
   private AsyncFile file;
@@ -58,7 +59,7 @@ final class UploadSession implements FrameDecoder.Listener {
   private boolean counted;
   private ReplicaMeta committed;
 
-  UploadSession(ServerVerticle server, NetSocket up) {
+  ServerConnection(ServerVerticle server, NetSocket up) {
     this.server = server;
     this.up = up;
   }
@@ -81,6 +82,8 @@ final class UploadSession implements FrameDecoder.Listener {
         up.write(new Frame(Op.RESPONSE, frame.requestId(), new JsonObject().put("id", server.id())).encode());
       } else if (state == State.AWAIT_PUT && frame.op() == Op.PUT) {
         onPut(frame);
+      } else if (state == State.AWAIT_PUT && frame.op() == Op.GET) {
+        onGet(frame);
       } else if (state == State.AWAIT_COMMIT && frame.op() == Op.COMMIT) {
         onCommit(frame);
       } else {
@@ -100,7 +103,8 @@ final class UploadSession implements FrameDecoder.Listener {
     ticket = Ticket.fromJson(tj);
     hop = body.getInteger("hop", 0);
     replicasWanted = body.getInteger("replicas", ticket.chain().size());
-    ticket.verify(server.secret(), server.id(), hop, System.currentTimeMillis());
+    copy = body.getBoolean("copy", false);
+    ticket.verify(server.secret(), Ticket.PUT, server.id(), hop, System.currentTimeMillis());
     Names.validate(ticket.name());
     if (hop == 0 && !server.takePrepared(ticket.transferId())) {
       throw new BackupException(ErrorCode.DENIED, "transfer " + ticket.transferId() + " was not announced by the manager");
@@ -158,6 +162,56 @@ final class UploadSession implements FrameDecoder.Listener {
     });
   }
 
+  /**
+   * Sends a stored copy: a RESPONSE with its size and checksum, then its bytes from the
+   * asked offset, straight from the file (zero copy).
+   */
+  private void onGet(Frame frame) {
+    requestId = frame.requestId();
+    if (!(frame.body().getValue("ticket") instanceof JsonObject tj)) {
+      throw new BackupException(ErrorCode.PROTOCOL, "GET without a ticket");
+    }
+    ticket = Ticket.fromJson(tj);
+    ticket.verify(server.secret(), Ticket.GET, server.id(), 0, System.currentTimeMillis());
+    long offset = frame.body().getLong("offset", 0L);
+    if (offset < 0 || offset > ticket.size()) {
+      throw new BackupException(ErrorCode.PROTOCOL, "offset out of range");
+    }
+    state = State.FINISHING;
+    server.transferStarted();
+    counted = true;
+    up.pause();
+    server.readMeta(ticket.name(), ticket.version()).onComplete(ar -> {
+      if (ar.failed()) {
+        fail(ar.cause(), true);
+        return;
+      }
+      ReplicaMeta meta = ar.result();
+      if (meta.size() != ticket.size()) {
+        fail(new BackupException(ErrorCode.INTEGRITY, "server " + server.id() + " holds " + meta.size()
+            + " bytes of " + ticket.name() + " v" + ticket.version() + ", not " + ticket.size()), true);
+        return;
+      }
+      String path = server.store().replicaPath(ticket.name(), ticket.version()).toString();
+      up.write(new Frame(Op.RESPONSE, requestId, new JsonObject().put("size", meta.size())
+          .put("sha256", meta.sha256()).put("offset", offset)).encode());
+      up.resume();
+      Future<Void> sent = meta.size() - offset == 0 ? Future.succeededFuture()
+          : up.sendFile(path, offset, meta.size() - offset);
+      sent.onComplete(x -> {
+        if (x.failed()) {
+          fail(x.cause(), false);
+          return;
+        }
+        if (state == State.FINISHING) {
+          state = State.DONE;
+          finishCount();
+          log.debug("server {}: sent {} v{} from offset {}", server.id(), ticket.name(), ticket.version(), offset);
+        }
+      });
+    });
+  }
+
   private Future<NetSocket> connectDown() {
     Ticket.Hop next = ticket.chain().get(hop + 1);
     return server.netClient().connect(next.port(), next.host())
@@ -204,6 +258,10 @@ final class UploadSession implements FrameDecoder.Listener {
 
   @Override
   public void onData(Buffer data) {
+    if (state != State.RECEIVING) {
+      // Bytes a paused socket delivers after the transfer failed: drop them.
+      return;
+    }
     received += data.length();
     if (!ready.future().isComplete()) {
       backlog.add(data);
@@ -258,7 +316,7 @@ final class UploadSession implements FrameDecoder.Listener {
                   stored.forEach(all::add);
                   return all;
                 }))
-            .compose(stored -> hop == 0 ? server.reportCommitted(ticket, sha, stored, replicasWanted).map(stored)
+            .compose(stored -> hop == 0 ? server.reportCommitted(ticket, sha, stored, replicasWanted, copy).map(stored)
                 : Future.succeededFuture(stored)))
         .onSuccess(stored -> {
           if (state != State.FINISHING) {

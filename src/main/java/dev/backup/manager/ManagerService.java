@@ -1,0 +1,500 @@
+package dev.backup.manager;
+
+import dev.backup.cluster.Addresses;
+import dev.backup.cluster.Ticket;
+import dev.backup.config.Config;
+import dev.backup.placement.LoadAwarePlacement;
+import dev.backup.placement.PlacementPolicy;
+import dev.backup.placement.ServerLoad;
+import dev.backup.protocol.BackupException;
+import dev.backup.protocol.ErrorCode;
+import dev.backup.protocol.Names;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What the manager does for clients: placement, restore plans, replication changes,
+ * delete, verify, and reconciling a server that comes back. Runs on the manager
+ * verticle's event loop; talks to servers over the event bus only.
+ */
+final class ManagerService {
+  private static final Logger log = LoggerFactory.getLogger(ManagerService.class);
+  private static final DeliveryOptions SHORT = new DeliveryOptions().setSendTimeout(5_000);
+  private static final DeliveryOptions LONG = new DeliveryOptions().setSendTimeout(600_000);
+
+  private final Vertx vertx;
+  private final Config config;
+  private final ServerTable servers;
+  private final PlacementPolicy placement = new LoadAwarePlacement();
+  private final Supplier<Future<Void>> save;
+  private final Map<String, Long> pending = new HashMap<>();
+  Catalog catalog = new Catalog();
+
+  ManagerService(Vertx vertx, Config config, ServerTable servers, Supplier<Future<Void>> save) {
+    this.vertx = vertx;
+    this.config = config;
+    this.servers = servers;
+    this.save = save;
+  }
+
+  void serversChanged() {
+    placement.onClusterChanged(servers.loads());
+  }
+
+  Future<JsonObject> handle(JsonObject req) {
+    String op = req.getString("op", "");
+    return switch (op) {
+      case "place" -> place(req);
+      case "stat" -> Future.succeededFuture(stat(req));
+      case "list" -> Future.succeededFuture(catalog.toJson());
+      case "status" -> Future.succeededFuture(servers.toJson());
+      case "restore" -> Future.succeededFuture(restorePlan(req));
+      case "replicas" -> replicas(req);
+      case "delete" -> delete(req);
+      case "verify" -> verify(req);
+      default -> Future.failedFuture(new BackupException(ErrorCode.PROTOCOL, "unknown request '" + op + "'"));
+    };
+  }
+
+  private static String key(String name, long version) {
+    return name + "\u0000" + version;
+  }
+
+  // ---- backup ----
+
+  /** Latest version (size, checksum) of each asked name, so the client can skip unchanged files. */
+  private JsonObject stat(JsonObject req) {
+    JsonObject files = new JsonObject();
+    for (Object o : req.getJsonArray("names", new JsonArray())) {
+      Catalog.Entry e = catalog.get(String.valueOf(o));
+      if (e != null && e.latest() != null) {
+        Catalog.Version v = e.latest();
+        files.put(e.name(), new JsonObject().put("version", v.version()).put("size", v.size()).put("sha256", v.sha256()));
+      }
+    }
+    return new JsonObject().put("files", files);
+  }
+
+  private Future<JsonObject> place(JsonObject req) {
+    String name = Names.validate(req.getString("name"));
+    int replicas = req.getInteger("replicas", config.defaultReplicas());
+    long size = req.getLong("size", -1L);
+    if (size < 0) {
+      throw new BackupException(ErrorCode.USAGE, "size missing or negative");
+    }
+    checkReplicas(replicas);
+    String sha = req.getString("sha256");
+    Catalog.Entry e = catalog.get(name);
+    if (sha != null && e != null && e.latest() != null && e.latest().sha256().equals(sha) && e.latest().size() == size) {
+      return Future.succeededFuture(new JsonObject().put("unchanged", true).put("version", e.latest().version()));
+    }
+    long version = catalog.reserveVersion(name);
+    return placeChain(name, version, replicas, size, new HashSet<>(), 3);
+  }
+
+  private void checkReplicas(int replicas) {
+    if (replicas < 1) {
+      throw new BackupException(ErrorCode.USAGE, "replicas must be at least 1, not " + replicas);
+    }
+    int live = placement.liveCount();
+    if (replicas > live) {
+      throw new BackupException(ErrorCode.NOT_ENOUGH_SERVERS, replicas + " copies asked but only " + live
+          + " server" + (live == 1 ? " is" : "s are") + " alive; start more servers or ask for fewer copies");
+    }
+  }
+
+  /** Chooses a chain and announces it to its primary; a primary that fails is excluded and another chain tried. */
+  private Future<JsonObject> placeChain(String name, long version, int replicas, long size, Set<Integer> exclude,
+                                        int attempts) {
+    List<ServerLoad> chain = placement.choose(replicas, size, exclude);
+    String transferId = UUID.randomUUID().toString();
+    List<Ticket.Hop> hops = new ArrayList<>();
+    for (ServerLoad s : chain) {
+      hops.add(new Ticket.Hop(s.id(), s.host(), s.port()));
+      servers.addTransfer(s.id());
+    }
+    serversChanged();
+    Ticket ticket = Ticket.sign(config.secret(), transferId, name, version, size, hops, expiry());
+    ServerLoad primary = chain.get(0);
+    markPending(name, version);
+    return vertx.eventBus().<JsonObject>request(Addresses.prepare(primary.id()),
+            new JsonObject().put("ticket", ticket.toJson()).put("replicas", replicas), SHORT)
+        .map(reply -> {
+          log.info("manager: placed {} v{} ({} bytes) on {} (transfer {})", name, version, size,
+              hops.stream().map(Ticket.Hop::id).toList(), transferId);
+          return new JsonObject().put("transferId", transferId).put("version", version)
+              .put("replicas", replicas).put("ticket", ticket.toJson())
+              .put("primary", new JsonObject().put("host", primary.host()).put("port", primary.port()));
+        })
+        .recover(t -> {
+          BackupException e = BackupException.wrap(t);
+          log.warn("manager: server {} refused transfer {}: {}", primary.id(), transferId, e.getMessage());
+          if (attempts <= 1) {
+            return Future.failedFuture(e);
+          }
+          exclude.add(primary.id());
+          return placeChain(name, version, replicas, size, exclude, attempts - 1);
+        });
+  }
+
+  private long expiry() {
+    return System.currentTimeMillis() + config.ticketTtlSeconds() * 1000L;
+  }
+
+  /** A version being written: reconciliation must not remove its copies before it is committed. */
+  private void markPending(String name, long version) {
+    long until = expiry();
+    pending.put(key(name, version), until);
+    vertx.setTimer(config.ticketTtlSeconds() * 1000L + 1000, t -> pending.remove(key(name, version), until));
+  }
+
+  /** A primary (or the target of a copy) reports durable copies. */
+  Future<Void> committed(JsonObject b) {
+    List<Integer> ids = new ArrayList<>();
+    b.getJsonArray("servers", new JsonArray()).forEach(x -> ids.add(((Number) x).intValue()));
+    String name = b.getString("name");
+    long version = b.getLong("version");
+    if (b.getBoolean("copy", false)) {
+      for (int id : ids) {
+        if (!catalog.addHolder(name, version, id)) {
+          return Future.failedFuture(new BackupException(ErrorCode.NOT_FOUND, name + " v" + version + " was deleted"));
+        }
+      }
+      return save.get();
+    }
+    pending.remove(key(name, version));
+    catalog.commit(name, b.getInteger("replicas", ids.size()), new Catalog.Version(version, b.getLong("size"),
+        b.getString("sha256"), b.getLong("created", System.currentTimeMillis()), List.copyOf(ids)));
+    List<Catalog.Version> old = catalog.versionsBeyond(name, config.versionsKept());
+    for (Catalog.Version v : old) {
+      catalog.removeVersion(name, v.version());
+      log.info("manager: {} v{} is beyond the {} versions kept; removing it", name, v.version(), config.versionsKept());
+    }
+    return save.get().onSuccess(x -> old.forEach(v -> deleteCopies(name, v.version(), v.servers())));
+  }
+
+  // ---- restore ----
+
+  /** The files a restore gets, each with its live sources (least loaded first) and a read ticket for each. */
+  private JsonObject restorePlan(JsonObject req) {
+    String path = req.getString("path", "");
+    if (!path.isEmpty()) {
+      Names.validate(path);
+    }
+    Long version = req.getLong("version");
+    List<String> names = catalog.namesUnder(path);
+    if (names.isEmpty()) {
+      throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
+    }
+    boolean single = names.size() == 1 && names.get(0).equals(path);
+    if (version != null && !single) {
+      throw new BackupException(ErrorCode.USAGE, "--version needs a single file, and '" + path + "' is a folder");
+    }
+    JsonArray files = new JsonArray();
+    for (String n : names) {
+      Catalog.Entry e = catalog.get(n);
+      Catalog.Version v = version == null ? e.latest() : catalog.version(n, version);
+      if (v == null) {
+        throw new BackupException(ErrorCode.NOT_FOUND, n + " has no version " + version + " (versions: "
+            + e.versions().stream().map(x -> String.valueOf(x.version())).toList() + ")");
+      }
+      files.add(new JsonObject().put("name", n).put("version", v.version()).put("size", v.size())
+          .put("sha256", v.sha256()).put("sources", sources(n, v)));
+    }
+    return new JsonObject().put("path", path).put("single", single).put("files", files);
+  }
+
+  private JsonArray sources(String name, Catalog.Version v) {
+    Map<Integer, ServerLoad> loads = new HashMap<>();
+    servers.loads().forEach(l -> loads.put(l.id(), l));
+    List<ServerLoad> live = v.servers().stream().map(loads::get)
+        .filter(l -> l != null && l.alive())
+        .sorted(Comparator.comparingInt(ServerLoad::transfers).thenComparingLong(ServerLoad::latencyMicros))
+        .toList();
+    JsonArray out = new JsonArray();
+    for (ServerLoad s : live) {
+      Ticket t = Ticket.sign(config.secret(), UUID.randomUUID().toString(), Ticket.GET, name, v.version(), v.size(),
+          List.of(new Ticket.Hop(s.id(), s.host(), s.port())), expiry());
+      out.add(new JsonObject().put("id", s.id()).put("host", s.host()).put("port", s.port()).put("ticket", t.toJson()));
+    }
+    return out;
+  }
+
+  // ---- replication ----
+
+  private Future<JsonObject> replicas(JsonObject req) {
+    String path = Names.validate(req.getString("path"));
+    int r = req.getInteger("replicas", 0);
+    checkReplicas(r);
+    List<String> names = catalog.namesUnder(path);
+    if (names.isEmpty()) {
+      throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
+    }
+    JsonArray changes = new JsonArray();
+    Future<Void> chain = Future.succeededFuture();
+    for (String n : names) {
+      catalog.setReplicas(n, r);
+      for (Catalog.Version v : catalog.get(n).versions()) {
+        chain = chain.compose(x -> adjust(n, v.version(), r).map(c -> {
+          changes.add(c);
+          return null;
+        }));
+      }
+    }
+    return chain.compose(x -> save.get()).map(x -> new JsonObject().put("replicas", r).put("changes", changes));
+  }
+
+  /** Brings one version to {@code r} copies: copies server to server, or removes the extra ones. */
+  private Future<JsonObject> adjust(String name, long version, int r) {
+    Catalog.Version v = catalog.version(name, version);
+    JsonObject change = new JsonObject().put("name", name).put("version", version)
+        .put("added", new JsonArray()).put("removed", new JsonArray());
+    if (v == null) {
+      return Future.succeededFuture(change);
+    }
+    List<Integer> holders = new ArrayList<>(v.servers());
+    if (holders.size() > r) {
+      Map<Integer, ServerLoad> loads = new HashMap<>();
+      servers.loads().forEach(l -> loads.put(l.id(), l));
+      // Dead holders first, then the most loaded.
+      holders.sort(Comparator.comparing((Integer id) -> loads.containsKey(id) && loads.get(id).alive())
+          .thenComparing(id -> loads.containsKey(id) ? -loads.get(id).bytes() : 0L));
+      List<Integer> remove = holders.subList(0, holders.size() - r);
+      for (int id : remove) {
+        catalog.removeHolder(name, version, id);
+        change.getJsonArray("removed").add(id);
+      }
+      deleteCopies(name, version, List.copyOf(remove));
+      return Future.succeededFuture(change);
+    }
+    int missing = r - holders.size();
+    if (missing == 0) {
+      return Future.succeededFuture(change);
+    }
+    List<ServerLoad> liveHolders = servers.loads().stream().filter(l -> l.alive() && holders.contains(l.id())).toList();
+    if (liveHolders.isEmpty()) {
+      return Future.failedFuture(new BackupException(ErrorCode.NOT_ENOUGH_SERVERS,
+          "no live server holds " + name + " v" + version + " to copy it from"));
+    }
+    List<ServerLoad> targets = placement.choose(missing, v.size(), new HashSet<>(holders));
+    List<Future<Integer>> copies = new ArrayList<>();
+    for (int i = 0; i < targets.size(); i++) {
+      copies.add(copy(name, v, liveHolders.get(i % liveHolders.size()), targets.get(i), r));
+    }
+    return Future.all(copies).map(x -> {
+      copies.forEach(f -> change.getJsonArray("added").add(f.result()));
+      return change;
+    });
+  }
+
+  /** Has {@code source} send its copy to {@code target}; completes when the target holds it durably. */
+  Future<Integer> copy(String name, Catalog.Version v, ServerLoad source, ServerLoad target, int replicas) {
+    String transferId = UUID.randomUUID().toString();
+    Ticket t = Ticket.sign(config.secret(), transferId, name, v.version(), v.size(),
+        List.of(new Ticket.Hop(target.id(), target.host(), target.port())), expiry());
+    servers.addTransfer(source.id());
+    servers.addTransfer(target.id());
+    JsonObject body = new JsonObject().put("ticket", t.toJson()).put("replicas", replicas);
+    return vertx.eventBus().request(Addresses.prepare(target.id()), body, SHORT)
+        .compose(x -> vertx.eventBus().request(Addresses.copy(source.id()), body, LONG))
+        .map(x -> {
+          log.info("manager: copied {} v{} from server {} to server {}", name, v.version(), source.id(), target.id());
+          return target.id();
+        })
+        .recover(e -> Future.failedFuture(BackupException.wrap(e)));
+  }
+
+  // ---- delete ----
+
+  private Future<JsonObject> delete(JsonObject req) {
+    Long version = req.getLong("version");
+    Map<String, List<Catalog.Version>> doomed = new LinkedHashMap<>();
+    for (Object o : req.getJsonArray("paths", new JsonArray())) {
+      String path = Names.validate(String.valueOf(o));
+      List<String> names = catalog.namesUnder(path);
+      if (names.isEmpty()) {
+        throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
+      }
+      if (version != null && !(names.size() == 1 && names.get(0).equals(path))) {
+        throw new BackupException(ErrorCode.USAGE, "--version needs a single file, and '" + path + "' is a folder");
+      }
+      for (String n : names) {
+        Catalog.Entry e = catalog.get(n);
+        if (version != null) {
+          Catalog.Version v = catalog.version(n, version);
+          if (v == null) {
+            throw new BackupException(ErrorCode.NOT_FOUND, n + " has no version " + version);
+          }
+          doomed.put(n, List.of(v));
+        } else {
+          doomed.put(n, e.versions());
+        }
+      }
+    }
+    JsonArray deleted = new JsonArray();
+    List<Future<Set<Integer>>> sent = new ArrayList<>();
+    doomed.forEach((n, versions) -> {
+      for (Catalog.Version v : versions) {
+        catalog.removeVersion(n, v.version());
+        deleted.add(new JsonObject().put("name", n).put("version", v.version()).put("replicas", new JsonArray(
+            new ArrayList<>(v.servers()))));
+      }
+    });
+    return save.get().compose(x -> {
+      doomed.forEach((n, versions) -> versions.forEach(v -> sent.add(deleteCopies(n, v.version(), v.servers()))));
+      return Future.join(sent);
+    }).map(x -> {
+      Set<Integer> later = new HashSet<>();
+      for (Future<Set<Integer>> f : sent) {
+        if (f.succeeded()) {
+          later.addAll(f.result());
+        }
+      }
+      return new JsonObject().put("deleted", deleted).put("deferred", later.size())
+          .put("deferredServers", new JsonArray(new ArrayList<>(later)));
+    });
+  }
+
+  /**
+   * Tells each live holder to remove its copy; a holder that is down removes it when it
+   * comes back (reconciliation). Completes with the holders left for later.
+   */
+  private Future<Set<Integer>> deleteCopies(String name, long version, List<Integer> holders) {
+    List<Future<Object>> all = new ArrayList<>();
+    Set<Integer> deferred = new HashSet<>();
+    for (int id : holders) {
+      if (servers.health(id) != ServerTable.Health.alive) {
+        deferred.add(id);
+        continue;
+      }
+      JsonObject items = new JsonObject().put("items", new JsonArray().add(new JsonObject().put("name", name)
+          .put("version", version)));
+      all.add(vertx.eventBus().request(Addresses.delete(id), items, SHORT).map(m -> (Object) m.body())
+          .onFailure(e -> {
+            deferred.add(id);
+            log.warn("manager: server {} did not delete {} v{}: {}; it will when it reports again", id, name, version,
+                e.getMessage());
+          }));
+    }
+    return Future.join(all).transform(x -> Future.succeededFuture(deferred));
+  }
+
+  // ---- verify ----
+
+  private Future<JsonObject> verify(JsonObject req) {
+    JsonArray paths = req.getJsonArray("paths", new JsonArray());
+    List<String> names = new ArrayList<>();
+    if (paths.isEmpty()) {
+      catalog.entries().forEach(e -> names.add(e.name()));
+    }
+    for (Object o : paths) {
+      String path = Names.validate(String.valueOf(o));
+      List<String> n = catalog.namesUnder(path);
+      if (n.isEmpty()) {
+        throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
+      }
+      names.addAll(n);
+    }
+    Map<Integer, JsonArray> perServer = new HashMap<>();
+    JsonArray problems = new JsonArray();
+    int copies = 0;
+    for (String n : names) {
+      for (Catalog.Version v : catalog.get(n).versions()) {
+        for (int id : v.servers()) {
+          copies++;
+          JsonObject item = new JsonObject().put("name", n).put("version", v.version()).put("sha256", v.sha256());
+          if (servers.health(id) != ServerTable.Health.alive) {
+            problems.add(item.copy().put("server", id).put("status", "unreachable"));
+          } else {
+            perServer.computeIfAbsent(id, k -> new JsonArray()).add(item);
+          }
+        }
+        if (v.servers().size() < catalog.get(n).replicas()) {
+          problems.add(new JsonObject().put("name", n).put("version", v.version()).put("status", "under-replicated")
+              .put("copies", v.servers().size()).put("wanted", catalog.get(n).replicas()));
+        }
+      }
+    }
+    List<Future<Void>> asks = new ArrayList<>();
+    perServer.forEach((id, items) -> asks.add(vertx.eventBus().<JsonObject>request(Addresses.verify(id),
+            new JsonObject().put("items", items), LONG)
+        .map(m -> {
+          for (Object o : m.body().getJsonArray("results")) {
+            JsonObject r = (JsonObject) o;
+            if (!"ok".equals(r.getString("status"))) {
+              problems.add(r.copy().put("server", id));
+            }
+          }
+          return (Void) null;
+        })
+        .recover(e -> {
+          for (Object o : items) {
+            problems.add(((JsonObject) o).copy().put("server", id).put("status", "unreachable"));
+          }
+          return Future.succeededFuture();
+        })));
+    int checked = copies;
+    return Future.join(asks).transform(x -> Future.succeededFuture(new JsonObject().put("files", names.size())
+        .put("copies", checked).put("problems", problems)));
+  }
+
+  // ---- reconciliation ----
+
+  /**
+   * A server came (back) to life: compare what it holds with the catalog. Copies of
+   * deleted versions, or beyond what a version wants, are removed; a copy the catalog
+   * lost track of is kept when the version still lacks copies.
+   */
+  void reconcile(int id) {
+    vertx.eventBus().<JsonObject>request(Addresses.inventory(id), new JsonObject(), LONG).onComplete(ar -> {
+      if (ar.failed()) {
+        log.warn("manager: no inventory from server {}: {}", id, ar.cause().getMessage());
+        return;
+      }
+      JsonArray remove = new JsonArray();
+      boolean changed = false;
+      for (Object o : ar.result().body().getJsonArray("items", new JsonArray())) {
+        JsonObject it = (JsonObject) o;
+        String name = it.getString("name");
+        long version = it.getLong("version");
+        Catalog.Version v = catalog.version(name, version);
+        if (v == null) {
+          if (!pending.containsKey(key(name, version))) {
+            remove.add(new JsonObject().put("name", name).put("version", version));
+          }
+        } else if (!v.servers().contains(id)) {
+          Catalog.Entry e = catalog.get(name);
+          if (v.servers().size() < e.replicas() && v.sha256().equals(it.getString("sha256"))) {
+            catalog.addHolder(name, version, id);
+            changed = true;
+          } else {
+            remove.add(new JsonObject().put("name", name).put("version", version));
+          }
+        }
+      }
+      if (changed) {
+        save.get();
+      }
+      if (!remove.isEmpty()) {
+        log.info("manager: server {} holds {} cop{} the catalog does not want; removing", id, remove.size(),
+            remove.size() == 1 ? "y" : "ies");
+        vertx.eventBus().request(Addresses.delete(id), new JsonObject().put("items", remove), LONG);
+      }
+    });
+  }
+}

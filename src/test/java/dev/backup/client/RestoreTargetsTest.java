@@ -1,0 +1,58 @@
+package dev.backup.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RestoreTargetsTest {
+  @TempDir
+  Path root;
+
+  @Test
+  void withoutToFilesGoBackToTheirNames() {
+    assertThat(RestoreTargets.targets(root, "a/b.txt", true, List.of("a/b.txt"), null))
+        .containsEntry("a/b.txt", root.resolve("a/b.txt"));
+  }
+
+  @Test
+  void anExistingFolderReceivesAFileUnderItsName() throws Exception {
+    Files.createDirectories(root.resolve("out"));
+    assertThat(RestoreTargets.targets(root, "a/b.txt", true, List.of("a/b.txt"), "out"))
+        .containsEntry("a/b.txt", root.resolve("out/b.txt"));
+  }
+
+  @Test
+  void anExistingFolderReceivesAFolderKeepingItsSubfolders() throws Exception {
+    Files.createDirectories(root.resolve("out"));
+    assertThat(RestoreTargets.targets(root, "docs", false, List.of("docs/x.txt", "docs/y/z.txt"), "out"))
+        .containsEntry("docs/x.txt", root.resolve("out/docs/x.txt"))
+        .containsEntry("docs/y/z.txt", root.resolve("out/docs/y/z.txt"));
+  }
+
+  @Test
+  void anyOtherPathNamesTheFileOrTheFolder() throws Exception {
+    assertThat(RestoreTargets.targets(root, "a/b.txt", true, List.of("a/b.txt"), "c.txt"))
+        .containsEntry("a/b.txt", root.resolve("c.txt"));
+    Files.writeString(root.resolve("existing.txt"), "x");
+    assertThat(RestoreTargets.targets(root, "a/b.txt", true, List.of("a/b.txt"), "existing.txt"))
+        .containsEntry("a/b.txt", root.resolve("existing.txt"));
+    assertThat(RestoreTargets.targets(root, "docs", false, List.of("docs/x.txt", "docs/y/z.txt"), "new"))
+        .containsEntry("docs/x.txt", root.resolve("new/x.txt"))
+        .containsEntry("docs/y/z.txt", root.resolve("new/y/z.txt"));
+    Path abs = root.resolve("abs").toAbsolutePath();
+    assertThat(RestoreTargets.targets(root, "a/b.txt", true, List.of("a/b.txt"), abs.toString()))
+        .containsEntry("a/b.txt", abs);
+  }
+
+  @Test
+  void aFolderCannotBeRestoredOntoAFile() throws Exception {
+    Files.writeString(root.resolve("file"), "x");
+    assertThatThrownBy(() -> RestoreTargets.targets(root, "docs", false, List.of("docs/x.txt"), "file"))
+        .hasMessageContaining("is a file");
+  }
+}
