@@ -22,6 +22,18 @@ final class ClientCommands {
   private ClientCommands() {
   }
 
+  /** Adds every client command, sharing one session, to a command line (one-shot or REPL). */
+  static void addAll(picocli.CommandLine cmd, ClientSession s) {
+    cmd.addSubcommand(new Backup(s));
+    cmd.addSubcommand(new Restore(s));
+    cmd.addSubcommand(new ListFiles(s));
+    cmd.addSubcommand(new Status(s));
+    cmd.addSubcommand(new Replicas(s));
+    cmd.addSubcommand(new Delete(s));
+    cmd.addSubcommand(new Verify(s));
+    cmd.addSubcommand(new Files(s));
+  }
+
   abstract static class Base implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -137,14 +137,7 @@ public final class Main implements Callable<Integer> {
     Main main = new Main(env);
     CommandLine cmd = new CommandLine(main);
     ClientSession s = main.session;
-    cmd.addSubcommand(new ClientCommands.Backup(s));
-    cmd.addSubcommand(new ClientCommands.ListFiles(s));
-    cmd.addSubcommand(new ClientCommands.Status(s));
-    cmd.addSubcommand(new ClientCommands.Restore(s));
-    cmd.addSubcommand(new ClientCommands.Replicas(s));
-    cmd.addSubcommand(new ClientCommands.Delete(s));
-    cmd.addSubcommand(new ClientCommands.Verify(s));
-    cmd.addSubcommand(new ClientCommands.Files(s));
+    ClientCommands.addAll(cmd, s);
     cmd.setOut(out);
     cmd.setErr(err);
     Errors.install(cmd, () -> main.verbose);

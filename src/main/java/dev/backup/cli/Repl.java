@@ -40,14 +40,7 @@ final class Repl {
     try (Terminal terminal = TerminalBuilder.builder().name("backup").system(true).build()) {
       PrintWriter out = terminal.writer();
       CommandLine repl = new CommandLine(new Root());
-      repl.addSubcommand(new ClientCommands.Backup(main.session));
-      repl.addSubcommand(new ClientCommands.ListFiles(main.session));
-      repl.addSubcommand(new ClientCommands.Status(main.session));
-      repl.addSubcommand(new ClientCommands.Restore(main.session));
-      repl.addSubcommand(new ClientCommands.Replicas(main.session));
-      repl.addSubcommand(new ClientCommands.Delete(main.session));
-      repl.addSubcommand(new ClientCommands.Verify(main.session));
-      repl.addSubcommand(new ClientCommands.Files(main.session));
+      ClientCommands.addAll(repl, main.session);
       repl.setOut(out);
       repl.setErr(out);
       Errors.install(repl, () -> main.verbose);

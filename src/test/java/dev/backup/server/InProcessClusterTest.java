@@ -177,6 +177,12 @@ class InProcessClusterTest {
 
   /** Sends a PUT with the given ticket and body as raw bytes; returns the server's answer frame. */
   private static Frame putRaw(int port, Ticket t, String body) throws Exception {
+    return exchange(port, new Frame(Op.PUT, 1, new JsonObject().put("ticket", t.toJson()).put("hop", 0)).encode()
+        .appendString(body));
+  }
+
+  /** Sends bytes to a port and returns the first frame answered. */
+  private static Frame exchange(int port, Buffer bytes) throws Exception {
     NetClient nc = vertx.createNetClient();
     try {
       NetSocket sock = nc.connect(port, "127.0.0.1").await();
@@ -193,8 +199,7 @@ class InProcessClusterTest {
         }
       });
       sock.handler(d::feed);
-      sock.write(new Frame(Op.PUT, 1, new JsonObject().put("ticket", t.toJson()).put("hop", 0)).encode()
-          .appendString(body)).await();
+      sock.write(bytes).await();
       return answer.get(10, java.util.concurrent.TimeUnit.SECONDS);
     } finally {
       nc.close().await();
@@ -235,30 +240,10 @@ class InProcessClusterTest {
         .put("size", 5).put("replicas", 2)).await();
     Ticket t = Ticket.fromJson(placed.getJsonObject("ticket"));
     int port = placed.getJsonObject("primary").getInteger("port");
-    NetClient nc = vertx.createNetClient();
-    try {
-      NetSocket sock = nc.connect(port, "127.0.0.1").await();
-      CompletableFuture<Frame> answer = new CompletableFuture<>();
-      FrameDecoder d = new FrameDecoder(new FrameDecoder.Listener() {
-        @Override
-        public void onFrame(Frame f) {
-          answer.complete(f);
-        }
-
-        @Override
-        public void onError(BackupException error) {
-          answer.completeExceptionally(error);
-        }
-      });
-      sock.handler(d::feed);
-      sock.write(new Frame(Op.PUT, 1, new JsonObject().put("ticket", t.toJson()).put("hop", 0)).encode()
-          .appendString("hello")
-          .appendBuffer(new Frame(Op.COMMIT, 1, new JsonObject().put("sha256", "00".repeat(32))).encode())).await();
-      Frame f = answer.get(10, java.util.concurrent.TimeUnit.SECONDS);
-      assertThat(f.toException().code()).isEqualTo(ErrorCode.INTEGRITY);
-    } finally {
-      nc.close().await();
-    }
+    Frame f = exchange(port, new Frame(Op.PUT, 1, new JsonObject().put("ticket", t.toJson()).put("hop", 0)).encode()
+        .appendString("hello")
+        .appendBuffer(new Frame(Op.COMMIT, 1, new JsonObject().put("sha256", "00".repeat(32))).encode()));
+    assertThat(f.toException().code()).isEqualTo(ErrorCode.INTEGRITY);
     await().atMost(Duration.ofSeconds(5)).until(() -> tempFileCount() == 0);
     assertThat(copiesOf("badsum.bin", t.version())).isEmpty();
   }
