@@ -82,7 +82,7 @@ final class ClientCommands {
       int ok = 0;
       for (LocalFiles.LocalFile f : files) {
         try {
-          BackupClient.Uploaded u = client.upload(f.path().toString(), f.name(), r, latest.getJsonObject(f.name())).await();
+          BackupClient.Uploaded u = uploadWithRetries(client, f, r, latest.getJsonObject(f.name()));
           ok++;
           if (u.unchanged()) {
             out().printf("unchanged %s (version %d already has these bytes)%n", f.name(), u.version());
@@ -106,6 +106,28 @@ final class ClientCommands {
         out().printf("%d of %d files backed up%n", ok, files.size());
       }
       return first == null ? 0 : first.code().exitCode();
+    }
+
+    /**
+     * A storage server that dies or cannot be reached fails the attempt; the manager has
+     * seen it by then and places the file again on others. Nothing is reported done
+     * unless every copy is.
+     */
+    private BackupClient.Uploaded uploadWithRetries(BackupClient client, LocalFiles.LocalFile f, int r, JsonObject latest) {
+      for (int attempt = 1; ; attempt++) {
+        try {
+          return client.upload(f.path().toString(), f.name(), r, latest).await();
+        } catch (BackupException e) {
+          boolean serverTrouble = (e.code() == ErrorCode.CONNECTION || e.code() == ErrorCode.TIMEOUT)
+              && !e.getMessage().contains("manager");
+          if (!serverTrouble || attempt >= 3) {
+            throw e;
+          }
+          err().println("note: " + f.name() + ": " + e.getMessage() + "; trying again");
+          err().flush();
+          client.pause(500L * attempt).await();
+        }
+      }
     }
   }
 
@@ -167,6 +189,11 @@ final class ClientCommands {
         return 0;
       }
       JsonArray servers = res.getJsonArray("servers", new JsonArray());
+      JsonObject health = res.getJsonObject("health");
+      if (health != null) {
+        out().printf("files: %d, healthy %d, under-replicated %d, being healed %d%n", health.getInteger("files"),
+            health.getInteger("healthy"), health.getInteger("underReplicated"), health.getInteger("healing"));
+      }
       if (servers.isEmpty()) {
         out().println("no storage server has reported yet");
         return 0;

@@ -72,6 +72,11 @@ public final class BackupClient implements AutoCloseable {
     return p.future().recover(t -> Future.failedFuture(BackupException.wrap(t)));
   }
 
+  /** A future that completes after {@code millis}: a pause between attempts. */
+  public Future<Void> pause(long millis) {
+    return vertx.timer(millis).mapEmpty();
+  }
+
   /** Sends a control request to the manager and returns its answer. */
   public Future<JsonObject> request(JsonObject body) {
     return onContext(() -> connectManager().compose(sock -> {

@@ -6,6 +6,10 @@ public final class Addresses {
   public static final String LOAD = "backup.manager.load";
   /** primary server → manager: all copies of a transfer are durable. */
   public static final String COMMITTED = "backup.manager.committed";
+  /** primary server → manager: a transfer failed; any copy of its version is garbage. */
+  public static final String ABORTED = "backup.manager.aborted";
+  /** server → manager: a scrub found a copy whose bytes no longer match its checksum. */
+  public static final String BAD_COPY = "backup.manager.bad-copy";
 
   private Addresses() {
   }

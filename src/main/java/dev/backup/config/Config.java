@@ -25,6 +25,9 @@ public record Config(
     int ticketTtlSeconds,
     int defaultReplicas,
     int versionsKept,
+    int healConcurrency,
+    int scrubMegabytesPerSecond,
+    int scrubIntervalSeconds,
     int reportIntervalMs,
     int heartbeatSeconds,
     int maxNoHeartbeatSeconds) {

@@ -89,6 +89,9 @@ public final class ConfigLoader {
         r.getInt("ticket-ttl-seconds", 600),
         r.getInt("replicas", 2),
         r.getInt("versions", 10),
+        r.getInt("heal-concurrency", 4),
+        r.getInt("scrub-mbps", 20),
+        r.getInt("scrub-interval-seconds", 3600),
         r.getInt("report-interval-ms", 500),
         r.getInt("heartbeat-seconds", 1),
         r.getInt("max-no-heartbeat-seconds", 5));

@@ -46,6 +46,8 @@ public final class Catalog {
 
   private final TreeMap<String, Entry> entries = new TreeMap<>();
   private final Map<String, Long> lastVersion = new HashMap<>();
+  /** Versions deliberately removed (delete, retention, failed transfers): copies of them found later are garbage. */
+  private final Map<String, Long> tombstones = new HashMap<>();
 
   /** The version number a new backup of {@code name} gets; never handed out twice. */
   public long reserveVersion(String name) {
@@ -121,8 +123,28 @@ public final class Catalog {
     }
   }
 
-  /** Removes one version; the file goes when its last version does. Returns the removed version or null. */
+  private static String key(String name, long version) {
+    return name + "\u0000" + version;
+  }
+
+  /** Marks a version as deliberately gone (its copies may be deleted wherever they turn up). */
+  public void bury(String name, long version, long when) {
+    tombstones.put(key(name, version), when);
+    lastVersion.merge(name, version, Math::max);
+  }
+
+  public boolean buried(String name, long version) {
+    return tombstones.containsKey(key(name, version));
+  }
+
+  /** Forgets tombstones older than {@code before} (copies that old are not coming back). */
+  public void pruneTombstones(long before) {
+    tombstones.values().removeIf(t -> t < before);
+  }
+
+  /** Removes one version (and buries it); the file goes when its last version does. Returns it, or null. */
   public Version removeVersion(String name, long version) {
+    bury(name, version, System.currentTimeMillis());
     Entry e = entries.get(name);
     if (e == null) {
       return null;
@@ -167,7 +189,13 @@ public final class Catalog {
   public JsonObject snapshot() {
     JsonObject counters = new JsonObject();
     lastVersion.forEach(counters::put);
-    return toJson().put("v", 1).put("lastVersion", counters);
+    JsonArray buried = new JsonArray();
+    tombstones.forEach((k, t) -> {
+      int i = k.indexOf('\u0000');
+      buried.add(new JsonObject().put("name", k.substring(0, i)).put("version", Long.parseLong(k.substring(i + 1)))
+          .put("at", t));
+    });
+    return toJson().put("v", 1).put("lastVersion", counters).put("tombstones", buried);
   }
 
   public static Catalog fromSnapshot(JsonObject j) {
@@ -181,6 +209,10 @@ public final class Catalog {
         c.commit(f.getString("name"), f.getInteger("replicas", 2), new Version(v.getLong("version"),
             v.getLong("size"), v.getString("sha256"), v.getLong("created", 0L), List.copyOf(servers)));
       }
+    }
+    for (Object o : j.getJsonArray("tombstones", new JsonArray())) {
+      JsonObject t = (JsonObject) o;
+      c.tombstones.put(key(t.getString("name"), t.getLong("version")), t.getLong("at", 0L));
     }
     JsonObject counters = j.getJsonObject("lastVersion", new JsonObject());
     for (String k : counters.fieldNames()) {

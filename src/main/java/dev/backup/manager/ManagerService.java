@@ -62,7 +62,7 @@ final class ManagerService {
       case "place" -> place(req);
       case "stat" -> Future.succeededFuture(stat(req));
       case "list" -> Future.succeededFuture(catalog.toJson());
-      case "status" -> Future.succeededFuture(servers.toJson());
+      case "status" -> Future.succeededFuture(servers.toJson().put("health", health()));
       case "restore" -> Future.succeededFuture(restorePlan(req));
       case "replicas" -> replicas(req);
       case "delete" -> delete(req);
@@ -438,6 +438,7 @@ final class ManagerService {
             JsonObject r = (JsonObject) o;
             if (!"ok".equals(r.getString("status"))) {
               problems.add(r.copy().put("server", id));
+              badCopy(id, r.getString("name"), r.getLong("version"));
             }
           }
           return (Void) null;
@@ -457,8 +458,10 @@ final class ManagerService {
 
   /**
    * A server came (back) to life: compare what it holds with the catalog. Copies of
-   * deleted versions, or beyond what a version wants, are removed; a copy the catalog
-   * lost track of is kept when the version still lacks copies.
+   * deleted versions, copies beyond what a version wants and copies whose checksum does
+   * not match are removed; copies of versions the catalog does not know (a manager that
+   * lost its catalog, a transfer whose end it never heard of) are adopted, so the catalog
+   * can be rebuilt from the servers.
    */
   void reconcile(int id) {
     vertx.eventBus().<JsonObject>request(Addresses.inventory(id), new JsonObject(), LONG).onComplete(ar -> {
@@ -467,25 +470,41 @@ final class ManagerService {
         return;
       }
       JsonArray remove = new JsonArray();
+      int adopted = 0;
       boolean changed = false;
       for (Object o : ar.result().body().getJsonArray("items", new JsonArray())) {
         JsonObject it = (JsonObject) o;
         String name = it.getString("name");
         long version = it.getLong("version");
+        String sha = it.getString("sha256");
         Catalog.Version v = catalog.version(name, version);
+        JsonObject item = new JsonObject().put("name", name).put("version", version);
         if (v == null) {
-          if (!pending.containsKey(key(name, version))) {
-            remove.add(new JsonObject().put("name", name).put("version", version));
+          if (catalog.buried(name, version)) {
+            remove.add(item);
+          } else if (!pending.containsKey(key(name, version))) {
+            int wanted = it.getInteger("replicas", 0) > 0 ? it.getInteger("replicas") : config.defaultReplicas();
+            catalog.commit(name, catalog.get(name) == null ? wanted : catalog.get(name).replicas(),
+                new Catalog.Version(version, it.getLong("size"), sha, it.getLong("created", 0L), List.of(id)));
+            adopted++;
+            changed = true;
           }
+        } else if (!v.sha256().equals(sha)) {
+          log.warn("manager: server {} holds a damaged copy of {} v{}; removing it", id, name, version);
+          catalog.removeHolder(name, version, id);
+          remove.add(item);
+          changed = true;
         } else if (!v.servers().contains(id)) {
-          Catalog.Entry e = catalog.get(name);
-          if (v.servers().size() < e.replicas() && v.sha256().equals(it.getString("sha256"))) {
+          if (present(v) < catalog.get(name).replicas()) {
             catalog.addHolder(name, version, id);
             changed = true;
           } else {
-            remove.add(new JsonObject().put("name", name).put("version", version));
+            remove.add(item);
           }
         }
+      }
+      if (adopted > 0) {
+        log.info("manager: adopted {} cop{} from server {} into the catalog", adopted, adopted == 1 ? "y" : "ies", id);
       }
       if (changed) {
         save.get();
@@ -495,6 +514,141 @@ final class ManagerService {
             remove.size() == 1 ? "y" : "ies");
         vertx.eventBus().request(Addresses.delete(id), new JsonObject().put("items", remove), LONG);
       }
+      heal();
     });
+  }
+
+  /** Copies of a version on servers that are not dead (alive or only suspected). */
+  private int present(Catalog.Version v) {
+    int n = 0;
+    for (int id : v.servers()) {
+      if (servers.health(id) != ServerTable.Health.dead) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** A transfer failed after some server may have stored its copy: that version must not surface later. */
+  void aborted(JsonObject b) {
+    String name = b.getString("name");
+    long version = b.getLong("version");
+    pending.remove(key(name, version));
+    if (catalog.version(name, version) != null) {
+      return;
+    }
+    catalog.bury(name, version, System.currentTimeMillis());
+    save.get();
+    List<Integer> chain = new ArrayList<>();
+    b.getJsonArray("chain", new JsonArray()).forEach(x -> chain.add(((Number) x).intValue()));
+    deleteCopies(name, version, chain);
+  }
+
+  /** A server found a copy whose bytes no longer match (scrub or verify): drop it; healing makes a new one. */
+  void badCopy(int id, String name, long version) {
+    Catalog.Version v = catalog.version(name, version);
+    if (v == null || !v.servers().contains(id)) {
+      return;
+    }
+    log.warn("manager: the copy of {} v{} on server {} is damaged; replacing it", name, version, id);
+    catalog.removeHolder(name, version, id);
+    save.get().onComplete(x -> {
+      deleteCopies(name, version, List.of(id));
+      heal();
+    });
+  }
+
+  // ---- healing ----
+
+  private final Set<String> healing = new HashSet<>();
+  /** How long after the manager starts it waits for servers to report before healing. */
+  static final long HEAL_GRACE_MS = 10_000;
+  private final long startedAt = System.currentTimeMillis();
+
+  /**
+   * Makes new copies of every version with fewer copies on servers that are not dead than
+   * it wants, those with the fewest first, a few at a time, each server to server from a
+   * live holder onto a server chosen by placement. A copy that replaces one on a dead
+   * server takes its place in the catalog; the dead server drops its copy if it returns.
+   */
+  void heal() {
+    if (healing.size() >= config.healConcurrency()) {
+      return;
+    }
+    if (System.currentTimeMillis() - startedAt < HEAL_GRACE_MS) {
+      // Just started: servers that hold copies may not have reported yet. Do not take
+      // "not heard of yet" for "dead".
+      return;
+    }
+    record Need(String name, Catalog.Version v, int present, int wanted) {
+    }
+    List<Need> needs = new ArrayList<>();
+    for (Catalog.Entry e : catalog.entries()) {
+      for (Catalog.Version v : e.versions()) {
+        int present = present(v);
+        if (present < e.replicas() && !healing.contains(key(e.name(), v.version()))) {
+          needs.add(new Need(e.name(), v, present, e.replicas()));
+        }
+      }
+    }
+    needs.sort(Comparator.comparingInt(Need::present));
+    for (Need n : needs) {
+      if (healing.size() >= config.healConcurrency()) {
+        return;
+      }
+      List<ServerLoad> sources = servers.loads().stream()
+          .filter(l -> l.alive() && n.v().servers().contains(l.id()))
+          .sorted(Comparator.comparingInt(ServerLoad::transfers)).toList();
+      if (sources.isEmpty()) {
+        continue;
+      }
+      List<ServerLoad> target;
+      try {
+        target = placement.choose(1, n.v().size(), new HashSet<>(n.v().servers()));
+      } catch (BackupException noRoom) {
+        continue;
+      }
+      String k = key(n.name(), n.v().version());
+      healing.add(k);
+      log.info("manager: healing {} v{} ({} of {} copies): server {} -> server {}", n.name(), n.v().version(),
+          n.present(), n.wanted(), sources.get(0).id(), target.get(0).id());
+      copy(n.name(), n.v(), sources.get(0), target.get(0), n.wanted()).onComplete(ar -> {
+        healing.remove(k);
+        if (ar.succeeded()) {
+          Catalog.Version now = catalog.version(n.name(), n.v().version());
+          if (now != null) {
+            now.servers().stream().filter(id -> servers.health(id) == ServerTable.Health.dead).findFirst()
+                .ifPresent(dead -> catalog.removeHolder(n.name(), n.v().version(), dead));
+            save.get();
+          }
+        } else {
+          log.warn("manager: healing {} v{} failed: {}", n.name(), n.v().version(), ar.cause().getMessage());
+        }
+        heal();
+      });
+    }
+  }
+
+  /** Counts for status: files whose every version has its copies, those short of copies, those being healed. */
+  JsonObject health() {
+    int healthy = 0;
+    int under = 0;
+    Set<String> healingNames = new HashSet<>();
+    healing.forEach(k -> healingNames.add(k.substring(0, k.indexOf('\u0000'))));
+    for (Catalog.Entry e : catalog.entries()) {
+      boolean ok = true;
+      for (Catalog.Version v : e.versions()) {
+        if (present(v) < e.replicas()) {
+          ok = false;
+        }
+      }
+      if (ok) {
+        healthy++;
+      } else {
+        under++;
+      }
+    }
+    return new JsonObject().put("files", catalog.entries().size()).put("healthy", healthy)
+        .put("underReplicated", under).put("healing", healingNames.size());
   }
 }

@@ -88,6 +88,9 @@ public final class ManagerVerticle extends VerticleBase {
     }
     vertx.eventBus().<JsonObject>consumer(Addresses.LOAD, this::onLoadReport);
     vertx.eventBus().<JsonObject>consumer(Addresses.COMMITTED, this::onCommitted);
+    vertx.eventBus().<JsonObject>consumer(Addresses.ABORTED, m -> service.aborted(m.body()));
+    vertx.eventBus().<JsonObject>consumer(Addresses.BAD_COPY,
+        m -> service.badCopy(m.body().getInteger("id"), m.body().getString("name"), m.body().getLong("version")));
     return loadCatalog()
         .compose(v -> vertx.createNetServer(new NetServerOptions().setHost(config.host()).setPort(config.port())
                 .setIdleTimeout(config.idleTimeoutSeconds()).setIdleTimeoutUnit(TimeUnit.SECONDS).setTcpNoDelay(true))
@@ -241,6 +244,7 @@ public final class ManagerVerticle extends VerticleBase {
       log.warn("manager: server {} is {}", id, servers.health(id));
     }
     serversChanged();
+    service.heal();
   }
 
   private void serversChanged() {

@@ -50,6 +50,7 @@ final class ServerConnection implements FrameDecoder.Listener {
   private int hop;
   private int replicasWanted;
   private boolean copy;
+  private boolean verified;
   private long received;
   private Path tmp;
   private AsyncFile file;
@@ -109,6 +110,7 @@ final class ServerConnection implements FrameDecoder.Listener {
     if (hop == 0 && !server.takePrepared(ticket.transferId())) {
       throw new BackupException(ErrorCode.DENIED, "transfer " + ticket.transferId() + " was not announced by the manager");
     }
+    verified = true;
     if (server.freeBytes() < ticket.size() + server.reserveBytes()) {
       throw new BackupException(ErrorCode.DISK_FULL, "server " + server.id() + " has no room for "
           + ticket.size() + " bytes");
@@ -372,6 +374,9 @@ final class ServerConnection implements FrameDecoder.Listener {
     if (committed != null) {
       // Moved into place but the transfer as a whole failed: it must not count as a copy.
       server.discardReplica(committed);
+    }
+    if (verified && hop == 0 && !copy && ticket.access().equals(Ticket.PUT)) {
+      server.reportAborted(ticket);
     }
     if (tellSender) {
       // Lingering close: keep reading (and dropping) what the sender still sends, so that

@@ -50,6 +50,7 @@ public final class ServerVerticle extends VerticleBase {
   private NetServer netServer;
   private NetClient netClient;
   private long reportTimer = -1;
+  private long scrubTimer = -1;
   private long lastLatencyMicros;
   private long storedBytes;
   private long storedFiles;
@@ -97,6 +98,7 @@ public final class ServerVerticle extends VerticleBase {
         .onSuccess(s -> {
           netServer = s;
           reportTimer = vertx.setPeriodic(0, config.reportIntervalMs(), t -> report());
+          scrubTimer = vertx.setTimer(Math.min(60_000L, config.scrubIntervalSeconds() * 1000L), t -> scrubPass());
           log.info("server {}: listening on {}:{}, root {}", config.id(), config.host(), s.actualPort(), store.root());
         });
   }
@@ -104,6 +106,7 @@ public final class ServerVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(reportTimer);
+    vertx.cancelTimer(scrubTimer);
     for (ServerConnection s : List.copyOf(sessions)) {
       s.abort();
     }
@@ -200,7 +203,7 @@ public final class ServerVerticle extends VerticleBase {
       JsonArray items = new JsonArray();
       for (ReplicaMeta m : ar.result()) {
         items.add(new JsonObject().put("name", m.name()).put("version", m.version()).put("size", m.size())
-            .put("sha256", m.sha256()));
+            .put("sha256", m.sha256()).put("created", m.createdMillis()).put("replicas", m.replicasWanted()));
       }
       msg.reply(new JsonObject().put("id", config.id()).put("items", items));
     });
@@ -263,6 +266,46 @@ public final class ServerVerticle extends VerticleBase {
             msg.fail(e.code().code(), e.getMessage());
           }
         });
+  }
+
+  // ---- scrub ----
+
+  /**
+   * Re-reads every copy in the background and reports those whose checksum no longer
+   * matches. After each file it waits as long as reading it at the configured rate would
+   * take, so the average rate stays bounded; then the next pass starts after the interval.
+   */
+  private void scrubPass() {
+    vertx.executeBlocking(store::inventory, false).onComplete(ar -> {
+      if (ar.failed()) {
+        log.warn("server {}: scrub cannot list copies: {}", config.id(), ar.cause().toString());
+        scrubTimer = vertx.setTimer(config.scrubIntervalSeconds() * 1000L, t -> scrubPass());
+        return;
+      }
+      scrubNext(new java.util.ArrayDeque<>(ar.result()), 0, 0);
+    });
+  }
+
+  private void scrubNext(java.util.Deque<ReplicaMeta> todo, int checked, int bad) {
+    ReplicaMeta m = todo.poll();
+    if (m == null) {
+      if (checked > 0) {
+        log.info("server {}: scrub checked {} cop{}, {} damaged", config.id(), checked, checked == 1 ? "y" : "ies", bad);
+      }
+      scrubTimer = vertx.setTimer(config.scrubIntervalSeconds() * 1000L, t -> scrubPass());
+      return;
+    }
+    vertx.executeBlocking(() -> store.check(m.name(), m.version(), m.sha256()), false).onComplete(ar -> {
+      boolean damaged = ar.succeeded() && ar.result().equals("bad");
+      if (damaged) {
+        log.warn("server {}: scrub found {} v{} damaged", config.id(), m.name(), m.version());
+        vertx.eventBus().send(Addresses.BAD_COPY, new JsonObject().put("id", config.id()).put("name", m.name())
+            .put("version", m.version()));
+      }
+      long rate = Math.max(1, config.scrubMegabytesPerSecond()) * 1_000_000L;
+      long pause = Math.max(1, m.size() * 1000 / rate);
+      scrubTimer = vertx.setTimer(pause, t -> scrubNext(todo, checked + 1, bad + (damaged ? 1 : 0)));
+    });
   }
 
   Future<ReplicaMeta> readMeta(String name, long version) {
@@ -370,6 +413,14 @@ public final class ServerVerticle extends VerticleBase {
       storedFiles--;
       storedBytes -= meta.size();
     });
+  }
+
+  /** Tells the manager a transfer this server was primary of failed, so that no stray copy of it survives. */
+  void reportAborted(Ticket t) {
+    JsonArray chain = new JsonArray();
+    t.chain().forEach(h -> chain.add(h.id()));
+    vertx.eventBus().send(Addresses.ABORTED, new JsonObject().put("transferId", t.transferId()).put("name", t.name())
+        .put("version", t.version()).put("chain", chain));
   }
 
   Future<Void> reportCommitted(Ticket t, String sha, JsonArray stored, int replicasWanted, boolean copy) {

@@ -31,6 +31,8 @@ final class ClusterProcesses implements AutoCloseable {
   private final Map<Integer, Process> servers = new HashMap<>();
   private final Map<Integer, Integer> serverPorts = new HashMap<>();
   private final List<Process> all = new ArrayList<>();
+  /** Extra environment for the manager and servers (configuration through BACKUP_*). */
+  final Map<String, String> env = new HashMap<>();
 
   private ClusterProcesses(Path dir) {
     this.dir = dir;
@@ -39,7 +41,12 @@ final class ClusterProcesses implements AutoCloseable {
   }
 
   static ClusterProcesses start(Path dir, int nServers) throws Exception {
+    return start(dir, nServers, Map.of());
+  }
+
+  static ClusterProcesses start(Path dir, int nServers, Map<String, String> env) throws Exception {
     ClusterProcesses c = new ClusterProcesses(dir);
+    c.env.putAll(env);
     try {
       c.startManager();
       for (int id = 1; id <= nServers; id++) {
@@ -114,6 +121,7 @@ final class ClusterProcesses implements AutoCloseable {
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("logs").resolve(name + ".log").toFile()));
     pb.environment().put("BACKUP_SECRET", secret);
+    pb.environment().putAll(env);
     pb.environment().remove("BACKUP_ROLE");
     Process p = pb.start();
     all.add(p);
@@ -125,6 +133,14 @@ final class ClusterProcesses implements AutoCloseable {
     Process p = servers.remove(id);
     p.destroyForcibly();
     p.waitFor(10, TimeUnit.SECONDS);
+  }
+
+  /** kill -9 of every server and the manager. */
+  void killAll() throws InterruptedException {
+    for (int id : List.copyOf(servers.keySet())) {
+      killServer(id);
+    }
+    killManager();
   }
 
   void killManager() throws InterruptedException {
@@ -190,12 +206,17 @@ final class ClusterProcesses implements AutoCloseable {
 
   /** status over the protocol from this JVM: milliseconds, not a JVM start, for timing detection. */
   synchronized JsonObject fastStatus() {
+    return fastRequest(new JsonObject().put("op", "status"));
+  }
+
+  /** Any control request over the protocol from this JVM. */
+  synchronized JsonObject fastRequest(JsonObject req) {
     if (fastClient == null) {
       vertx = io.vertx.core.Vertx.vertx();
       fastClient = new dev.backup.client.BackupClient(vertx, dev.backup.TestSupport.config(
           dev.backup.config.Role.client, 0, 0, managerPort, clientRoot()));
     }
-    return fastClient.request(new JsonObject().put("op", "status")).await();
+    return fastClient.request(req).await();
   }
 
   JsonObject status() throws Exception {

@@ -1,0 +1,212 @@
+package dev.backup.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.backup.TestSupport;
+import io.vertx.core.json.JsonObject;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Losing machines loses nothing: healing, reconciliation, a manager that restarts, scrub. */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class FailureEndToEndIT {
+  @TempDir
+  static Path dir;
+  static ClusterProcesses cluster;
+
+  @BeforeAll
+  static void start() throws Exception {
+    cluster = ClusterProcesses.start(dir, 4, Map.of("BACKUP_SCRUB_INTERVAL_SECONDS", "2", "BACKUP_SCRUB_MBPS", "500"));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  @BeforeEach
+  void allServersUp() throws Exception {
+    cluster.ensureAllServersRunning(4);
+  }
+
+  static Path root() {
+    return cluster.clientRoot();
+  }
+
+  static ClusterProcesses.Result ok(String... args) throws Exception {
+    ClusterProcesses.Result r = cluster.client(args);
+    assertThat(r.exit()).as(String.join(" ", args) + " -> " + r.err()).isZero();
+    return r;
+  }
+
+  /** name@version -> holder ids, from the manager (over the protocol, fast). */
+  static Map<String, List<Integer>> holders() {
+    Map<String, List<Integer>> out = new HashMap<>();
+    JsonObject list = cluster.fastRequest(new JsonObject().put("op", "list"));
+    for (Object o : list.getJsonArray("files")) {
+      JsonObject f = (JsonObject) o;
+      for (Object vo : f.getJsonArray("versions")) {
+        JsonObject v = (JsonObject) vo;
+        List<Integer> ids = new ArrayList<>();
+        v.getJsonArray("replicas").forEach(x -> ids.add((Integer) x));
+        out.put(f.getString("name") + "@" + v.getLong("version"), ids);
+      }
+    }
+    return out;
+  }
+
+  static long waitUntil(Duration max, BooleanSupplier condition) throws InterruptedException {
+    long start = System.currentTimeMillis();
+    while (System.currentTimeMillis() - start < max.toMillis()) {
+      if (condition.getAsBoolean()) {
+        return System.currentTimeMillis() - start;
+      }
+      Thread.sleep(100);
+    }
+    return -1;
+  }
+
+  static void assertExactCopies(String name, int version, Path original, List<Integer> ids) throws Exception {
+    for (int id : ids) {
+      Path copy = cluster.serverRoot(id).resolve("files").resolve(name + ".v" + version);
+      assertThat(Files.mismatch(copy, original)).as(name + " on server " + id).isEqualTo(-1L);
+    }
+  }
+
+  @Test
+  @Order(1)
+  void aKilledServersCopiesAreHealedAndReconciledWhenItReturns() throws Exception {
+    Files.createDirectories(root().resolve("twenty"));
+    for (int i = 0; i < 20; i++) {
+      TestSupport.randomFile(root().resolve("twenty/f" + i + ".bin"), 200_000 + i * 1000L, 100 + i);
+    }
+    Files.writeString(root().resolve("twenty-extra.txt"), "deleted while its server is down");
+    ok("backup", "twenty", "twenty-extra.txt", "--replicas", "2");
+    Map<String, List<Integer>> before = holders();
+    Map<Integer, Integer> counts = new HashMap<>();
+    before.values().forEach(ids -> ids.forEach(id -> counts.merge(id, 1, Integer::sum)));
+    int victim = counts.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+    List<String> lost = before.entrySet().stream().filter(e -> e.getValue().contains(victim)).map(Map.Entry::getKey).toList();
+    assertThat(lost).isNotEmpty();
+
+    cluster.killServer(victim);
+    long healed = waitUntil(Duration.ofSeconds(30), () -> holders().entrySet().stream()
+        .allMatch(e -> e.getValue().size() == 2 && !e.getValue().contains(victim)));
+    assertThat(healed).as("ms until every file had 2 copies again without server " + victim).isBetween(0L, 30_000L);
+    for (int i = 0; i < 20; i++) {
+      assertExactCopies("twenty/f" + i + ".bin", 1, root().resolve("twenty/f" + i + ".bin"),
+          holders().get("twenty/f" + i + ".bin@1"));
+    }
+    JsonObject health = cluster.fastStatus().getJsonObject("health");
+    assertThat(health.getInteger("underReplicated")).isZero();
+
+    // While it is down one of its files is deleted; when it returns, its copies that are
+    // no longer wanted (replaced by healing, or deleted) are removed.
+    ok("delete", "twenty-extra.txt");
+    assertThat(TestSupport.filesUnder(cluster.serverRoot(victim).resolve("files"))).isNotEmpty();
+    cluster.startServer(victim);
+    cluster.awaitAlive(4, Duration.ofSeconds(60));
+    long reconciled = waitUntil(Duration.ofSeconds(15), () -> {
+      try {
+        return TestSupport.filesUnder(cluster.serverRoot(victim).resolve("files")).stream()
+            .filter(n -> !n.endsWith(".meta"))
+            .allMatch(n -> {
+              String key = n.substring(0, n.lastIndexOf(".v")) + "@" + n.substring(n.lastIndexOf(".v") + 2);
+              List<Integer> ids = holders().get(key);
+              return ids != null && ids.contains(victim);
+            });
+      } catch (java.io.IOException e) {
+        return false;
+      }
+    });
+    assertThat(reconciled).as("the returning server dropped the copies nobody wants").isNotNegative();
+    assertThat(holders().values()).allSatisfy(ids -> assertThat(ids).hasSize(2));
+  }
+
+  @Test
+  @Order(2)
+  void aDamagedCopyIsFoundByScrubAndRepaired() throws Exception {
+    Path f = TestSupport.randomFile(root().resolve("scrubbed.bin"), 2 << 20, 55);
+    ok("backup", "scrubbed.bin");
+    int victim = holders().get("scrubbed.bin@1").get(0);
+    Path copy = cluster.serverRoot(victim).resolve("files/scrubbed.bin.v1");
+    try (RandomAccessFile raf = new RandomAccessFile(copy.toFile(), "rw")) {
+      raf.seek(1000);
+      int b = raf.read();
+      raf.seek(1000);
+      raf.write(b ^ 0xff);
+    }
+    long repaired = waitUntil(Duration.ofSeconds(30), () -> {
+      List<Integer> ids = holders().get("scrubbed.bin@1");
+      if (ids.size() != 2) {
+        return false;
+      }
+      try {
+        for (int id : ids) {
+          if (Files.mismatch(cluster.serverRoot(id).resolve("files/scrubbed.bin.v1"), f) != -1L) {
+            return false;
+          }
+        }
+        return true;
+      } catch (java.io.IOException e) {
+        return false;
+      }
+    });
+    assertThat(repaired).as("ms until the damaged copy was replaced").isNotNegative();
+    assertThat(ok("verify", "scrubbed.bin").out()).contains("all good");
+  }
+
+  @Test
+  @Order(3)
+  void aManagerKilledAndRestartedKeepsItsCatalog() throws Exception {
+    Files.writeString(root().resolve("before-crash.txt"), "kept across a manager crash");
+    ok("backup", "before-crash.txt");
+    String listBefore = ok("list", "--json").out();
+    cluster.killManager();
+    cluster.startManager();
+    cluster.awaitAlive(4, Duration.ofSeconds(60));
+    assertThat(new JsonObject(ok("list", "--json").out())).isEqualTo(new JsonObject(listBefore));
+    Files.writeString(root().resolve("after-crash.txt"), "backed up after the restart");
+    ok("backup", "after-crash.txt");
+    ok("restore", "before-crash.txt", "--to", "before-crash-restored.txt");
+    assertThat(Files.readString(root().resolve("before-crash-restored.txt"))).isEqualTo("kept across a manager crash");
+  }
+
+  @Test
+  @Order(4)
+  void aWholeClusterRestartRebuildsTheCatalogFromTheServers() throws Exception {
+    Files.writeString(root().resolve("rebuilt.txt"), "found again on the servers");
+    ok("backup", "rebuilt.txt", "--replicas", "3");
+    Map<String, List<Integer>> before = holders();
+    cluster.killAll();
+    // The manager's machine is lost: its catalog is gone too.
+    Files.deleteIfExists(cluster.root("manager").resolve("catalog.json"));
+    cluster.startManager();
+    cluster.ensureAllServersRunning(4);
+    long rebuilt = waitUntil(Duration.ofSeconds(30), () -> holders().keySet().containsAll(before.keySet()));
+    assertThat(rebuilt).as("catalog rebuilt from the servers' inventories").isNotNegative();
+    Map<String, List<Integer>> after = holders();
+    before.forEach((k, ids) -> assertThat(after.get(k)).as(k).containsExactlyInAnyOrderElementsOf(ids));
+    ok("restore", "rebuilt.txt", "--to", "rebuilt-restored.txt");
+    assertThat(Files.readString(root().resolve("rebuilt-restored.txt"))).isEqualTo("found again on the servers");
+    Files.writeString(root().resolve("rebuilt.txt"), "a second version");
+    assertThat(ok("backup", "rebuilt.txt").out()).contains("version 2");
+  }
+}
