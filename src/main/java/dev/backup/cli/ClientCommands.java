@@ -72,17 +72,19 @@ final class ClientCommands {
         throw new BackupException(ErrorCode.USAGE, "--replicas must be at least 1, not " + r);
       }
       LocalFiles local = session.local();
-      List<LocalFiles.LocalFile> files = new ArrayList<>();
-      for (String p : paths) {
-        files.addAll(local.expand(p));
-      }
+      List<LocalFiles.LocalFile> files = pick(local, paths);
       BackupClient client = session.client();
+      client.resetCancel();
       JsonObject latest = client.stat(files.stream().map(LocalFiles.LocalFile::name).toList()).await();
       BackupException first = null;
       int ok = 0;
+      int n = 0;
       for (LocalFiles.LocalFile f : files) {
-        try {
-          BackupClient.Uploaded u = uploadWithRetries(client, f, r, latest.getJsonObject(f.name()));
+        n++;
+        String task = files.size() > 1 ? "[" + n + "/" + files.size() + "] " + f.name() : f.name();
+        try (Progress progress = new Progress(task, f.size(), true)) {
+          BackupClient.Uploaded u = uploadWithRetries(client, f, r, latest.getJsonObject(f.name()), progress);
+          progress.close();
           ok++;
           if (u.unchanged()) {
             out().printf("unchanged %s (version %d already has these bytes)%n", f.name(), u.version());
@@ -92,10 +94,15 @@ final class ClientCommands {
           }
           out().flush();
         } catch (BackupException e) {
+          if (client.cancelled()) {
+            first = new BackupException(ErrorCode.CANCELLED, "cancelled");
+            err().println(Console.yellow("cancelled") + " " + f.name() + " (nothing of it was kept)");
+            break;
+          }
           if (first == null) {
             first = e;
           }
-          err().println("error: " + f.name() + ": " + e.getMessage());
+          err().println(Console.red("error:") + " " + f.name() + ": " + e.getMessage());
           err().flush();
           if (e.code() == ErrorCode.CONNECTION && e.getMessage().contains("manager")) {
             break;
@@ -113,13 +120,14 @@ final class ClientCommands {
      * seen it by then and places the file again on others. Nothing is reported done
      * unless every copy is.
      */
-    private BackupClient.Uploaded uploadWithRetries(BackupClient client, LocalFiles.LocalFile f, int r, JsonObject latest) {
+    private BackupClient.Uploaded uploadWithRetries(BackupClient client, LocalFiles.LocalFile f, int r, JsonObject latest,
+                                                    Progress progress) {
       for (int attempt = 1; ; attempt++) {
         try {
-          return client.upload(f.path().toString(), f.name(), r, latest).await();
+          return client.upload(f.path().toString(), f.name(), r, latest, progress).await();
         } catch (BackupException e) {
           boolean serverTrouble = (e.code() == ErrorCode.CONNECTION || e.code() == ErrorCode.TIMEOUT)
-              && !e.getMessage().contains("manager");
+              && !e.getMessage().contains("manager") && !client.cancelled();
           if (!serverTrouble || attempt >= 3) {
             throw e;
           }
@@ -235,6 +243,7 @@ final class ClientCommands {
     public Integer call() {
       LocalFiles local = session.local();
       BackupClient client = session.client();
+      client.resetCancel();
       if (to != null && paths.size() > 1 && !java.nio.file.Files.isDirectory(local.root().resolve(to))) {
         throw new BackupException(ErrorCode.USAGE, "with several paths, --to must be an existing folder");
       }
@@ -257,11 +266,12 @@ final class ClientCommands {
           JsonObject f = (JsonObject) o;
           total++;
           java.nio.file.Path target = targets.get(f.getString("name"));
-          try {
+          try (Progress progress = new Progress(f.getString("name"), f.getLong("size"), true)) {
             BackupClient.Restored r = client.restore(f, target, force, msg -> {
-              err().println("note: " + msg);
+              err().println(Console.yellow("note:") + " " + msg);
               err().flush();
-            }).await();
+            }, progress).await();
+            progress.close();
             ok++;
             if (r.unchanged()) {
               out().printf("unchanged %s (already has %s version %d)%n", shown(local, target), r.name(), r.version());
@@ -271,10 +281,14 @@ final class ClientCommands {
             }
             out().flush();
           } catch (BackupException e) {
+            if (client.cancelled()) {
+              err().println(Console.yellow("cancelled") + " " + f.getString("name") + " (nothing of it was written)");
+              return ErrorCode.CANCELLED.exitCode();
+            }
             if (first == null) {
               first = e;
             }
-            err().println("error: " + f.getString("name") + ": " + e.getMessage());
+            err().println(Console.red("error:") + " " + f.getString("name") + ": " + e.getMessage());
             err().flush();
           }
         }
@@ -324,6 +338,34 @@ final class ClientCommands {
       }
       return 0;
     }
+  }
+
+  /**
+   * The files the user named: paths relative to the client root, or numbers and ranges
+   * ({@code 3}, {@code 2-5}) from the numbered list of {@code files}. Each file once.
+   */
+  static List<LocalFiles.LocalFile> pick(LocalFiles local, List<String> args) {
+    java.util.LinkedHashMap<String, LocalFiles.LocalFile> picked = new java.util.LinkedHashMap<>();
+    List<LocalFiles.LocalFile> numbered = null;
+    for (String a : args) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)(?:-(\\d+))?").matcher(a);
+      if (m.matches() && !java.nio.file.Files.exists(local.root().resolve(a))) {
+        if (numbered == null) {
+          numbered = local.all();
+        }
+        int from = Integer.parseInt(m.group(1));
+        int to = m.group(2) == null ? from : Integer.parseInt(m.group(2));
+        if (from < 1 || to > numbered.size() || from > to) {
+          throw new BackupException(ErrorCode.USAGE, "no file number " + a + " ('files' lists 1 to " + numbered.size() + ")");
+        }
+        for (int i = from; i <= to; i++) {
+          picked.putIfAbsent(numbered.get(i - 1).name(), numbered.get(i - 1));
+        }
+      } else {
+        local.expand(a).forEach(f -> picked.putIfAbsent(f.name(), f));
+      }
+    }
+    return new ArrayList<>(picked.values());
   }
 
   static String plural(int n, String one) {
@@ -449,7 +491,7 @@ final class ClientCommands {
       return changed + fresh == 0 ? 0 : ErrorCode.DIFFERS.exitCode();
     }
 
-    private static String sha(LocalFiles.LocalFile f) {
+    static String sha(LocalFiles.LocalFile f) {
       try {
         return dev.backup.storage.BlobStore.sha256(f.path());
       } catch (java.io.IOException e) {
@@ -472,9 +514,26 @@ final class ClientCommands {
         out().println("no files in " + session.local().root());
         return 0;
       }
+      JsonObject latest = new JsonObject();
+      try {
+        latest = session.client().stat(all.stream().map(LocalFiles.LocalFile::name).toList()).await();
+      } catch (BackupException e) {
+        err().println(Console.yellow("note:") + " " + e.getMessage() + " (showing local files only)");
+      }
       int i = 1;
+      int marked = 0;
       for (LocalFiles.LocalFile f : all) {
-        out().printf("%4d  %10s  %s%n", i++, Format.size(f.size()), f.name());
+        String mark = " ";
+        JsonObject l = latest.getJsonObject(f.name());
+        if (l != null) {
+          boolean same = l.getLong("size") == f.size() && Verify.sha(f).equals(l.getString("sha256"));
+          mark = same ? Console.green("*") : Console.yellow("~");
+          marked++;
+        }
+        out().printf("%4d %s %10s  %s%n", i++, mark, Format.size(f.size()), f.name());
+      }
+      if (marked > 0) {
+        out().println(Console.dim("     * backed up and unchanged   ~ changed since its last backup"));
       }
       return 0;
     }

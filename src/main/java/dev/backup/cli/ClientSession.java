@@ -37,6 +37,20 @@ final class ClientSession implements AutoCloseable {
     return client;
   }
 
+  /** Ctrl-C: stop the transfers in progress (if any). */
+  synchronized void cancel() {
+    if (client != null) {
+      client.cancel();
+    }
+  }
+
+  /** The JVM is going away: stop transfers and remove temporary files at once. */
+  synchronized void abortNow() {
+    if (client != null) {
+      client.abortNow();
+    }
+  }
+
   LocalFiles local() {
     return new LocalFiles(config().root());
   }

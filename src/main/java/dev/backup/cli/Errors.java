@@ -14,13 +14,13 @@ final class Errors {
   static void install(CommandLine cmd, BooleanSupplier verbose) {
     cmd.setParameterExceptionHandler((ex, args) -> {
       CommandLine c = ex.getCommandLine();
-      c.getErr().println("error: " + ex.getMessage() + " (see '" + helpHint(c) + "')");
+      c.getErr().println(Console.red("error:") + " " + ex.getMessage() + " (see '" + helpHint(c) + "')");
       c.getErr().flush();
       return ErrorCode.USAGE.exitCode();
     });
     cmd.setExecutionExceptionHandler((ex, c, parseResult) -> {
       BackupException be = BackupException.wrap(ex);
-      c.getErr().println("error: " + be.getMessage());
+      c.getErr().println(Console.red("error:") + " " + be.getMessage());
       if (verbose.getAsBoolean()) {
         ex.printStackTrace(c.getErr());
       }

@@ -94,7 +94,7 @@ public final class Main implements Callable<Integer> {
     Config c = config();
     return switch (c.role()) {
       case manager, server -> runDaemon(c);
-      case client -> new Repl(this, commandLine(new PrintWriter(System.out, true), new PrintWriter(System.err, true), env)).run();
+      case client -> new Repl(session, () -> verbose).run();
     };
   }
 
@@ -149,8 +149,15 @@ public final class Main implements Callable<Integer> {
     PrintWriter out = new PrintWriter(System.out, true);
     PrintWriter err = new PrintWriter(System.err, true);
     CommandLine cmd = commandLine(out, err, System.getenv());
-    int code = cmd.execute(args);
     Main main = cmd.getCommand();
+    Thread abort = new Thread(main.session::abortNow, "backup-client-abort");
+    Runtime.getRuntime().addShutdownHook(abort);
+    int code = cmd.execute(args);
+    try {
+      Runtime.getRuntime().removeShutdownHook(abort);
+    } catch (IllegalStateException shuttingDown) {
+      // already on the way out
+    }
     main.session.close();
     out.flush();
     err.flush();

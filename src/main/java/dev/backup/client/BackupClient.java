@@ -72,6 +72,53 @@ public final class BackupClient implements AutoCloseable {
     return p.future().recover(t -> Future.failedFuture(BackupException.wrap(t)));
   }
 
+  private final java.util.Set<NetSocket> transfers = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final java.util.Set<java.nio.file.Path> temps = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private volatile boolean cancelled;
+
+  private void onTransferClosed(NetSocket sock, Runnable action) {
+    sock.closeHandler(v -> {
+      transfers.remove(sock);
+      action.run();
+    });
+  }
+
+  private void track(NetSocket sock) {
+    transfers.add(sock);
+    if (cancelled) {
+      sock.close();
+    }
+  }
+
+  /**
+   * Stops every transfer in progress (Ctrl-C): their connections close, the servers roll
+   * back, the failing operations remove their temporary files.
+   */
+  public void cancel() {
+    cancelled = true;
+    context.runOnContext(v -> transfers.forEach(NetSocket::close));
+  }
+
+  public boolean cancelled() {
+    return cancelled;
+  }
+
+  public void resetCancel() {
+    cancelled = false;
+  }
+
+  /** For a JVM that is going away: close transfers and delete restore temporaries now. */
+  public void abortNow() {
+    cancel();
+    for (java.nio.file.Path p : temps) {
+      try {
+        java.nio.file.Files.deleteIfExists(p);
+      } catch (java.io.IOException ignored) {
+        // best effort on the way out
+      }
+    }
+  }
+
   /** A future that completes after {@code millis}: a pause between attempts. */
   public Future<Void> pause(long millis) {
     return vertx.timer(millis).mapEmpty();
@@ -160,16 +207,21 @@ public final class BackupClient implements AutoCloseable {
    * without a byte being sent.
    */
   public Future<Uploaded> upload(String path, String name, int replicas, JsonObject latest) {
+    return upload(path, name, replicas, latest, n -> { });
+  }
+
+  public Future<Uploaded> upload(String path, String name, int replicas, JsonObject latest,
+                                 java.util.function.LongConsumer progress) {
     return onContext(() -> vertx.fileSystem().props(path).compose(props -> {
       if (latest == null || latest.getLong("size", -1L) != props.size()) {
-        return upload(path, name, replicas);
+        return upload(path, name, replicas, progress);
       }
       return vertx.executeBlocking(() -> dev.backup.storage.BlobStore.sha256(java.nio.file.Path.of(path)), false)
           .compose(sha -> request(new JsonObject().put("op", "place").put("name", name).put("size", props.size())
               .put("replicas", replicas).put("sha256", sha))
               .compose(placed -> placed.getBoolean("unchanged", false)
                   ? Future.succeededFuture(new Uploaded(name, placed.getLong("version"), props.size(), sha, 0, true))
-                  : send(path, name, props.size(), placed)));
+                  : send(path, name, props.size(), placed, progress)));
     }));
   }
 
@@ -178,6 +230,10 @@ public final class BackupClient implements AutoCloseable {
    * when every copy is durable and matches the SHA-256 computed here while sending.
    */
   public Future<Uploaded> upload(String path, String name, int replicas) {
+    return upload(path, name, replicas, n -> { });
+  }
+
+  private Future<Uploaded> upload(String path, String name, int replicas, java.util.function.LongConsumer progress) {
     return onContext(() -> vertx.fileSystem().props(path).compose(props -> {
       if (!props.isRegularFile()) {
         return Future.failedFuture(new BackupException(ErrorCode.USAGE, name + " is not a regular file"));
@@ -185,11 +241,12 @@ public final class BackupClient implements AutoCloseable {
       long size = props.size();
       JsonObject req = new JsonObject().put("op", "place").put("name", name).put("size", size)
           .put("replicas", replicas);
-      return request(req).compose(placed -> send(path, name, size, placed));
+      return request(req).compose(placed -> send(path, name, size, placed, progress));
     }));
   }
 
-  private Future<Uploaded> send(String path, String name, long size, JsonObject placed) {
+  private Future<Uploaded> send(String path, String name, long size, JsonObject placed,
+                                java.util.function.LongConsumer progress) {
     Ticket ticket = Ticket.fromJson(placed.getJsonObject("ticket"));
     JsonObject primary = placed.getJsonObject("primary");
     int replicas = placed.getInteger("replicas", ticket.chain().size());
@@ -199,6 +256,7 @@ public final class BackupClient implements AutoCloseable {
         .recover(t -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
             "cannot reach storage server " + ticket.chain().get(0).id() + ": " + t.getMessage(), t)))
         .compose(sock -> {
+          track(sock);
           FrameDecoder decoder = new FrameDecoder(new FrameDecoder.Listener() {
             @Override
             public void onFrame(Frame f) {
@@ -217,13 +275,13 @@ public final class BackupClient implements AutoCloseable {
             }
           });
           sock.handler(decoder::feed);
-          sock.closeHandler(v -> done.tryFail(new BackupException(ErrorCode.CONNECTION,
+          onTransferClosed(sock, () -> done.tryFail(new BackupException(ErrorCode.CONNECTION,
               "storage server " + ticket.chain().get(0).id() + " closed the connection before confirming the backup of "
                   + name)));
           sock.write(new Frame(Op.PUT, 1, new JsonObject().put("ticket", ticket.toJson()).put("hop", 0)
               .put("replicas", replicas)).encode());
           Sha256Stream hasher = new Sha256Stream(vertx.getOrCreateContext(), hashExecutor);
-          TeeStream tee = new TeeStream(sock, hasher);
+          TeeStream tee = new TeeStream(sock, hasher, TeeStream.counter(progress));
           Future<AsyncFile> opened = vertx.fileSystem().open(path, new OpenOptions().setRead(true).setWrite(false));
           opened.compose(file -> {
                 file.setReadBufferSize(READ_BUFFER);
@@ -279,6 +337,11 @@ public final class BackupClient implements AutoCloseable {
    */
   public Future<Restored> restore(JsonObject file, java.nio.file.Path target, boolean force,
                                   java.util.function.Consumer<String> notice) {
+    return restore(file, target, force, notice, n -> { });
+  }
+
+  public Future<Restored> restore(JsonObject file, java.nio.file.Path target, boolean force,
+                                  java.util.function.Consumer<String> notice, java.util.function.LongConsumer progress) {
     String name = file.getString("name");
     long size = file.getLong("size");
     String sha = file.getString("sha256");
@@ -319,22 +382,19 @@ public final class BackupClient implements AutoCloseable {
       return vertx.fileSystem().open(tmp.toString(), new OpenOptions().setWrite(true).setCreateNew(true))
           .recover(e -> Future.failedFuture(new BackupException(ErrorCode.IO, "cannot write " + tmp + ": "
               + e.getMessage(), e)))
-          .compose(af -> fetchAll(name, size, sha, sources, af, tmp, notice)
+          .onSuccess(af -> temps.add(tmp))
+          .compose(af -> new Fetch(name, size, sha, sources, af, tmp, notice, progress).from(0)
               .compose(v -> af.flush())
               .eventually(() -> af.close())
               .compose(v -> vertx.fileSystem().move(tmp.toString(), target.toAbsolutePath().toString(),
                   new io.vertx.core.file.CopyOptions().setAtomicMove(true).setReplaceExisting(true)))
-              .recover(e -> vertx.fileSystem().delete(tmp.toString()).transform(x -> Future.failedFuture(e))))
+              .recover(e -> vertx.fileSystem().delete(tmp.toString()).transform(x -> Future.failedFuture(e)))
+              .onComplete(x -> temps.remove(tmp)))
           .map(v -> new Restored(name, version, size, target, false));
     }));
   }
 
   /** Tries each source in turn, going on from where the last one stopped. */
-  private Future<Void> fetchAll(String name, long size, String sha, io.vertx.core.json.JsonArray sources,
-                                AsyncFile file, java.nio.file.Path tmp, java.util.function.Consumer<String> notice) {
-    return new Fetch(name, size, sha, sources, file, tmp, notice).from(0);
-  }
-
   private final class Fetch {
     final String name;
     final long size;
@@ -343,11 +403,13 @@ public final class BackupClient implements AutoCloseable {
     final AsyncFile file;
     final java.nio.file.Path tmp;
     final java.util.function.Consumer<String> notice;
+    final java.util.function.LongConsumer progress;
     Sha256Stream hasher = new Sha256Stream(vertx.getOrCreateContext(), hashExecutor);
     long done;
 
     Fetch(String name, long size, String sha, io.vertx.core.json.JsonArray sources, AsyncFile file,
-          java.nio.file.Path tmp, java.util.function.Consumer<String> notice) {
+          java.nio.file.Path tmp, java.util.function.Consumer<String> notice, java.util.function.LongConsumer progress) {
+      this.progress = progress;
       this.name = name;
       this.size = size;
       this.sha = sha;
@@ -360,7 +422,10 @@ public final class BackupClient implements AutoCloseable {
     Future<Void> from(int i) {
       JsonObject src = sources.getJsonObject(i);
       int id = src.getInteger("id");
-      return fetch(src, size, done, file, hasher, n -> done += n)
+      return fetch(src, size, done, file, hasher, n -> {
+        done += n;
+        progress.accept(done);
+      })
           .compose(v -> hasher.digest())
           .compose(got -> got.equals(sha) ? Future.<Void>succeededFuture() : restart(id))
           .recover(e -> {
@@ -394,6 +459,7 @@ public final class BackupClient implements AutoCloseable {
         .recover(t -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
             "cannot reach storage server " + id + ": " + t.getMessage(), t)))
         .compose(sock -> {
+          track(sock);
           TeeStream tee = new TeeStream(file, hasher);
           tee.exceptionHandler(t -> {
             done.tryFail(new BackupException(ErrorCode.IO, "cannot write the restored file: " + t.getMessage(), t));
@@ -444,7 +510,7 @@ public final class BackupClient implements AutoCloseable {
             }
           });
           sock.handler(decoder[0]::feed);
-          sock.closeHandler(v -> done.tryFail(new BackupException(ErrorCode.CONNECTION,
+          onTransferClosed(sock, () -> done.tryFail(new BackupException(ErrorCode.CONNECTION,
               "storage server " + id + " stopped sending")));
           sock.write(new Frame(Op.GET, 1, new JsonObject().put("ticket", src.getJsonObject("ticket"))
               .put("offset", offset)).encode());

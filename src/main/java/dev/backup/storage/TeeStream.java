@@ -99,6 +99,45 @@ public final class TeeStream implements WriteStream<Buffer> {
     return this;
   }
 
+  /** A write stream that only counts what goes through it, telling {@code progress} the running total. */
+  public static WriteStream<Buffer> counter(java.util.function.LongConsumer progress) {
+    return new WriteStream<>() {
+      private long total;
+
+      @Override
+      public Future<Void> write(Buffer data) {
+        total += data.length();
+        progress.accept(total);
+        return Future.succeededFuture();
+      }
+
+      @Override
+      public Future<Void> end() {
+        return Future.succeededFuture();
+      }
+
+      @Override
+      public WriteStream<Buffer> exceptionHandler(Handler<Throwable> handler) {
+        return this;
+      }
+
+      @Override
+      public WriteStream<Buffer> setWriteQueueMaxSize(int maxSize) {
+        return this;
+      }
+
+      @Override
+      public boolean writeQueueFull() {
+        return false;
+      }
+
+      @Override
+      public WriteStream<Buffer> drainHandler(Handler<Void> handler) {
+        return this;
+      }
+    };
+  }
+
   public Throwable failure() {
     return failure;
   }
