@@ -259,8 +259,16 @@ final class ManagerService {
     return chain.compose(x -> save.get()).map(x -> new JsonObject().put("replicas", r).put("changes", changes));
   }
 
-  /** Brings one version to {@code r} copies: copies server to server, or removes the extra ones. */
+  /** Brings one version to {@code r} copies, once no heal of it is running. */
   private Future<JsonObject> adjust(String name, long version, int r) {
+    if (healing.contains(key(name, version))) {
+      return vertx.timer(100).compose(x -> adjust(name, version, r));
+    }
+    return adjustNow(name, version, r);
+  }
+
+  /** Brings one version to {@code r} copies: copies server to server, or removes the extra ones. */
+  private Future<JsonObject> adjustNow(String name, long version, int r) {
     Catalog.Version v = catalog.version(name, version);
     JsonObject change = new JsonObject().put("name", name).put("version", version)
         .put("added", new JsonArray()).put("removed", new JsonArray());
@@ -293,10 +301,12 @@ final class ManagerService {
     }
     List<ServerLoad> targets = placement.choose(missing, v.size(), new HashSet<>(holders));
     List<Future<Integer>> copies = new ArrayList<>();
+    String k = key(name, version);
+    healing.add(k);
     for (int i = 0; i < targets.size(); i++) {
       copies.add(copy(name, v, liveHolders.get(i % liveHolders.size()), targets.get(i), r));
     }
-    return Future.all(copies).map(x -> {
+    return Future.all(copies).onComplete(x -> healing.remove(k)).map(x -> {
       copies.forEach(f -> change.getJsonArray("added").add(f.result()));
       return change;
     });
@@ -518,15 +528,24 @@ final class ManagerService {
     });
   }
 
-  /** Copies of a version on servers that are not dead (alive or only suspected). */
+  /**
+   * Copies of a version on servers that are not dead: alive, only suspected, or (just
+   * after this manager started) not heard of yet.
+   */
   private int present(Catalog.Version v) {
     int n = 0;
     for (int id : v.servers()) {
-      if (servers.health(id) != ServerTable.Health.dead) {
+      if (!gone(id)) {
         n++;
       }
     }
     return n;
+  }
+
+  private boolean gone(int id) {
+    ServerTable.Health h = servers.health(id);
+    return h == ServerTable.Health.dead
+        || (h == ServerTable.Health.unknown && System.currentTimeMillis() - startedAt >= HEAL_GRACE_MS);
   }
 
   /** A transfer failed after some server may have stored its copy: that version must not surface later. */
@@ -617,7 +636,7 @@ final class ManagerService {
         if (ar.succeeded()) {
           Catalog.Version now = catalog.version(n.name(), n.v().version());
           if (now != null) {
-            now.servers().stream().filter(id -> servers.health(id) == ServerTable.Health.dead).findFirst()
+            now.servers().stream().filter(this::gone).findFirst()
                 .ifPresent(dead -> catalog.removeHolder(n.name(), n.v().version(), dead));
             save.get();
           }

@@ -14,7 +14,8 @@ import java.util.TreeMap;
  * or its connection broke. Plain and single-threaded.
  */
 public final class ServerTable {
-  public enum Health { alive, suspected, dead }
+  /** unknown: not heard of since this manager started. */
+  public enum Health { alive, suspected, dead, unknown }
 
   static final class Server {
     final int id;
@@ -127,7 +128,7 @@ public final class ServerTable {
 
   public Health health(int id) {
     Server s = servers.get(id);
-    return s == null ? Health.dead : s.health;
+    return s == null ? Health.unknown : s.health;
   }
 
   /** Counts a transfer just placed on a server, until its next report says otherwise. */
