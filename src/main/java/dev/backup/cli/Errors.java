@@ -12,6 +12,9 @@ final class Errors {
   }
 
   static void install(CommandLine cmd, BooleanSupplier verbose) {
+    // Help in colour only where other output is in colour (a terminal, no NO_COLOR).
+    cmd.setColorScheme(CommandLine.Help.defaultColorScheme(
+        Console.colour() ? CommandLine.Help.Ansi.ON : CommandLine.Help.Ansi.OFF));
     cmd.setParameterExceptionHandler((ex, args) -> {
       CommandLine c = ex.getCommandLine();
       c.getErr().println(Console.red("error:") + " " + ex.getMessage() + " (see '" + helpHint(c) + "')");

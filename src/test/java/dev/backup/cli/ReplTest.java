@@ -49,21 +49,59 @@ class ReplTest {
     return run(session, script, history);
   }
 
-  /** Types the script into a terminal (kept open: the script must end with quit) and returns what was shown. */
+  /**
+   * Types the script into a terminal line by line, as a person would: each line once the
+   * prompt for it is shown. The script must end with quit. Returns what was shown.
+   */
   private static String run(ClientSession s, String script, Path history) throws Exception {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     java.io.PipedOutputStream keys = new java.io.PipedOutputStream();
     java.io.PipedInputStream in = new java.io.PipedInputStream(keys, 1 << 16);
-    keys.write(script.getBytes(StandardCharsets.UTF_8));
-    keys.flush();
+    String[] lines = script.split("\n");
+    Thread typist = new Thread(() -> {
+      try {
+        for (int i = 0; i < lines.length; i++) {
+          long deadline = System.currentTimeMillis() + 30_000;
+          while (prompts(out) <= i && System.currentTimeMillis() < deadline) {
+            Thread.sleep(20);
+          }
+          keys.write((lines[i] + "\n").getBytes(StandardCharsets.UTF_8));
+          keys.flush();
+        }
+        // Keep the write end alive until the REPL has read everything.
+        while (!Thread.currentThread().isInterrupted()) {
+          Thread.sleep(50);
+        }
+      } catch (Exception e) {
+        // the REPL ended: nothing more to type
+      }
+    }, "typist");
+    typist.start();
     try (Terminal t = TerminalBuilder.builder().system(false).type("xterm").size(new org.jline.terminal.Size(200, 50))
         .streams(in, out).encoding(StandardCharsets.UTF_8).build()) {
       int code = new Repl(s, () -> false).run(t, history);
       assertThat(code).isZero();
     } finally {
+      typist.interrupt();
+      typist.join(5000);
       keys.close();
     }
     return out.toString(StandardCharsets.UTF_8);
+  }
+
+  private static int prompts(ByteArrayOutputStream out) {
+    String text;
+    synchronized (out) {
+      text = out.toString(StandardCharsets.UTF_8);
+    }
+    int n = 0;
+    for (int i = text.indexOf("> "); i >= 0; i = text.indexOf("> ", i + 1)) {
+      if (text.startsWith("backup ", Math.max(0, text.lastIndexOf('\n', i) + 1))
+          || text.lastIndexOf("backup ", i) > text.lastIndexOf('\n', i)) {
+        n++;
+      }
+    }
+    return n;
   }
 
   @Test

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Speed and memory benchmark. Starts a manager and four servers from target/backup.jar
+# (each with its own root under a temporary folder), measures each figure beside this
+# machine's own limit in the same run, prints one line per figure, and stops everything.
+#
+#   bench/run.sh            all figures
+#   SIZE_MB=256 bench/run.sh   a smaller large file (default 1024)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JAR="$PWD/target/backup.jar"
+[[ -f "$JAR" ]] || mvn -B -q package -DskipTests
+SIZE_MB=${SIZE_MB:-1024}
+SMALL_COUNT=${SMALL_COUNT:-2000}
+BIG_MB=${BIG_MB:-4096}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/backup-bench.XXXXXX")
+PORT=$((20000 + RANDOM % 20000))
+CPORT=$((PORT + 100))
+NAME="bench-$$"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+now() { date +%s.%N; }
+calc() { awk "BEGIN { print $* }"; }
+secs() { calc "$2 - $1"; }
+common=(--cluster-name "$NAME" --cluster-port "$CPORT" --members "127.0.0.1:$CPORT")
+client() { java -Xmx128m -jar "$JAR" --role=client --manager "127.0.0.1:$PORT" --root "$WORK/client" "$@"; }
+peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+mkdir -p "$WORK/client" "$WORK/logs"
+t0=$(now)
+java -Xmx256m -jar "$JAR" --role=manager "${common[@]}" --port "$PORT" --root "$WORK/manager" >"$WORK/logs/manager.log" 2>&1 &
+pids+=($!)
+server_pids=()
+for id in 1 2 3 4; do
+  java -Xmx128m -jar "$JAR" --role=server --id=$id "${common[@]}" --port $((PORT + id)) --root "$WORK/server-$id" \
+    >"$WORK/logs/server-$id.log" 2>&1 &
+  pids+=($!)
+  server_pids+=($!)
+done
+for _ in $(seq 1 240); do
+  n=$(client status --json 2>/dev/null | grep -c '"alive" : true' || true)
+  [[ "$n" == 4 ]] && break
+  sleep 0.25
+done
+[[ "$n" == 4 ]] || { echo "cluster did not start; logs in $WORK/logs" >&2; tail -20 "$WORK"/logs/*.log >&2; exit 1; }
+t1=$(now)
+printf 'start: manager and 4 servers ready in %.1f s (target <= 15 s)\n' "$(secs "$t0" "$t1")"
+
+# ---- large file: 2 x cp + sync versus a backup with R=2 (all copies forced to disk) ----
+head -c $((SIZE_MB << 20)) /dev/urandom >"$WORK/client/big.bin"
+mkdir -p "$WORK/cp"
+sync
+a=$(now)
+cp "$WORK/client/big.bin" "$WORK/cp/a"
+cp "$WORK/client/big.bin" "$WORK/cp/b"
+sync
+b=$(now)
+rm -rf "$WORK/cp"
+sync
+cp_s=$(secs "$a" "$b")
+a=$(now)
+client backup big.bin --replicas 2 >/dev/null
+b=$(now)
+bk_s=$(secs "$a" "$b")
+printf 'large backup: %d MiB R=2 in %.2f s (%.0f MB/s); 2 x cp + sync %.2f s; ratio %.2f (target >= 0.8)\n' \
+  "$SIZE_MB" "$bk_s" "$(calc "$SIZE_MB * 1.048576 / $bk_s")" "$cp_s" "$(calc "$cp_s / $bk_s")"
+rm "$WORK/client/big.bin"
+a=$(now)
+client restore big.bin >/dev/null
+b=$(now)
+rs_s=$(secs "$a" "$b")
+printf 'large restore: %d MiB in %.2f s: %.0f MB/s (target >= 650 MB/s)\n' \
+  "$SIZE_MB" "$rs_s" "$(calc "$SIZE_MB * 1.048576 / $rs_s")"
+rm -f "$WORK/client/big.bin"
+client delete big.bin >/dev/null
+
+# ---- small files: one backup of a folder of 4 KiB files versus the durable-file limit / R ----
+mkdir -p "$WORK/client/small"
+for i in $(seq 1 "$SMALL_COUNT"); do head -c 4096 /dev/urandom >"$WORK/client/small/f$i"; done
+limit=$(java -cp "$JAR" dev.backup.tools.DurableWriteProbe "$WORK/probe" "$SMALL_COUNT" 4096)
+rm -rf "$WORK/probe"
+a=$(now)
+client backup small --replicas 2 >/dev/null
+b=$(now)
+sm_s=$(secs "$a" "$b")
+rate=$(calc "$SMALL_COUNT / $sm_s")
+printf 'small files: %d x 4 KiB R=2 at %.0f files/s; durable-file limit %.0f files/s, / R = %.0f; ratio %.2f (target >= 0.8)\n' \
+  "$SMALL_COUNT" "$rate" "$limit" "$(calc "$limit / 2")" "$(calc "$rate / ($limit / 2)")"
+rm -rf "$WORK/client/small"
+client delete small >/dev/null
+
+# ---- memory: -Xmx128m servers and client, a BIG_MB file backed up and restored ----
+if [[ "${SKIP_MEMORY:-}" != 1 ]]; then
+  head -c $((BIG_MB << 20)) /dev/zero >"$WORK/client/huge.bin"
+  java -Xmx128m -jar "$JAR" --role=client --manager "127.0.0.1:$PORT" --root "$WORK/client" backup huge.bin >/dev/null &
+  cpid=$!
+  crss=0
+  while kill -0 "$cpid" 2>/dev/null; do r=$(peak_rss_kb "$cpid"); (( r > crss )) && crss=$r; sleep 0.2; done
+  wait "$cpid"
+  rm "$WORK/client/huge.bin"
+  java -Xmx128m -jar "$JAR" --role=client --manager "127.0.0.1:$PORT" --root "$WORK/client" restore huge.bin >/dev/null &
+  cpid=$!
+  rrss=0
+  while kill -0 "$cpid" 2>/dev/null; do r=$(peak_rss_kb "$cpid"); (( r > rrss )) && rrss=$r; sleep 0.2; done
+  wait "$cpid"
+  cmp -s <(head -c $((BIG_MB << 20)) /dev/zero) "$WORK/client/huge.bin" || { echo "restored file differs" >&2; exit 1; }
+  srss=0
+  for p in "${server_pids[@]}"; do r=$(peak_rss_kb "$p"); (( r > srss )) && srss=$r; done
+  printf 'memory: %d MiB file, -Xmx128m: peak RSS client backup %d MiB, client restore %d MiB, largest server %d MiB\n' \
+    "$BIG_MB" $((crss / 1024)) $((rrss / 1024)) $((srss / 1024))
+fi
