@@ -34,6 +34,7 @@ final class ClientCommands {
     cmd.addSubcommand(new Files(s));
   }
 
+
   abstract static class Base implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -76,36 +77,60 @@ final class ClientCommands {
       BackupClient client = session.client();
       client.resetCancel();
       JsonObject latest = client.stat(files.stream().map(LocalFiles.LocalFile::name).toList()).await();
+      long totalBytes = files.stream().mapToLong(LocalFiles.LocalFile::size).sum();
+      String task = files.size() == 1 ? files.get(0).name() : files.size() + " files";
       BackupException first = null;
       int ok = 0;
-      int n = 0;
-      for (LocalFiles.LocalFile f : files) {
-        n++;
-        String task = files.size() > 1 ? "[" + n + "/" + files.size() + "] " + f.name() : f.name();
-        try (Progress progress = new Progress(task, f.size(), true)) {
-          BackupClient.Uploaded u = uploadWithRetries(client, f, r, latest.getJsonObject(f.name()), progress);
-          progress.close();
-          ok++;
-          if (u.unchanged()) {
-            out().printf("unchanged %s (version %d already has these bytes)%n", f.name(), u.version());
-          } else {
-            out().printf("backed up %s (%s, version %d, %d copies)%n", f.name(), Format.size(u.size()), u.version(),
-                u.copies());
+      int done = 0;
+      // Several files in flight at once: small files are bound by the servers' fsyncs, and
+      // many at a time let the disks group them.
+      int window = files.size() == 1 ? 1 : IN_FLIGHT;
+      java.util.ArrayDeque<LocalFiles.LocalFile> todo = new java.util.ArrayDeque<>(files);
+      java.util.concurrent.LinkedBlockingQueue<Object[]> finished = new java.util.concurrent.LinkedBlockingQueue<>();
+      int inFlight = 0;
+      boolean stop = false;
+      try (Progress progress = new Progress(task, totalBytes, true)) {
+        while (inFlight > 0 || (!todo.isEmpty() && !stop)) {
+          while (!stop && inFlight < window && !todo.isEmpty()) {
+            LocalFiles.LocalFile f = todo.poll();
+            inFlight++;
+            long[] last = {0};
+            attempt(client, f, r, latest.getJsonObject(f.name()), x -> {
+              progress.add(x - last[0]);
+              last[0] = x;
+            }, 1).onComplete(ar -> finished.add(new Object[] {f, ar}));
           }
-          out().flush();
-        } catch (BackupException e) {
+          Object[] next = take(finished);
+          inFlight--;
+          done++;
+          progress.files(done, files.size());
+          LocalFiles.LocalFile f = (LocalFiles.LocalFile) next[0];
+          @SuppressWarnings("unchecked")
+          io.vertx.core.AsyncResult<BackupClient.Uploaded> ar = (io.vertx.core.AsyncResult<BackupClient.Uploaded>) next[1];
+          if (ar.succeeded()) {
+            ok++;
+            BackupClient.Uploaded u = ar.result();
+            progress.above(u.unchanged()
+                ? String.format("unchanged %s (version %d already has these bytes)", f.name(), u.version())
+                : String.format("backed up %s (%s, version %d, %d copies)", f.name(), Format.size(u.size()), u.version(),
+                    u.copies()), out());
+            continue;
+          }
+          BackupException e = BackupException.wrap(ar.cause());
           if (client.cancelled()) {
-            first = new BackupException(ErrorCode.CANCELLED, "cancelled");
-            err().println(Console.yellow("cancelled") + " " + f.name() + " (nothing of it was kept)");
-            break;
+            if (first == null || first.code() != ErrorCode.CANCELLED) {
+              first = new BackupException(ErrorCode.CANCELLED, "cancelled");
+            }
+            progress.above(Console.yellow("cancelled") + " " + f.name() + " (nothing of it was kept)", err());
+            stop = true;
+            continue;
           }
           if (first == null) {
             first = e;
           }
-          err().println(Console.red("error:") + " " + f.name() + ": " + e.getMessage());
-          err().flush();
+          progress.above(Console.red("error:") + " " + f.name() + ": " + e.getMessage(), err());
           if (e.code() == ErrorCode.CONNECTION && e.getMessage().contains("manager")) {
-            break;
+            stop = true;
           }
         }
       }
@@ -115,29 +140,42 @@ final class ClientCommands {
       return first == null ? 0 : first.code().exitCode();
     }
 
-    /**
-     * A storage server that dies or cannot be reached fails the attempt; the manager has
-     * seen it by then and places the file again on others. Nothing is reported done
-     * unless every copy is.
-     */
-    private BackupClient.Uploaded uploadWithRetries(BackupClient client, LocalFiles.LocalFile f, int r, JsonObject latest,
-                                                    Progress progress) {
-      for (int attempt = 1; ; attempt++) {
-        try {
-          return client.upload(f.path().toString(), f.name(), r, latest, progress).await();
-        } catch (BackupException e) {
-          boolean serverTrouble = (e.code() == ErrorCode.CONNECTION || e.code() == ErrorCode.TIMEOUT)
-              && !e.getMessage().contains("manager") && !client.cancelled();
-          if (!serverTrouble || attempt >= 3) {
-            throw e;
-          }
-          err().println("note: " + f.name() + ": " + e.getMessage() + "; trying again");
-          err().flush();
-          client.pause(500L * attempt).await();
-        }
+    private static Object[] take(java.util.concurrent.BlockingQueue<Object[]> q) {
+      try {
+        return q.take();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new BackupException(ErrorCode.CANCELLED, "interrupted");
       }
     }
+
+    /**
+     * One upload, tried again (up to three times) when a storage server dies or cannot be
+     * reached: the manager has seen it by then and places the file on others. Nothing is
+     * reported done unless every copy is.
+     */
+    private io.vertx.core.Future<BackupClient.Uploaded> attempt(BackupClient client, LocalFiles.LocalFile f, int r,
+                                                             JsonObject latest, java.util.function.LongConsumer progress,
+                                                             int n) {
+      return client.upload(f.path().toString(), f.name(), r, latest, progress).recover(t -> {
+        BackupException e = BackupException.wrap(t);
+        boolean serverTrouble = (e.code() == ErrorCode.CONNECTION || e.code() == ErrorCode.TIMEOUT)
+            && !e.getMessage().contains("manager") && !client.cancelled();
+        if (!serverTrouble || n >= 3) {
+          return io.vertx.core.Future.failedFuture(e);
+        }
+        synchronized (err()) {
+          err().println(Console.yellow("note:") + " " + f.name() + ": " + e.getMessage() + "; trying again");
+          err().flush();
+        }
+        progress.accept(0);
+        return client.pause(500L * n).compose(x -> attempt(client, f, r, latest, progress, n + 1));
+      });
+    }
   }
+
+  /** Files of one backup in flight at once. */
+  static final int IN_FLIGHT = 8;
 
   @Command(name = "list", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
       description = "The catalog: name, versions, size, checksum, copies wanted and held.")

@@ -68,6 +68,13 @@ public final class Main implements Callable<Integer> {
   boolean verbose;
 
   final ClientSession session = new ClientSession(this::config);
+
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
+  picocli.CommandLine.Model.CommandSpec spec() {
+    return spec;
+  }
   private final Map<String, String> env;
 
   Main(Map<String, String> env) {
@@ -138,6 +145,7 @@ public final class Main implements Callable<Integer> {
     CommandLine cmd = new CommandLine(main);
     ClientSession s = main.session;
     ClientCommands.addAll(cmd, s);
+    cmd.addSubcommand(new HealthCommand());
     cmd.setOut(out);
     cmd.setErr(err);
     Errors.install(cmd, () -> main.verbose);

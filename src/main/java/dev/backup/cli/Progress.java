@@ -19,6 +19,8 @@ final class Progress implements LongConsumer, AutoCloseable {
   private final long started = System.currentTimeMillis();
   private ProgressBar bar;
   private boolean closed;
+  private long done;
+  private String files = "";
 
   Progress(String task, long total, boolean enabled) {
     this.task = task;
@@ -26,8 +28,31 @@ final class Progress implements LongConsumer, AutoCloseable {
     this.enabled = enabled && Console.interactive();
   }
 
+  /** Adds to the bytes done (several transfers feeding one bar). */
+  synchronized void add(long delta) {
+    accept(done + delta);
+  }
+
+  /** For a folder: how many of its files are done. */
+  synchronized void files(int finished, int total) {
+    files = total > 1 ? finished + "/" + total + " files" : "";
+    if (bar != null) {
+      bar.setExtraMessage(files);
+    }
+  }
+
+  /** Prints a result line; on a terminal the bar is redrawn below it. */
+  synchronized void above(String line, java.io.PrintWriter w) {
+    if (bar != null) {
+      w.print("\r\u001B[2K");
+    }
+    w.println(line);
+    w.flush();
+  }
+
   @Override
   public synchronized void accept(long done) {
+    this.done = done;
     if (!enabled || closed) {
       return;
     }
@@ -39,6 +64,7 @@ final class Progress implements LongConsumer, AutoCloseable {
           .setUnit("MiB", 1 << 20).showSpeed().setUpdateIntervalMillis(200).clearDisplayOnFinish()
           .setStyle(Console.colour() ? ProgressBarStyle.COLORFUL_UNICODE_BLOCK : ProgressBarStyle.ASCII)
           .build();
+      bar.setExtraMessage(files);
     }
     bar.stepTo(done);
   }

@@ -59,6 +59,7 @@ final class ManagerService {
   Future<JsonObject> handle(JsonObject req) {
     String op = req.getString("op", "");
     return switch (op) {
+      case "ping" -> Future.succeededFuture(new JsonObject().put("role", "manager").put("ready", true));
       case "place" -> place(req);
       case "stat" -> Future.succeededFuture(stat(req));
       case "list" -> Future.succeededFuture(catalog.toJson());

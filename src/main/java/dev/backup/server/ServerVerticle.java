@@ -111,7 +111,13 @@ public final class ServerVerticle extends VerticleBase {
       s.abort();
     }
     Future<Void> closed = netServer == null ? Future.succeededFuture() : netServer.close();
-    return closed.compose(v -> netClient.close()).onComplete(v -> hashExecutor.shutdownNow());
+    // Whatever was being received is rolled back before the process ends: no half-written file.
+    return closed.compose(v -> netClient.close())
+        .compose(v -> vertx.executeBlocking(() -> {
+          store.clearTemp();
+          return null;
+        }))
+        .onComplete(v -> hashExecutor.shutdownNow());
   }
 
   private void onConnect(NetSocket socket) {

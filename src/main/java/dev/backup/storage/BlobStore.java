@@ -51,6 +51,14 @@ public final class BlobStore {
   public void open() throws IOException {
     Files.createDirectories(files);
     Files.createDirectories(tmp);
+    clearTemp();
+  }
+
+  /** Removes every file being received (at start, and when the server stops). */
+  public void clearTemp() throws IOException {
+    if (!Files.isDirectory(tmp)) {
+      return;
+    }
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(tmp)) {
       for (Path p : ds) {
         Files.deleteIfExists(p);

@@ -1,0 +1,34 @@
+# One image for every element: manager, storage server and client, chosen by the command
+# (--role=...) or by BACKUP_* environment variables.
+#
+# It packages the jar that `mvn package` built (target/backup.jar), as Quarkus's
+# Dockerfile.jvm does, so the image needs no Maven and no network at build time:
+#
+#   mvn -B package -DskipTests && docker build -t backup .
+#
+# BASE is any Java 17 runtime image; the default is a public one that users pull. The
+# container tests pass a base made locally (containers/base.sh).
+ARG BASE=docker.io/library/eclipse-temurin:17-jre
+FROM ${BASE}
+
+RUN (getent group backup || groupadd --system --gid 1000 backup) \
+ && (getent passwd backup || useradd --system --uid 1000 --gid backup --home-dir /data --shell /usr/sbin/nologin backup) \
+ && mkdir -p /app/conf /data \
+ && chown backup:backup /data
+
+COPY target/backup.jar /app/backup.jar
+COPY conf/ /app/conf/
+
+WORKDIR /app
+USER backup
+ENV BACKUP_ROOT=/data \
+    JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError"
+VOLUME ["/data"]
+EXPOSE 7000-7010 5701
+
+# Asks the element itself (its own --host/--port, from the same environment) whether it answers.
+HEALTHCHECK --interval=5s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["sh", "-c", "java -XX:TieredStopAtLevel=1 -Xshare:auto -jar /app/backup.jar health >/dev/null 2>&1"]
+
+# SIGTERM (docker stop) closes the element cleanly: transfers in progress are rolled back.
+ENTRYPOINT ["java", "-jar", "/app/backup.jar"]
