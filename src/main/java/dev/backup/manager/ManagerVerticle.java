@@ -131,8 +131,30 @@ public final class ManagerVerticle extends VerticleBase {
     });
   }
 
-  /** Writes the catalog to disk (temporary file, forced, renamed); saves are ordered. */
+  private boolean saving;
+  private io.vertx.core.Promise<Void> nextSave;
+
+  /**
+   * Writes the catalog to disk (temporary file, forced, renamed into place). Group commit:
+   * while one write is in progress, every change asked meanwhile is written together by
+   * the next one, so a burst of small backups costs a few writes, not one each. The future
+   * completes once a write that includes this change is durable.
+   */
   private Future<Void> saveCatalog() {
+    if (nextSave == null) {
+      nextSave = io.vertx.core.Promise.promise();
+    }
+    Future<Void> mine = nextSave.future();
+    if (!saving) {
+      writeCatalog();
+    }
+    return mine;
+  }
+
+  private void writeCatalog() {
+    io.vertx.core.Promise<Void> batch = nextSave;
+    nextSave = null;
+    saving = true;
     String json = service.catalog.snapshot().encode();
     Path p = catalogPath();
     lastSave = vertx.executeBlocking(() -> {
@@ -145,7 +167,13 @@ public final class ManagerVerticle extends VerticleBase {
       Files.move(tmp, p, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       return null;
     }, true);
-    return lastSave;
+    lastSave.onComplete(ar -> {
+      saving = false;
+      batch.handle(ar.mapEmpty());
+      if (nextSave != null) {
+        writeCatalog();
+      }
+    });
   }
 
   // ---- servers ----
