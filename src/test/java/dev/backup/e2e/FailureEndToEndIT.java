@@ -209,4 +209,57 @@ class FailureEndToEndIT {
     Files.writeString(root().resolve("rebuilt.txt"), "a second version");
     assertThat(ok("backup", "rebuilt.txt").out()).contains("version 2");
   }
+
+  @Test
+  @Order(5)
+  void chaosFourClientsBackingUpWhileAServerIsKilled() throws Exception {
+    Map<String, Path> files = new HashMap<>();
+    for (int c = 0; c < 4; c++) {
+      for (int i = 0; i < 13 && files.size() < 50; i++) {
+        String name = "chaos/c" + c + "/f" + i + ".bin";
+        files.put(name, TestSupport.randomFile(root().resolve(name), 50_000 + (c * 13 + i) * 20_000L, 1000 + c * 13 + i));
+      }
+    }
+    List<ClusterProcesses.Running> clients = new ArrayList<>();
+    for (int c = 0; c < 4; c++) {
+      clients.add(cluster.clientProcess("backup", "chaos/c" + c));
+    }
+    Thread.sleep(400 + new java.util.Random().nextInt(600));
+    int victim = 1 + new java.util.Random().nextInt(4);
+    cluster.killServer(victim);
+    List<String> succeeded = new ArrayList<>();
+    for (ClusterProcesses.Running r : clients) {
+      ClusterProcesses.Result res = r.await();
+      for (String line : res.out().split("\n")) {
+        if (line.startsWith("backed up ")) {
+          succeeded.add(line.substring("backed up ".length(), line.indexOf(" (")));
+        }
+      }
+    }
+    assertThat(succeeded).isNotEmpty();
+    // Every backup reported done has (after healing) R byte-exact copies on live servers.
+    long healed = waitUntil(Duration.ofSeconds(40), () -> {
+      Map<String, List<Integer>> h = holders();
+      return succeeded.stream().allMatch(n -> h.containsKey(n + "@1") && h.get(n + "@1").size() == 2
+          && !h.get(n + "@1").contains(victim));
+    });
+    assertThat(healed).as("every reported backup has 2 copies without server " + victim).isNotNegative();
+    Map<String, List<Integer>> h = holders();
+    for (String n : succeeded) {
+      assertExactCopies(n, 1, files.get(n), h.get(n + "@1"));
+    }
+    // Nothing partial anywhere.
+    for (int id = 1; id <= 4; id++) {
+      if (id != victim) {
+        assertThat(TestSupport.filesUnder(cluster.serverRoot(id).resolve(".bk-tmp"))).as("server " + id).isEmpty();
+      }
+    }
+    assertThat(TestSupport.filesUnder(root())).noneMatch(n -> n.contains(".bk-part"));
+    // And a restore of everything reported done is byte-exact.
+    ok("restore", "chaos", "--to", "chaos-restored");
+    for (String n : succeeded) {
+      assertThat(Files.mismatch(root().resolve("chaos-restored").resolve(n.substring("chaos/".length())), files.get(n)))
+          .as(n).isEqualTo(-1L);
+    }
+  }
 }
