@@ -11,18 +11,15 @@
 ARG BASE=docker.io/library/eclipse-temurin:17-jre
 FROM ${BASE}
 
-RUN (getent group backup || groupadd --system --gid 1000 backup) \
- && (getent passwd backup || useradd --system --uid 1000 --gid backup --home-dir /data --shell /usr/sbin/nologin backup) \
- && mkdir -p /app/conf /data \
- && chown backup:backup /data
-
+# No RUN step: the image is the base plus files, so it builds anywhere (even where the
+# builder cannot set resource limits). The elements run as uid/gid 1000, owner of /data.
+COPY --chown=1000:1000 containers/data/ /data/
 COPY target/backup.jar /app/backup.jar
 COPY conf/ /app/conf/
 
 WORKDIR /app
-USER backup
-ENV BACKUP_ROOT=/data \
-    JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError"
+USER 1000:1000
+ENV BACKUP_ROOT=/data
 VOLUME ["/data"]
 EXPOSE 7000-7010 5701
 
@@ -31,4 +28,4 @@ HEALTHCHECK --interval=5s --timeout=5s --start-period=60s --retries=3 \
   CMD ["sh", "-c", "java -XX:TieredStopAtLevel=1 -Xshare:auto -jar /app/backup.jar health >/dev/null 2>&1"]
 
 # SIGTERM (docker stop) closes the element cleanly: transfers in progress are rolled back.
-ENTRYPOINT ["java", "-jar", "/app/backup.jar"]
+ENTRYPOINT ["java", "-XX:MaxRAMPercentage=50", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/backup.jar"]

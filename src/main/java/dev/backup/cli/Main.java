@@ -34,7 +34,8 @@ import picocli.CommandLine.ScopeType;
         "  delete PATH... [--version V]           verify [PATH...] [--local]      files"})
 public final class Main implements Callable<Integer> {
 
-  @Option(names = "--role", required = true, paramLabel = "ROLE", description = "manager, server or client")
+  @Option(names = "--role", paramLabel = "ROLE",
+      description = "manager, server or client (required; or BACKUP_ROLE, or role= in the configuration file)")
   Role role;
 
   @Option(names = "--id", paramLabel = "N", description = "server id (server role), N >= 1")

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Container test: builds the real Dockerfile and brings the real docker-compose.yml up
+# with podman serving the Docker API to docker-compose, then checks a backup with R=2,
+# a crash (kill) and a hang (pause) noticed and healed around, a byte-exact restore, and
+# reconciliation when they come back. Needs root. Everything it starts is removed at the
+# end (docker-compose down -v), even when a step fails.
+#
+#   mvn -B package -DskipTests && containers/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PROJECT_DIR=$PWD
+fail() { echo "container test: FAILED: $*" >&2; exit 1; }
+step() { echo "container test: $*"; }
+
+[[ $(id -u) == 0 ]] || fail "needs root (podman runs the containers as root here)"
+[[ -f target/backup.jar ]] || fail "target/backup.jar is missing: run mvn -B package first"
+for tool in podman docker-compose debootstrap jq runc; do
+  command -v "$tool" >/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc docker-compose debootstrap jq \
+      >/dev/null || fail "cannot install podman, runc, docker-compose, debootstrap and jq with apt-get"
+    break
+  }
+done
+
+WORK=$(mktemp -d /tmp/backup-containers.XXXXXX)
+PROJECT=backupct$$
+SOCK=$WORK/podman.sock
+HARD_NOFILE=$(ulimit -Hn)
+[[ "$HARD_NOFILE" == unlimited ]] && HARD_NOFILE=65536
+# runc here may not raise nproc to the hard process limit: stay at or below the open-files limit.
+HARD_NPROC=$(ulimit -Hu)
+[[ "$HARD_NPROC" == unlimited || "$HARD_NPROC" -gt "$HARD_NOFILE" ]] && HARD_NPROC=$HARD_NOFILE
+cat >"$WORK/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=${HARD_NOFILE}:${HARD_NOFILE}", "nproc=${HARD_NPROC}:${HARD_NPROC}"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+export CONTAINERS_CONF=$WORK/containers.conf
+
+service_pid=""
+healer_pid=""
+cleanup() {
+  set +e
+  [[ -n "$healer_pid" ]] && kill "$healer_pid" 2>/dev/null
+  if [[ -S "$SOCK" ]]; then
+    (cd "$WORK/project" 2>/dev/null && DOCKER_HOST=unix://$SOCK docker-compose -p "$PROJECT" down -v --remove-orphans \
+      >"$WORK/down.log" 2>&1)
+  fi
+  [[ -n "$service_pid" ]] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null
+  left=$(podman ps -a --filter "label=com.docker.compose.project=$PROJECT" -q 2>/dev/null | wc -l)
+  [[ "$left" == 0 ]] || echo "container test: warning: $left containers left behind" >&2
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+step "base image"
+containers/base.sh || fail "cannot make the base image"
+
+step "podman API service"
+podman system service --time=0 "unix://$SOCK" >"$WORK/podman-service.log" 2>&1 &
+service_pid=$!
+for _ in $(seq 1 50); do [[ -S "$SOCK" ]] && break; sleep 0.2; done
+[[ -S "$SOCK" ]] || fail "podman system service did not start: $(tail -5 "$WORK/podman-service.log")"
+export DOCKER_HOST=unix://$SOCK
+export BACKUP_BASE=localhost/backup-base:17
+export BACKUP_SECRET=container-test-$$
+
+# A copy of the project's container files, so the test's client root is its own.
+mkdir -p "$WORK/project/target" "$WORK/project/roots/client"
+cp Dockerfile docker-compose.yml "$WORK/project/"
+cp -r conf "$WORK/project/"
+mkdir -p "$WORK/project/containers" && cp -r containers/data "$WORK/project/containers/"
+cp target/backup.jar "$WORK/project/target/"
+head -c 3000000 /dev/urandom >"$WORK/project/roots/client/payload.bin"
+chmod -R a+rwX "$WORK/project/roots/client"
+cd "$WORK/project"
+dc() { docker-compose -p "$PROJECT" "$@"; }
+client() { dc run --rm -T client "$@"; }
+
+step "build the image"
+dc build >"$WORK/build.log" 2>&1 || fail "docker-compose build: $(tail -20 "$WORK/build.log")"
+
+# podman here runs no health checks by itself (no systemd): run them for compose.
+( while true; do
+    for c in $(podman ps --filter "label=com.docker.compose.project=$PROJECT" --format '{{.Names}}' 2>/dev/null); do
+      podman healthcheck run "$c" >/dev/null 2>&1 || true
+    done
+    sleep 2
+  done ) &
+healer_pid=$!
+
+step "bring up a manager and four servers"
+dc up -d manager server-1 server-2 server-3 server-4 >"$WORK/up.log" 2>&1 || fail "docker-compose up: $(tail -20 "$WORK/up.log")"
+alive() { client status --json 2>/dev/null | jq '[.servers[] | select(.alive)] | length' 2>/dev/null || echo 0; }
+for _ in $(seq 1 90); do [[ $(alive) == 4 ]] && break; sleep 2; done
+[[ $(alive) == 4 ]] || fail "the four servers did not come up: $(client status 2>&1 | tail -8)"
+
+step "back up a file with R=2 from the client container"
+client backup payload.bin --replicas 2 || fail "backup from the client container"
+holders=$(client list --json | jq -r '.files[] | select(.name=="payload.bin") | .versions[-1].replicas[]')
+[[ $(echo "$holders" | wc -l) == 2 ]] || fail "expected 2 holders, got: $holders"
+volume_file() { echo "$(podman volume inspect "${PROJECT}_server-$1-data" --format '{{.Mountpoint}}')/files/payload.bin.v1"; }
+for h in $holders; do
+  cmp -s "$(volume_file "$h")" roots/client/payload.bin || fail "the copy in server-$h's volume differs"
+done
+crashed=$(echo "$holders" | head -1)
+hung=$(for i in 1 2 3 4; do echo "$holders" | grep -qx "$i" || echo "$i"; done | head -1)
+
+step "kill server-$crashed (a holder) and pause server-$hung"
+t0=$(date +%s)
+dc kill server-$crashed >/dev/null 2>&1
+dc pause server-$hung >/dev/null 2>&1
+noticed=""
+for _ in $(seq 1 60); do
+  st=$(client status --json 2>/dev/null || true)
+  a=$(echo "$st" | jq -r ".servers[] | select(.id==$crashed) | .alive" 2>/dev/null || true)
+  b=$(echo "$st" | jq -r ".servers[] | select(.id==$hung) | .alive" 2>/dev/null || true)
+  if [[ "$a" == false && "$b" == false ]]; then noticed=$(( $(date +%s) - t0 )); break; fi
+  sleep 0.5
+done
+[[ -n "$noticed" ]] || fail "the crash and the hang were not noticed"
+# The check itself starts a client container (~2 s): allow for it.
+(( noticed <= 8 )) || fail "noticed only after $noticed s"
+step "both noticed within $noticed s (including the client's own start)"
+
+step "the file is healed to 2 copies"
+healed=""
+for _ in $(seq 1 60); do
+  now=$(client list --json | jq -r '.files[] | select(.name=="payload.bin") | .versions[-1].replicas[]')
+  if [[ $(echo "$now" | wc -l) == 2 ]] && ! echo "$now" | grep -qx "$crashed"; then healed=$now; break; fi
+  sleep 1
+done
+[[ -n "$healed" ]] || fail "not healed to 2 copies"
+for h in $healed; do
+  cmp -s "$(volume_file "$h")" roots/client/payload.bin || fail "the healed copy on server-$h differs"
+done
+
+step "restore is byte-exact"
+client restore payload.bin --to restored.bin || fail "restore"
+cmp -s roots/client/restored.bin roots/client/payload.bin || fail "the restored file differs"
+
+step "start them again: reconciled"
+dc start server-$crashed >/dev/null 2>&1
+dc unpause server-$hung >/dev/null 2>&1
+for _ in $(seq 1 90); do [[ $(alive) == 4 ]] && break; sleep 2; done
+[[ $(alive) == 4 ]] || fail "the servers did not come back"
+gone=""
+for _ in $(seq 1 30); do
+  if [[ ! -e "$(volume_file "$crashed")" ]]; then gone=1; break; fi
+  sleep 1
+done
+[[ -n "$gone" ]] || fail "server-$crashed kept its copy though the file was healed elsewhere"
+final=$(client list --json | jq -r '.files[] | select(.name=="payload.bin") | .versions[-1].replicas | length')
+[[ "$final" == 2 ]] || fail "expected 2 copies after reconciliation, got $final"
+
+step "down -v"
+dc down -v --remove-orphans >"$WORK/down.log" 2>&1 || fail "docker-compose down: $(tail -5 "$WORK/down.log")"
+left=$(podman ps -a --filter "label=com.docker.compose.project=$PROJECT" -q | wc -l)
+vols=$(podman volume ls --filter "label=com.docker.compose.project=$PROJECT" -q | wc -l)
+[[ "$left" == 0 && "$vols" == 0 ]] || fail "left behind: $left containers, $vols volumes"
+echo "container test: 1 passed, 0 failed"
