@@ -9,7 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROJECT_DIR=$PWD
-fail() { echo "container test: FAILED: $*" >&2; exit 1; }
+fail() {
+  echo "container test: FAILED: $*" >&2
+  if [[ -n "${DOCKER_HOST:-}" && -d "${WORK:-}/project" ]]; then
+    (cd "$WORK/project" && docker-compose -p "$PROJECT" logs --no-color 2>&1 | grep -v "sender went away" | head -150) >&2 || true
+  fi
+  exit 1
+}
 step() { echo "container test: $*"; }
 
 [[ $(id -u) == 0 ]] || fail "needs root (podman runs the containers as root here)"
@@ -95,7 +101,7 @@ healer_pid=$!
 step "bring up a manager and four servers"
 dc up -d manager server-1 server-2 server-3 server-4 >"$WORK/up.log" 2>&1 || fail "docker-compose up: $(tail -20 "$WORK/up.log")"
 alive() { client status --json 2>/dev/null | jq '[.servers[] | select(.alive)] | length' 2>/dev/null || echo 0; }
-for _ in $(seq 1 90); do [[ $(alive) == 4 ]] && break; sleep 2; done
+for _ in $(seq 1 40); do [[ $(alive) == 4 ]] && break; sleep 1; done
 [[ $(alive) == 4 ]] || fail "the four servers did not come up: $(client status 2>&1 | tail -8)"
 
 step "back up a file with R=2 from the client container"
@@ -106,8 +112,8 @@ volume_file() { echo "$(podman volume inspect "${PROJECT}_server-$1-data" --form
 for h in $holders; do
   cmp -s "$(volume_file "$h")" roots/client/payload.bin || fail "the copy in server-$h's volume differs"
 done
-crashed=$(echo "$holders" | head -1)
-hung=$(for i in 1 2 3 4; do echo "$holders" | grep -qx "$i" || echo "$i"; done | head -1)
+crashed=$(echo "$holders" | sed -n 1p)
+hung=$(for i in 1 2 3 4; do echo "$holders" | grep -qx "$i" || echo "$i"; done | sed -n 1p)
 
 step "kill server-$crashed (a holder) and pause server-$hung"
 t0=$(date +%s)

@@ -47,8 +47,29 @@ public final class Clustering {
     JoinConfig join = net.getJoin();
     join.getMulticastConfig().setEnabled(false);
     join.getAutoDetectionConfig().setEnabled(false);
-    join.getTcpIpConfig().setEnabled(true).setMembers(c.members()).setConnectionTimeoutSeconds(2);
+    join.getTcpIpConfig().setEnabled(true).setMembers(membersByAddress(c.members())).setConnectionTimeoutSeconds(2);
     return hz;
+  }
+
+  /**
+   * Members named by address where the name resolves now. Hazelcast takes a member named
+   * by its own host name as its address, and then does not recognise itself when others
+   * reach it by IP (seen with container service names); addresses avoid that. A name that
+   * does not resolve yet is kept, for Hazelcast to try again.
+   */
+  static java.util.List<String> membersByAddress(java.util.List<String> members) {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    for (String m : members) {
+      int colon = m.lastIndexOf(':');
+      String host = colon > 0 ? m.substring(0, colon) : m;
+      String port = colon > 0 ? m.substring(colon) : "";
+      try {
+        out.add(java.net.InetAddress.getByName(host).getHostAddress() + port);
+      } catch (java.net.UnknownHostException e) {
+        out.add(m);
+      }
+    }
+    return out;
   }
 
   private static String resolve(String host) {

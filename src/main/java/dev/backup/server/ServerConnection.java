@@ -356,6 +356,12 @@ final class ServerConnection implements FrameDecoder.Listener {
     if (state == State.DONE || state == State.FAILED) {
       return;
     }
+    if (state == State.AWAIT_PUT && !tellSender) {
+      // A connection that carried no transfer (a health check, the manager's watch) ended.
+      state = State.DONE;
+      up.close();
+      return;
+    }
     state = State.FAILED;
     finishCount();
     BackupException e = BackupException.wrap(t);
