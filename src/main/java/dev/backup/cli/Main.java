@@ -188,6 +188,11 @@ public final class Main implements Callable<Integer> {
       System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", daemon ? "info" : "warn");
     }
     System.setProperty("vertx.logger-delegate-factory-class-name", "io.vertx.core.logging.SLF4JLogDelegateFactory");
+    // Resolve names the way the rest of the system does (/etc/hosts, the platform's
+    // resolver): container service names resolve reliably that way.
+    if (System.getProperty("vertx.disableDnsResolver") == null) {
+      System.setProperty("vertx.disableDnsResolver", "true");
+    }
   }
 
   /** The version, from the build. */

@@ -56,6 +56,8 @@ public final class ServerVerticle extends VerticleBase {
   private long storedFiles;
   private int transfers;
   private volatile long freeBytes;
+  /** The address others reach this server at: --host, resolved once (no name lookups on the data path). */
+  private String advertised;
   private boolean reporting;
 
   public ServerVerticle(Config config, java.util.function.Supplier<String> nodeId) {
@@ -81,6 +83,11 @@ public final class ServerVerticle extends VerticleBase {
       storedFiles = inv.size();
       storedBytes = inv.stream().mapToLong(ReplicaMeta::size).sum();
       freeBytes = store.freeBytes();
+      try {
+        advertised = java.net.InetAddress.getByName(config.host()).getHostAddress();
+      } catch (java.net.UnknownHostException e) {
+        advertised = config.host();
+      }
       return null;
     });
     vertx.eventBus().<JsonObject>consumer(Addresses.prepare(config.id()), this::onPrepare);
@@ -325,7 +332,7 @@ public final class ServerVerticle extends VerticleBase {
     reporting = true;
     long sent = System.nanoTime();
     JsonObject r = new JsonObject().put("id", config.id()).put("node", nodeId.get())
-        .put("host", config.host()).put("port", netServer.actualPort())
+        .put("host", advertised).put("port", netServer.actualPort())
         .put("bytes", storedBytes).put("files", storedFiles).put("freeBytes", freeBytes)
         .put("transfers", transfers).put("latencyMicros", lastLatencyMicros);
     vertx.eventBus().request(Addresses.LOAD, r, new DeliveryOptions().setSendTimeout(3000))
