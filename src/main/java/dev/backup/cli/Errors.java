@@ -1,6 +1,5 @@
 package dev.backup.cli;
 
-import dev.backup.config.Role;
 import dev.backup.protocol.BackupException;
 import dev.backup.protocol.ErrorCode;
 import java.util.function.BooleanSupplier;
@@ -35,9 +34,5 @@ final class Errors {
 
   private static String helpHint(CommandLine c) {
     return c.getParent() == null ? "--help" : c.getCommandName() + " --help";
-  }
-
-  static boolean isClient(Role r) {
-    return r == Role.client;
   }
 }

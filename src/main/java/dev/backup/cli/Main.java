@@ -187,7 +187,6 @@ public final class Main implements Callable<Integer> {
     if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
       System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", daemon ? "info" : "warn");
     }
-    System.setProperty("vertx.logger-delegate-factory-class-name", "io.vertx.core.logging.SLF4JLogDelegateFactory");
     // Resolve names the way the rest of the system does (/etc/hosts, the platform's
     // resolver): container service names resolve reliably that way.
     if (System.getProperty("vertx.disableDnsResolver") == null) {
@@ -210,9 +209,5 @@ public final class Main implements Callable<Integer> {
       return new String[] {"backup " + p.getProperty("version", "unknown")
           + " (Vert.x 5, Hazelcast, Java " + System.getProperty("java.version") + ")"};
     }
-  }
-
-  static BackupException usage(String msg) {
-    return new BackupException(ErrorCode.USAGE, msg);
   }
 }

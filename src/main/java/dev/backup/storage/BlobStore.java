@@ -32,6 +32,8 @@ public final class BlobStore {
   public static final String TMP = ".bk-tmp";
   public static final String FILES = "files";
   public static final String META_SUFFIX = ".meta";
+  /** A .meta file is a few hundred bytes; anything far larger is not one of ours. */
+  static final long MAX_META_BYTES = 64 * 1024;
 
   private final Path root;
   private final Path tmp;
@@ -150,7 +152,7 @@ public final class BlobStore {
           continue;
         }
         try {
-          ReplicaMeta m = ReplicaMeta.fromJson(new JsonObject(Files.readString(p)));
+          ReplicaMeta m = ReplicaMeta.fromJson(readMetaFile(p));
           if (Files.isRegularFile(replicaPath(m.name(), m.version()))) {
             out.add(m);
           }
@@ -170,7 +172,7 @@ public final class BlobStore {
       throw new BackupException(ErrorCode.NOT_FOUND, "no copy of " + name + " v" + version + " here");
     }
     try {
-      return ReplicaMeta.fromJson(new JsonObject(Files.readString(meta)));
+      return ReplicaMeta.fromJson(readMetaFile(meta));
     } catch (RuntimeException e) {
       throw new BackupException(ErrorCode.INTEGRITY, "metadata of " + name + " v" + version + " is damaged");
     }
@@ -218,6 +220,13 @@ public final class BlobStore {
       }
       d = d.getParent();
     }
+  }
+
+  private static JsonObject readMetaFile(Path meta) throws IOException {
+    if (Files.size(meta) > MAX_META_BYTES) {
+      throw new BackupException(ErrorCode.INTEGRITY, "not a replica's metadata: " + meta);
+    }
+    return new JsonObject(Files.readString(meta));
   }
 
   public long freeBytes() {

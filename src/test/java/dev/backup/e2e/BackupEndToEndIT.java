@@ -15,36 +15,18 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The real jar: a manager and four servers as separate JVMs, the client as one-shot commands. */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class BackupEndToEndIT {
-  @TempDir
-  static Path dir;
-  static ClusterProcesses cluster;
-
+class BackupEndToEndIT extends EndToEndBase {
   @BeforeAll
   static void start() throws Exception {
-    cluster = ClusterProcesses.start(dir, 4);
-  }
-
-  @org.junit.jupiter.api.BeforeEach
-  void allServersUp() throws Exception {
-    cluster.ensureAllServersRunning(4);
-  }
-
-  @AfterAll
-  static void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
+    startCluster(java.util.Map.of());
   }
 
   static JsonObject version(JsonObject list, String name) {

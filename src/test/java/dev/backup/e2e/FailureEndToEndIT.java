@@ -13,47 +13,18 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Losing machines loses nothing: healing, reconciliation, a manager that restarts, scrub. */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class FailureEndToEndIT {
-  @TempDir
-  static Path dir;
-  static ClusterProcesses cluster;
-
+class FailureEndToEndIT extends EndToEndBase {
   @BeforeAll
   static void start() throws Exception {
-    cluster = ClusterProcesses.start(dir, 4, Map.of("BACKUP_SCRUB_INTERVAL_SECONDS", "2", "BACKUP_SCRUB_MBPS", "500"));
-  }
-
-  @AfterAll
-  static void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
-
-  @BeforeEach
-  void allServersUp() throws Exception {
-    cluster.ensureAllServersRunning(4);
-  }
-
-  static Path root() {
-    return cluster.clientRoot();
-  }
-
-  static ClusterProcesses.Result ok(String... args) throws Exception {
-    ClusterProcesses.Result r = cluster.client(args);
-    assertThat(r.exit()).as(String.join(" ", args) + " -> " + r.err()).isZero();
-    return r;
+    startCluster(Map.of("BACKUP_SCRUB_INTERVAL_SECONDS", "2", "BACKUP_SCRUB_MBPS", "500"));
   }
 
   /** name@version -> holder ids, from the manager (over the protocol, fast). */

@@ -11,43 +11,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Restore, versions, replication changes, delete and verify with the real jar as separate processes. */
-class RestoreEndToEndIT {
-  @TempDir
-  static Path dir;
-  static ClusterProcesses cluster;
-
+class RestoreEndToEndIT extends EndToEndBase {
   @BeforeAll
   static void start() throws Exception {
-    cluster = ClusterProcesses.start(dir, 4);
-  }
-
-  @AfterAll
-  static void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
-
-  @BeforeEach
-  void allServersUp() throws Exception {
-    cluster.ensureAllServersRunning(4);
-  }
-
-  static Path root() {
-    return cluster.clientRoot();
-  }
-
-  static ClusterProcesses.Result ok(String... args) throws Exception {
-    ClusterProcesses.Result r = cluster.client(args);
-    assertThat(r.exit()).as(String.join(" ", args) + " -> " + r.err()).isZero();
-    return r;
+    startCluster(java.util.Map.of());
   }
 
   static JsonObject entry(String name) throws Exception {

@@ -4,12 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.backup.InProcessCluster;
 import dev.backup.TestSupport;
 import dev.backup.client.BackupClient;
 import dev.backup.cluster.Ticket;
-import dev.backup.config.Config;
-import dev.backup.config.Role;
-import dev.backup.manager.ManagerVerticle;
 import dev.backup.protocol.BackupException;
 import dev.backup.protocol.ErrorCode;
 import dev.backup.protocol.Frame;
@@ -43,41 +41,31 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @ExtendWith(VertxExtension.class)
 class InProcessClusterTest {
+  static InProcessCluster cluster;
   static Vertx vertx;
   static int managerPort;
-  static int[] serverPorts = new int[5];
+  static int[] serverPorts;
   static BackupClient client;
-  static Config clientConfig;
 
   @TempDir
   static Path dir;
 
   @BeforeAll
   static void start() {
-    vertx = Vertx.vertx();
-    managerPort = TestSupport.freePort();
-    vertx.deployVerticle(new ManagerVerticle(TestSupport.config(Role.manager, 0, managerPort, managerPort,
-        dir.resolve("manager")), null)).await();
-    for (int id = 1; id <= 4; id++) {
-      serverPorts[id] = TestSupport.freePort();
-      String node = "node-" + id;
-      vertx.deployVerticle(new ServerVerticle(TestSupport.config(Role.server, id, serverPorts[id], managerPort,
-          dir.resolve("server-" + id)), () -> node)).await();
-    }
-    clientConfig = TestSupport.config(Role.client, 0, 0, managerPort, dir.resolve("client"));
-    client = new BackupClient(vertx, clientConfig);
-    await().atMost(Duration.ofSeconds(10)).until(() -> aliveCount() == 4);
+    cluster = new InProcessCluster(dir, 4);
+    vertx = cluster.vertx;
+    managerPort = cluster.managerPort;
+    serverPorts = cluster.serverPorts;
+    client = cluster.client;
   }
 
   @AfterAll
   static void stop() {
-    client.close();
-    vertx.close().await();
+    cluster.close();
   }
 
   static long aliveCount() {
-    JsonObject s = client.request(new JsonObject().put("op", "status")).await();
-    return s.getJsonArray("servers").stream().filter(o -> ((JsonObject) o).getBoolean("alive")).count();
+    return cluster.alive();
   }
 
   static List<Path> copiesOf(String name, long version) {
