@@ -5,49 +5,13 @@
 #
 #   bench/run.sh            all figures
 #   SIZE_MB=256 bench/run.sh   a smaller large file (default 1024)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-JAR="$PWD/target/backup.jar"
-[[ -f "$JAR" ]] || mvn -B -q package -DskipTests
 SIZE_MB=${SIZE_MB:-1024}
 SMALL_COUNT=${SMALL_COUNT:-2000}
 BIG_MB=${BIG_MB:-4096}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/backup-bench.XXXXXX")
-PORT=$((20000 + RANDOM % 20000))
-CPORT=$((PORT + 100))
-NAME="bench-$$"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+source "$(dirname "$0")/lib.sh"
 
-now() { date +%s.%N; }
-calc() { awk "BEGIN { print $* }"; }
-secs() { calc "$2 - $1"; }
-common=(--cluster-name "$NAME" --cluster-port "$CPORT" --members "127.0.0.1:$CPORT")
-client() { java -Xmx128m -jar "$JAR" --role=client --manager "127.0.0.1:$PORT" --root "$WORK/client" "$@"; }
-peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-
-mkdir -p "$WORK/client" "$WORK/logs"
 t0=$(now)
-java -Xmx256m -jar "$JAR" --role=manager "${common[@]}" --port "$PORT" --root "$WORK/manager" >"$WORK/logs/manager.log" 2>&1 &
-pids+=($!)
-server_pids=()
-for id in 1 2 3 4; do
-  java -Xmx128m -jar "$JAR" --role=server --id=$id "${common[@]}" --port $((PORT + id)) --root "$WORK/server-$id" \
-    >"$WORK/logs/server-$id.log" 2>&1 &
-  pids+=($!)
-  server_pids+=($!)
-done
-for _ in $(seq 1 240); do
-  n=$(client status --json 2>/dev/null | grep -c '"alive" : true' || true)
-  [[ "$n" == 4 ]] && break
-  sleep 0.25
-done
-[[ "$n" == 4 ]] || { echo "cluster did not start; logs in $WORK/logs" >&2; tail -20 "$WORK"/logs/*.log >&2; exit 1; }
+start_cluster
 t1=$(now)
 printf 'start: manager and 4 servers ready in %.1f s (target <= 15 s)\n' "$(secs "$t0" "$t1")"
 

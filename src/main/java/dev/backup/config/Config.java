@@ -26,6 +26,7 @@ public record Config(
     int defaultReplicas,
     int versionsKept,
     int healConcurrency,
+    int healPercent,
     int scrubMegabytesPerSecond,
     int scrubIntervalSeconds,
     int reportIntervalMs,

@@ -90,6 +90,7 @@ public final class ConfigLoader {
         r.getInt("replicas", 2),
         r.getInt("versions", 10),
         r.getInt("heal-concurrency", 4),
+        r.getInt("heal-percent", 40),
         r.getInt("scrub-mbps", 20),
         r.getInt("scrub-interval-seconds", 3600),
         r.getInt("report-interval-ms", 500),
@@ -100,6 +101,9 @@ public final class ConfigLoader {
     }
     if (c.versionsKept() < 1) {
       throw new BackupException(ErrorCode.USAGE, "versions must be at least 1");
+    }
+    if (c.healPercent() < 1 || c.healPercent() > 100) {
+      throw new BackupException(ErrorCode.USAGE, "heal-percent must be between 1 and 100");
     }
     if (c.defaultReplicas() < 1) {
       throw new BackupException(ErrorCode.USAGE, "replicas must be at least 1");

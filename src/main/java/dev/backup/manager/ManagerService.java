@@ -305,7 +305,7 @@ final class ManagerService {
     String k = key(name, version);
     healing.add(k);
     for (int i = 0; i < targets.size(); i++) {
-      copies.add(copy(name, v, liveHolders.get(i % liveHolders.size()), targets.get(i), r));
+      copies.add(copy(name, v, liveHolders.get(i % liveHolders.size()), targets.get(i), r, false));
     }
     return Future.all(copies).onComplete(x -> healing.remove(k)).map(x -> {
       copies.forEach(f -> change.getJsonArray("added").add(f.result()));
@@ -313,14 +313,20 @@ final class ManagerService {
     });
   }
 
-  /** Has {@code source} send its copy to {@code target}; completes when the target holds it durably. */
-  Future<Integer> copy(String name, Catalog.Version v, ServerLoad source, ServerLoad target, int replicas) {
+  /**
+   * Has {@code source} send its copy to {@code target}; completes when the target holds it
+   * durably. A {@code heal} copy made while clients are being served is told to make way
+   * for them (it takes at most heal-percent of the time).
+   */
+  Future<Integer> copy(String name, Catalog.Version v, ServerLoad source, ServerLoad target, int replicas,
+      boolean heal) {
     String transferId = UUID.randomUUID().toString();
     Ticket t = Ticket.sign(config.secret(), transferId, name, v.version(), v.size(),
         List.of(new Ticket.Hop(target.id(), target.host(), target.port())), expiry());
     servers.addTransfer(source.id());
     servers.addTransfer(target.id());
-    JsonObject body = new JsonObject().put("ticket", t.toJson()).put("replicas", replicas);
+    JsonObject body = new JsonObject().put("ticket", t.toJson()).put("replicas", replicas)
+        .put("busy", heal && servers.clientsBeingServed());
     return vertx.eventBus().request(Addresses.prepare(target.id()), body, SHORT)
         .compose(x -> vertx.eventBus().request(Addresses.copy(source.id()), body, LONG))
         .map(x -> {
@@ -632,7 +638,7 @@ final class ManagerService {
       healing.add(k);
       log.info("manager: healing {} v{} ({} of {} copies): server {} -> server {}", n.name(), n.v().version(),
           n.present(), n.wanted(), sources.get(0).id(), target.get(0).id());
-      copy(n.name(), n.v(), sources.get(0), target.get(0), n.wanted()).onComplete(ar -> {
+      copy(n.name(), n.v(), sources.get(0), target.get(0), n.wanted(), true).onComplete(ar -> {
         healing.remove(k);
         if (ar.succeeded()) {
           Catalog.Version now = catalog.version(n.name(), n.v().version());

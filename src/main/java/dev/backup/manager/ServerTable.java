@@ -26,6 +26,7 @@ public final class ServerTable {
     long files;
     long freeBytes;
     int transfers;
+    int foreground;
     long latencyMicros;
     long lastReport;
     boolean member = true;
@@ -56,6 +57,7 @@ public final class ServerTable {
     s.files = r.getLong("files", 0L);
     s.freeBytes = r.getLong("freeBytes", 0L);
     s.transfers = r.getInteger("transfers", 0);
+    s.foreground = r.getInteger("foreground", 0);
     if (!s.watched) {
       s.latencyMicros = r.getLong("latencyMicros", 0L);
     }
@@ -137,6 +139,11 @@ public final class ServerTable {
     if (s != null) {
       s.transfers++;
     }
+  }
+
+  /** Whether any live server reported backups or restores in progress (heal copies then make way). */
+  public boolean clientsBeingServed() {
+    return servers.values().stream().anyMatch(s -> s.health == Health.alive && s.foreground > 0);
   }
 
   public List<ServerLoad> loads() {

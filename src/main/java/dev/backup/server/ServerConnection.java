@@ -116,7 +116,7 @@ final class ServerConnection implements FrameDecoder.Listener {
           + ticket.size() + " bytes");
     }
     state = State.RECEIVING;
-    server.transferStarted();
+    server.transferStarted(!copy);
     counted = true;
     decoder.expectRaw(ticket.size());
     up.pause();
@@ -180,7 +180,7 @@ final class ServerConnection implements FrameDecoder.Listener {
       throw new BackupException(ErrorCode.PROTOCOL, "offset out of range");
     }
     state = State.FINISHING;
-    server.transferStarted();
+    server.transferStarted(true);
     counted = true;
     up.pause();
     server.readMeta(ticket.name(), ticket.version()).onComplete(ar -> {
@@ -347,7 +347,7 @@ final class ServerConnection implements FrameDecoder.Listener {
   private void finishCount() {
     if (counted) {
       counted = false;
-      server.transferEnded();
+      server.transferEnded(!copy);
     }
   }
 

@@ -55,6 +55,7 @@ public final class ServerVerticle extends VerticleBase {
   private long storedBytes;
   private long storedFiles;
   private int transfers;
+  private int foregroundTransfers;
   private volatile long freeBytes;
   /** The address others reach this server at: --host, resolved once (no name lookups on the data path). */
   private String advertised;
@@ -233,7 +234,8 @@ public final class ServerVerticle extends VerticleBase {
     }
     int replicas = msg.body().getInteger("replicas", 2);
     Ticket.Hop target = t.chain().get(0);
-    transferStarted();
+    transferStarted(false);
+    boolean clusterBusy = msg.body().getBoolean("busy", false);
     readMeta(t.name(), t.version()).compose(meta -> netClient.connect(target.port(), target.host())
             .recover(e -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
                 "server " + target.id() + " cannot be reached: " + e.getMessage(), e)))
@@ -261,14 +263,14 @@ public final class ServerVerticle extends VerticleBase {
               sock.write(new dev.backup.protocol.Frame(dev.backup.protocol.Op.PUT, 1, new JsonObject()
                   .put("ticket", t.toJson()).put("hop", 0).put("replicas", replicas).put("copy", true)).encode());
               String path = store.replicaPath(t.name(), t.version()).toString();
-              (meta.size() == 0 ? Future.<Void>succeededFuture() : sock.sendFile(path))
+              sendShared(sock, path, 0, meta.size(), clusterBusy)
                   .onSuccess(v -> sock.write(new dev.backup.protocol.Frame(dev.backup.protocol.Op.COMMIT, 1,
                       new JsonObject().put("sha256", meta.sha256())).encode()))
                   .onFailure(done::tryFail);
               return done.future().eventually(sock::close);
             }))
         .onComplete(ar -> {
-          transferEnded();
+          transferEnded(false);
           if (ar.succeeded()) {
             log.info("server {}: copied {} v{} to server {}", config.id(), t.name(), t.version(), target.id());
             msg.reply(ar.result());
@@ -279,6 +281,33 @@ public final class ServerVerticle extends VerticleBase {
             msg.fail(e.code().code(), e.getMessage());
           }
         });
+  }
+
+  /** Bytes a heal copy sends between two looks at whether it must make way for clients. */
+  static final long HEAL_SLICE = 4L * 1024 * 1024;
+
+  /**
+   * Sends a file in slices straight from the disk (zero copy). While backups or restores
+   * run (on this server, or anywhere in the cluster when the manager asked the copy to
+   * be {@code busy}), it pauses after each slice so that the copy takes no more than
+   * heal-percent of the time and leaves the rest to the clients.
+   */
+  private Future<Void> sendShared(NetSocket sock, String path, long offset, long size, boolean clusterBusy) {
+    if (offset >= size) {
+      return Future.succeededFuture();
+    }
+    long length = Math.min(HEAL_SLICE, size - offset);
+    long started = System.nanoTime();
+    return sock.sendFile(path, offset, length).compose(v -> {
+      boolean busy = clusterBusy || foregroundTransfers > 0;
+      long pause = busy ? HealShare.pauseMillis(System.nanoTime() - started, config.healPercent()) : 0;
+      if (pause == 0) {
+        return sendShared(sock, path, offset + length, size, clusterBusy);
+      }
+      io.vertx.core.Promise<Void> next = io.vertx.core.Promise.promise();
+      vertx.setTimer(pause, t -> sendShared(sock, path, offset + length, size, clusterBusy).onComplete(next));
+      return next.future();
+    });
   }
 
   // ---- scrub ----
@@ -334,7 +363,7 @@ public final class ServerVerticle extends VerticleBase {
     JsonObject r = new JsonObject().put("id", config.id()).put("node", nodeId.get())
         .put("host", advertised).put("port", netServer.actualPort())
         .put("bytes", storedBytes).put("files", storedFiles).put("freeBytes", freeBytes)
-        .put("transfers", transfers).put("latencyMicros", lastLatencyMicros);
+        .put("transfers", transfers).put("foreground", foregroundTransfers).put("latencyMicros", lastLatencyMicros);
     vertx.eventBus().request(Addresses.LOAD, r, new DeliveryOptions().setSendTimeout(3000))
         .onComplete(ar -> {
           reporting = false;
@@ -388,12 +417,19 @@ public final class ServerVerticle extends VerticleBase {
     return prepared.remove(transferId) != null;
   }
 
-  void transferStarted() {
+  /** Counts a transfer; {@code foreground} when it serves a client (a backup or a restore), not a heal. */
+  void transferStarted(boolean foreground) {
     transfers++;
+    if (foreground) {
+      foregroundTransfers++;
+    }
   }
 
-  void transferEnded() {
+  void transferEnded(boolean foreground) {
     transfers--;
+    if (foreground) {
+      foregroundTransfers--;
+    }
   }
 
   Future<ReplicaMeta> commitReplica(Path tmp, ReplicaMeta meta) {

@@ -233,4 +233,60 @@ class FailureEndToEndIT extends EndToEndBase {
           .as(n).isEqualTo(-1L);
     }
   }
+
+  @Test
+  @Order(6)
+  void backupsInFlightWhenTheManagerDiesFailCleanlyAndCanBeRetried() throws Exception {
+    Map<String, Path> files = new HashMap<>();
+    for (int i = 0; i < 60; i++) {
+      String name = "inflight/f" + i + ".bin";
+      files.put(name, TestSupport.randomFile(root().resolve(name), 1_500_000 + i * 1000L, 5000 + i));
+    }
+    ClusterProcesses.Running running = cluster.clientProcess("backup", "inflight");
+    // Kill the manager once the backup is under way (its first file reported done).
+    long underWay = waitUntil(Duration.ofSeconds(60), () -> {
+      try {
+        return Files.readString(running.out()).contains("backed up ");
+      } catch (java.io.IOException e) {
+        return false;
+      }
+    });
+    assertThat(underWay).as("the backup got under way").isNotNegative();
+    cluster.killManager();
+    assertThat(running.process().waitFor(60, java.util.concurrent.TimeUnit.SECONDS))
+        .as("the client gives up within a minute, it does not hang").isTrue();
+    ClusterProcesses.Result res = running.await();
+    assertThat(res.exit()).as("exit status; stderr: " + res.err()).isNotZero();
+    assertThat(res.err()).contains("manager");
+    List<String> reported = new ArrayList<>();
+    for (String line : res.out().split("\n")) {
+      if (line.startsWith("backed up ")) {
+        reported.add(line.substring("backed up ".length(), line.indexOf(" (")));
+      }
+    }
+    assertThat(reported).as("not everything was done before the manager died").hasSizeLessThan(files.size());
+    // No half-written file on any server.
+    long clean = waitUntil(Duration.ofSeconds(30), () -> java.util.stream.IntStream.rangeClosed(1, 4)
+        .allMatch(id -> {
+          try {
+            return TestSupport.filesUnder(cluster.serverRoot(id).resolve(".bk-tmp")).isEmpty();
+          } catch (java.io.IOException e) {
+            return false;
+          }
+        }));
+    assertThat(clean).as("temporary files gone from the servers").isNotNegative();
+
+    cluster.startManager();
+    cluster.awaitAlive(4, Duration.ofSeconds(60));
+    // Every file reported done before the crash is still known after it.
+    long known = waitUntil(Duration.ofSeconds(30), () -> reported.stream().allMatch(n -> holders().containsKey(n + "@1")));
+    assertThat(known).as("files reported done are in the restarted manager's catalog").isNotNegative();
+    // The same command again finishes the job.
+    ok("backup", "inflight");
+    ok("restore", "inflight", "--to", "inflight-restored");
+    for (Map.Entry<String, Path> e : files.entrySet()) {
+      Path restored = root().resolve("inflight-restored").resolve(e.getKey().substring("inflight/".length()));
+      assertThat(Files.mismatch(restored, e.getValue())).as(e.getKey()).isEqualTo(-1L);
+    }
+  }
 }

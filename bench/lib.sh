@@ -1,0 +1,50 @@
+# Shared by the benchmark scripts: starts a manager and four servers from
+# target/backup.jar (each with its own root under a temporary folder, its own ports and
+# its own cluster name) and stops everything on exit. Source it; then call start_cluster.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+JAR="$PWD/target/backup.jar"
+[[ -f "$JAR" ]] || mvn -B -q package -DskipTests
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/backup-bench.XXXXXX")
+PORT=$((20000 + RANDOM % 20000))
+CPORT=$((PORT + 100))
+NAME="bench-$$"
+pids=()
+server_pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+now() { date +%s.%N; }
+calc() { awk "BEGIN { print $* }"; }
+secs() { calc "$2 - $1"; }
+common=(--cluster-name "$NAME" --cluster-port "$CPORT" --members "127.0.0.1:$CPORT")
+client() { java -Xmx128m -jar "$JAR" --role=client --manager "127.0.0.1:$PORT" --root "$WORK/client" "$@"; }
+peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+alive_servers() { client status --json 2>/dev/null | grep -c '"alive" : true' || true; }
+
+# Starts the manager and servers 1-4 and waits until all four are alive in status.
+start_cluster() {
+  mkdir -p "$WORK/client" "$WORK/logs"
+  java -Xmx256m -jar "$JAR" --role=manager "${common[@]}" --port "$PORT" --root "$WORK/manager" \
+    >"$WORK/logs/manager.log" 2>&1 &
+  pids+=($!)
+  for id in 1 2 3 4; do
+    java -Xmx128m -jar "$JAR" --role=server --id=$id "${common[@]}" --port $((PORT + id)) --root "$WORK/server-$id" \
+      >"$WORK/logs/server-$id.log" 2>&1 &
+    pids+=($!)
+    server_pids+=($!)
+  done
+  local n=0
+  for _ in $(seq 1 240); do
+    n=$(alive_servers)
+    [[ "$n" == 4 ]] && return 0
+    sleep 0.25
+  done
+  echo "cluster did not start; logs in $WORK/logs" >&2
+  tail -20 "$WORK"/logs/*.log >&2
+  exit 1
+}
