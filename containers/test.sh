@@ -85,9 +85,8 @@ cp Dockerfile docker-compose.yml "$WORK/project/"
 cp -r conf "$WORK/project/"
 mkdir -p "$WORK/project/containers" && cp -r containers/data "$WORK/project/containers/"
 cp target/backup.jar "$WORK/project/target/"
-# A crashed machine does not come straight back: without this, the restart policy would
-# restart a killed server at once (podman restarts even after `stop`). Compose reads this
-# file beside docker-compose.yml by itself.
+# A crashed machine does not come straight back: the test turns the restart policy off so
+# that a killed server stays down. Compose reads this file beside docker-compose.yml.
 cat >"$WORK/project/docker-compose.override.yml" <<'YML'
 version: "2.4"
 services:
@@ -100,7 +99,9 @@ head -c 3000000 /dev/urandom >"$WORK/project/roots/client/payload.bin"
 chmod -R a+rwX "$WORK/project/roots/client"
 cd "$WORK/project"
 dc() { docker-compose -p "$PROJECT" "$@"; }
-client() { dc run --rm -T client "$@"; }
+# --no-deps: `run` would otherwise start the servers the client depends on again,
+# bringing a killed one back in the middle of the test.
+client() { dc run --rm -T --no-deps client "$@"; }
 
 step "build the image"
 dc build >"$WORK/build.log" 2>&1 || fail "docker-compose build: $(tail -20 "$WORK/build.log")"
@@ -132,8 +133,9 @@ crashed=$(echo "$holders" | sed -n 1p)
 hung=$(for i in 1 2 3 4; do echo "$holders" | grep -qx "$i" || echo "$i"; done | sed -n 1p)
 
 step "kill server-$crashed (a holder) and pause server-$hung"
-t0=$(date +%s.%N)
+t_kill=$(date +%s.%N)
 dc kill server-$crashed >"$WORK/kill.log" 2>&1 || fail "docker-compose kill server-$crashed: $(tail -5 "$WORK/kill.log")"
+t_pause=$(date +%s.%N)
 dc pause server-$hung >"$WORK/pause.log" 2>&1 || fail "docker-compose pause server-$hung: $(tail -5 "$WORK/pause.log")"
 noticed=""
 for _ in $(seq 1 60); do
@@ -144,14 +146,24 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 [[ -n "$noticed" ]] || fail "the crash and the hang were not noticed"
-# When: from the manager's own log (each check above starts a client container, ~3 s).
-# The log's clock is this machine's (UTC, HH:MM:SS.mmm).
+# When, to the millisecond: the kill and the pause from podman's events, the manager's
+# verdicts from its log (each check above starts a client container, seconds apart).
+event_time() {
+  local t
+  t=$(podman events --stream=false --since "$2" --filter "container=${PROJECT}_$1_1" --filter "event=$3" \
+    --format '{{.Time}}' 2>/dev/null | head -1)
+  [[ -n "$t" ]] || fail "podman has no $3 event for $1"
+  date -u -d "${t% UTC}" +%s.%N
+}
+t_kill=$(event_time "server-$crashed" "${t_kill%.*}" kill)
+t_pause=$(event_time "server-$hung" "${t_pause%.*}" pause)
+# since ID STATES T0: seconds from T0 to the manager's first "server ID is STATE" after it.
 since() {
-  local day when t
+  local day when t t0=$3
   day=$(date -u -d "@${t0%.*}" +%F)
   while read -r when; do
     t=$(date -u -d "$day $when" +%s.%N)
-    if awk "BEGIN { exit !($t >= ${t0%.*}) }"; then
+    if awk "BEGIN { exit !($t >= $t0 - 0.001) }"; then
       awk "BEGIN { printf \"%.1f\", $t - $t0 }"
       return
     fi
@@ -159,8 +171,8 @@ since() {
     | grep -oE '[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}')
   echo 999
 }
-crash_s=$(since "$crashed" "dead|suspected")
-hang_s=$(since "$hung" "dead|suspected")
+crash_s=$(since "$crashed" "dead|suspected" "$t_kill")
+hang_s=$(since "$hung" "dead|suspected" "$t_pause")
 awk "BEGIN { exit !($crash_s <= 5 && $hang_s <= 5) }" \
   || fail "noticed too late: crash after $crash_s s, hang after $hang_s s (limit 5 s)"
 step "noticed: the crash after $crash_s s, the hang after $hang_s s"

@@ -98,7 +98,7 @@ public final class ManagerVerticle extends VerticleBase {
             .listen())
         .onSuccess(s -> {
           netServer = s;
-          tickTimer = vertx.setPeriodic(500, t -> tick());
+          tickTimer = vertx.setPeriodic(250, t -> tick());
           log.info("manager: listening on {}:{}, root {}", config.host(), s.actualPort(), config.root().toAbsolutePath());
         });
   }
@@ -246,7 +246,7 @@ public final class ManagerVerticle extends VerticleBase {
         }
       });
       sock.handler(decoder::feed);
-      long timer = vertx.setPeriodic(1000, t -> {
+      long timer = vertx.setPeriodic(500, t -> {
         long rid = ++pingSeq;
         sent.put(rid, System.nanoTime());
         if (sent.size() > 10) {
@@ -267,12 +267,17 @@ public final class ManagerVerticle extends VerticleBase {
     });
   }
 
+  private long ticks;
+
+  /** Every 250 ms: re-evaluates the servers' health; every other tick, looks for copies to heal. */
   private void tick() {
     for (int id : servers.tick(System.currentTimeMillis())) {
       log.warn("manager: server {} is {}", id, servers.health(id));
     }
     serversChanged();
-    service.heal();
+    if (++ticks % 2 == 0) {
+      service.heal();
+    }
   }
 
   private void serversChanged() {

@@ -308,18 +308,32 @@ final class ServerConnection implements FrameDecoder.Listener {
                 + ": received bytes do not match the sender's checksum (" + received + " of "
                 + ticket.size() + " bytes)"));
           }
-          return file.flush().compose(v -> file.close()).map(sha);
+          // The bytes and the metadata are forced to disk at the same time.
+          ReplicaMeta meta = new ReplicaMeta(ticket.name(), ticket.version(), ticket.size(), sha,
+              System.currentTimeMillis(), replicasWanted);
+          Future<Void> flushed = file.flush().compose(v -> file.close());
+          return Future.all(flushed, server.writeMeta(tmp, meta)).map(meta);
         })
-        .compose(sha -> (down == null ? Future.succeededFuture(new JsonArray()) : downResult.future())
-            .compose(stored -> server.commitReplica(tmp, new ReplicaMeta(ticket.name(), ticket.version(),
-                ticket.size(), sha, System.currentTimeMillis(), replicasWanted)).map(meta -> {
-                  committed = meta;
-                  JsonArray all = new JsonArray().add(server.id());
-                  stored.forEach(all::add);
-                  return all;
-                }))
-            .compose(stored -> hop == 0 ? server.reportCommitted(ticket, sha, stored, replicasWanted, copy).map(stored)
-                : Future.succeededFuture(stored)))
+        .compose(meta -> {
+          // This copy goes into place while the rest of the chain commits theirs; if the
+          // chain then fails, it is taken out again (fail() or right here, whichever is later).
+          Future<JsonArray> downstream = down == null ? Future.succeededFuture(new JsonArray()) : downResult.future();
+          Future<ReplicaMeta> local = server.placeReplica(tmp, meta).map(m -> {
+            if (state == State.FAILED) {
+              server.discardReplica(m);
+            } else {
+              committed = m;
+            }
+            return m;
+          });
+          return Future.all(downstream, local).map(x -> {
+            JsonArray all = new JsonArray().add(server.id());
+            downstream.result().forEach(all::add);
+            return all;
+          }).compose(stored -> hop == 0
+              ? server.reportCommitted(ticket, meta.sha256(), stored, replicasWanted, copy).map(stored)
+              : Future.succeededFuture(stored));
+        })
         .onSuccess(stored -> {
           if (state != State.FINISHING) {
             return;

@@ -56,6 +56,7 @@ public final class ServerVerticle extends VerticleBase {
   private long storedFiles;
   private int transfers;
   private int foregroundTransfers;
+  private boolean reportsFailing;
   private volatile long freeBytes;
   /** The address others reach this server at: --host, resolved once (no name lookups on the data path). */
   private String advertised;
@@ -369,6 +370,13 @@ public final class ServerVerticle extends VerticleBase {
           reporting = false;
           if (ar.succeeded()) {
             lastLatencyMicros = (System.nanoTime() - sent) / 1000;
+            if (reportsFailing) {
+              reportsFailing = false;
+              log.info("server {}: the manager hears this server's reports again", config.id());
+            }
+          } else if (!reportsFailing) {
+            reportsFailing = true;
+            log.warn("server {}: cannot report to the manager: {}", config.id(), ar.cause().getMessage());
           }
         });
     vertx.executeBlocking(store::freeBytes, false).onSuccess(f -> freeBytes = f);
@@ -432,10 +440,18 @@ public final class ServerVerticle extends VerticleBase {
     }
   }
 
-  Future<ReplicaMeta> commitReplica(Path tmp, ReplicaMeta meta) {
+  Future<Void> writeMeta(Path tmp, ReplicaMeta meta) {
+    return vertx.executeBlocking(() -> {
+      store.writeMeta(tmp, meta);
+      return null;
+    }, false);
+  }
+
+  /** Moves a received copy whose bytes and metadata are on disk into place. */
+  Future<ReplicaMeta> placeReplica(Path tmp, ReplicaMeta meta) {
     return vertx.executeBlocking(() -> {
       boolean existed = java.nio.file.Files.exists(store.replicaPath(meta.name(), meta.version()));
-      store.commit(tmp, meta);
+      store.place(tmp, meta);
       return existed;
     }, false).map(existed -> {
       if (!existed) {

@@ -94,6 +94,25 @@ public final class BlobStore {
    * Both are forced to disk before the move; the folder after it.
    */
   public Path commit(Path tempFile, ReplicaMeta meta) throws IOException {
+    writeMeta(tempFile, meta);
+    return place(tempFile, meta);
+  }
+
+  /**
+   * Writes the metadata of a temporary file beside it and forces it to disk (it can run
+   * while the file's own bytes are being forced).
+   */
+  public void writeMeta(Path tempFile, ReplicaMeta meta) throws IOException {
+    Path metaTmp = tempFile.resolveSibling(tempFile.getFileName() + META_SUFFIX);
+    try (FileChannel ch = FileChannel.open(metaTmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.TRUNCATE_EXISTING)) {
+      ch.write(java.nio.ByteBuffer.wrap(meta.toJson().encodePrettily().getBytes(StandardCharsets.UTF_8)));
+      ch.force(true);
+    }
+  }
+
+  /** Moves a temporary file and its metadata (both already on disk) into place, then forces the folder. */
+  public Path place(Path tempFile, ReplicaMeta meta) throws IOException {
     Path target = replicaPath(meta.name(), meta.version());
     Path metaTarget = metaPath(meta.name(), meta.version());
     Files.createDirectories(target.getParent());
@@ -101,11 +120,6 @@ public final class BlobStore {
       throw new BackupException(ErrorCode.EXISTS, "a folder is in the way of " + target);
     }
     Path metaTmp = tempFile.resolveSibling(tempFile.getFileName() + META_SUFFIX);
-    try (FileChannel ch = FileChannel.open(metaTmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.TRUNCATE_EXISTING)) {
-      ch.write(java.nio.ByteBuffer.wrap(meta.toJson().encodePrettily().getBytes(StandardCharsets.UTF_8)));
-      ch.force(true);
-    }
     move(metaTmp, metaTarget);
     move(tempFile, target);
     fsyncDir(target.getParent());
