@@ -12,7 +12,10 @@ PROJECT_DIR=$PWD
 fail() {
   echo "container test: FAILED: $*" >&2
   if [[ -n "${DOCKER_HOST:-}" && -d "${WORK:-}/project" ]]; then
-    (cd "$WORK/project" && docker-compose -p "$PROJECT" logs --no-color 2>&1 | grep -v "sender went away" | head -150) >&2 || true
+    # The whole logs are kept for a look afterwards; the elements' own lines (no stack traces) shown here.
+    (cd "$WORK/project" && docker-compose -p "$PROJECT" logs --no-color >"$KEPT_LOGS" 2>&1) || true
+    grep -vE 'sender went away|[|][[:space:]]+(at |\.\.\. [0-9]+ more|Caused by)' "$KEPT_LOGS" | tail -120 >&2 || true
+    echo "container test: the whole logs are in $KEPT_LOGS" >&2
   fi
   exit 1
 }
@@ -30,6 +33,7 @@ done
 
 WORK=$(mktemp -d /tmp/backup-containers.XXXXXX)
 PROJECT=backupct$$
+KEPT_LOGS=${TMPDIR:-/tmp}/backup-container-test-$$.log
 SOCK=$WORK/podman.sock
 HARD_NOFILE=$(ulimit -Hn)
 [[ "$HARD_NOFILE" == unlimited ]] && HARD_NOFILE=65536

@@ -262,7 +262,7 @@ final class ManagerService {
 
   /** Brings one version to {@code r} copies, once no heal of it is running. */
   private Future<JsonObject> adjust(String name, long version, int r) {
-    if (healing.contains(key(name, version))) {
+    if (healing.containsKey(key(name, version))) {
       return vertx.timer(100).compose(x -> adjust(name, version, r));
     }
     return adjustNow(name, version, r);
@@ -303,11 +303,12 @@ final class ManagerService {
     List<ServerLoad> targets = placement.choose(missing, v.size(), new HashSet<>(holders));
     List<Future<Integer>> copies = new ArrayList<>();
     String k = key(name, version);
-    healing.add(k);
+    Heal mine = new Heal(-1, -1);
+    healing.put(k, mine);
     for (int i = 0; i < targets.size(); i++) {
       copies.add(copy(name, v, liveHolders.get(i % liveHolders.size()), targets.get(i), r, false));
     }
-    return Future.all(copies).onComplete(x -> healing.remove(k)).map(x -> {
+    return Future.all(copies).onComplete(x -> healing.remove(k, mine)).map(x -> {
       copies.forEach(f -> change.getJsonArray("added").add(f.result()));
       return change;
     });
@@ -586,7 +587,35 @@ final class ManagerService {
 
   // ---- healing ----
 
-  private final Set<String> healing = new HashSet<>();
+  /** A copy being made: from which server to which (-1: several, for a change of replicas). */
+  private record Heal(int source, int target) {
+  }
+
+  /** Versions being copied, by key; an entry is dropped when its copy ends or one of its servers is lost. */
+  private final Map<String, Heal> healing = new HashMap<>();
+
+  /**
+   * Gives up on heal copies from or to a server that is no longer alive (a hung target
+   * would hold its slot until a timeout), so that the next look sends them elsewhere.
+   * A copy that finishes after all is still recorded by its target's report.
+   */
+  void abandonHealsOnLostServers() {
+    boolean dropped = healing.entrySet().removeIf(e -> {
+      Heal h = e.getValue();
+      for (int id : new int[] {h.source(), h.target()}) {
+        if (id > 0 && servers.health(id) != ServerTable.Health.alive) {
+          log.warn("manager: healing {} v{}: server {} is {}; trying elsewhere",
+              e.getKey().substring(0, e.getKey().indexOf('\u0000')),
+              e.getKey().substring(e.getKey().indexOf('\u0000') + 1), id, servers.health(id));
+          return true;
+        }
+      }
+      return false;
+    });
+    if (dropped) {
+      heal();
+    }
+  }
   /** How long after the manager starts it waits for servers to report before healing. */
   static final long HEAL_GRACE_MS = 10_000;
   private final long startedAt = System.currentTimeMillis();
@@ -612,7 +641,7 @@ final class ManagerService {
     for (Catalog.Entry e : catalog.entries()) {
       for (Catalog.Version v : e.versions()) {
         int present = present(v);
-        if (present < e.replicas() && !healing.contains(key(e.name(), v.version()))) {
+        if (present < e.replicas() && !healing.containsKey(key(e.name(), v.version()))) {
           needs.add(new Need(e.name(), v, present, e.replicas()));
         }
       }
@@ -635,11 +664,12 @@ final class ManagerService {
         continue;
       }
       String k = key(n.name(), n.v().version());
-      healing.add(k);
+      Heal mine = new Heal(sources.get(0).id(), target.get(0).id());
+      healing.put(k, mine);
       log.info("manager: healing {} v{} ({} of {} copies): server {} -> server {}", n.name(), n.v().version(),
           n.present(), n.wanted(), sources.get(0).id(), target.get(0).id());
       copy(n.name(), n.v(), sources.get(0), target.get(0), n.wanted(), true).onComplete(ar -> {
-        healing.remove(k);
+        healing.remove(k, mine);
         if (ar.succeeded()) {
           Catalog.Version now = catalog.version(n.name(), n.v().version());
           if (now != null) {
@@ -660,7 +690,7 @@ final class ManagerService {
     int healthy = 0;
     int under = 0;
     Set<String> healingNames = new HashSet<>();
-    healing.forEach(k -> healingNames.add(k.substring(0, k.indexOf('\u0000'))));
+    healing.keySet().forEach(k -> healingNames.add(k.substring(0, k.indexOf('\u0000'))));
     for (Catalog.Entry e : catalog.entries()) {
       boolean ok = true;
       for (Catalog.Version v : e.versions()) {

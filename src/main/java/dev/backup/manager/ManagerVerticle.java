@@ -275,6 +275,7 @@ public final class ManagerVerticle extends VerticleBase {
       log.warn("manager: server {} is {}", id, servers.health(id));
     }
     serversChanged();
+    service.abandonHealsOnLostServers();
     if (++ticks % 2 == 0) {
       service.heal();
     }
