@@ -4,6 +4,7 @@ import dev.backup.cluster.Ticket;
 import dev.backup.protocol.BackupException;
 import dev.backup.protocol.ErrorCode;
 import dev.backup.protocol.Frame;
+import dev.backup.protocol.FrameDeadline;
 import dev.backup.protocol.FrameDecoder;
 import dev.backup.protocol.Names;
 import dev.backup.protocol.Op;
@@ -41,6 +42,7 @@ final class ServerConnection implements FrameDecoder.Listener {
   private final ServerVerticle server;
   private final NetSocket up;
   private final FrameDecoder decoder = new FrameDecoder(this);
+  private final FrameDeadline deadline;
   private final Promise<Void> ready = Promise.promise();
   private final Promise<JsonArray> downResult = Promise.promise();
   private final List<Buffer> backlog = new ArrayList<>();
@@ -63,16 +65,23 @@ final class ServerConnection implements FrameDecoder.Listener {
   ServerConnection(ServerVerticle server, NetSocket up) {
     this.server = server;
     this.up = up;
+    this.deadline = new FrameDeadline(server.vertx(), decoder, server.idleTimeoutMs(),
+        e -> fail(new BackupException(e.code(), "server " + server.id() + ": " + e.getMessage()), true));
   }
 
   void start() {
-    up.handler(decoder::feed);
+    up.handler(this::onBytes);
     up.closeHandler(v -> {
       if (state != State.DONE && state != State.FAILED) {
         fail(new BackupException(ErrorCode.CONNECTION, "the sender went away before the transfer ended"), false);
       }
     });
     up.exceptionHandler(t -> log.debug("server {}: connection error: {}", server.id(), t.toString()));
+  }
+
+  private void onBytes(Buffer chunk) {
+    decoder.feed(chunk);
+    deadline.check();
   }
 
   @Override
@@ -91,7 +100,7 @@ final class ServerConnection implements FrameDecoder.Listener {
         throw new BackupException(ErrorCode.PROTOCOL, "unexpected " + frame.op() + " frame");
       }
     } catch (RuntimeException e) {
-      fail(e, true);
+      fail(BackupException.fromRequest(e), true);
     }
   }
 
@@ -107,11 +116,21 @@ final class ServerConnection implements FrameDecoder.Listener {
     copy = body.getBoolean("copy", false);
     ticket.verify(server.secret(), Ticket.PUT, server.id(), hop, System.currentTimeMillis());
     Names.validate(ticket.name());
+    // The copies a file keeps are not part of the ticket: a backup's are its chain, a copy's at least one.
+    if (replicasWanted < 1 || (!copy && replicasWanted != ticket.chain().size())) {
+      throw new BackupException(ErrorCode.PROTOCOL, "replicas " + replicasWanted + " does not match the ticket's "
+          + ticket.chain().size() + " server" + (ticket.chain().size() == 1 ? "" : "s"));
+    }
     if (hop == 0 && !server.takePrepared(ticket.transferId())) {
       throw new BackupException(ErrorCode.DENIED, "transfer " + ticket.transferId() + " was not announced by the manager");
     }
+    // A ticket opens one transfer per server: a replay (with other bytes) must not replace a stored copy.
+    if (!server.claim(ticket)) {
+      throw new BackupException(ErrorCode.DENIED, "ticket of transfer " + ticket.transferId()
+          + " was already used here; ask the manager again");
+    }
     verified = true;
-    if (server.freeBytes() < ticket.size() + server.reserveBytes()) {
+    if (!server.hasRoomFor(ticket.size())) {
       throw new BackupException(ErrorCode.DISK_FULL, "server " + server.id() + " has no room for "
           + ticket.size() + " bytes");
     }
@@ -333,7 +352,7 @@ final class ServerConnection implements FrameDecoder.Listener {
           if (down != null) {
             down.close();
           }
-          up.handler(decoder::feed);
+          up.handler(this::onBytes);
           state = State.DONE;
         })
         .onFailure(t -> fail(t, true));
@@ -353,6 +372,7 @@ final class ServerConnection implements FrameDecoder.Listener {
 
   /** Aborts the transfer: no temporary file is left and the sender hears why. */
   void fail(Throwable t, boolean tellSender) {
+    deadline.cancel();
     if (state == State.DONE || state == State.FAILED) {
       return;
     }

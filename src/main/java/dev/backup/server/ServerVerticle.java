@@ -45,6 +45,8 @@ public final class ServerVerticle extends VerticleBase {
   private final java.util.function.Supplier<String> nodeId;
   private final BlobStore store;
   private final Map<String, Long> prepared = new HashMap<>();
+  /** Transfers started here (ticket id → expiry): a ticket opens one transfer per server. */
+  private final Map<String, Long> claimed = new HashMap<>();
   private final Set<ServerConnection> sessions = ConcurrentHashMap.newKeySet();
   private ExecutorService hashExecutor;
   private NetServer netServer;
@@ -144,7 +146,7 @@ public final class ServerVerticle extends VerticleBase {
     try {
       Ticket t = Ticket.fromJson(msg.body().getJsonObject("ticket"));
       t.verify(config.secret(), Ticket.PUT, config.id(), 0, System.currentTimeMillis());
-      if (freeBytes() < t.size() + reserveBytes()) {
+      if (!hasRoomFor(t.size())) {
         msg.fail(ErrorCode.DISK_FULL.code(), "server " + config.id() + " has no room for " + t.size() + " bytes");
         return;
       }
@@ -404,6 +406,10 @@ public final class ServerVerticle extends VerticleBase {
     return hashExecutor;
   }
 
+  long idleTimeoutMs() {
+    return config.idleTimeoutSeconds() * 1000L;
+  }
+
   long freeBytes() {
     return freeBytes;
   }
@@ -413,8 +419,26 @@ public final class ServerVerticle extends VerticleBase {
     return 8L * 1024 * 1024;
   }
 
+  /** Whether a file of {@code size} bytes fits, keeping the reserve (no overflow for sizes near 2^63). */
+  boolean hasRoomFor(long size) {
+    return size >= 0 && size <= freeBytes() - reserveBytes();
+  }
+
   boolean takePrepared(String transferId) {
     return prepared.remove(transferId) != null;
+  }
+
+  /**
+   * Marks a ticket's transfer as started here; false if it already was. Remembered until the
+   * ticket expires, after which the ticket itself is refused.
+   */
+  boolean claim(Ticket t) {
+    if (claimed.putIfAbsent(t.transferId(), t.expires()) != null) {
+      return false;
+    }
+    long delay = Math.max(1, t.expires() - System.currentTimeMillis() + 1000);
+    vertx.setTimer(delay, x -> claimed.remove(t.transferId()));
+    return true;
   }
 
   /** Counts a transfer; {@code foreground} when it serves a client (a backup or a restore), not a heal. */
