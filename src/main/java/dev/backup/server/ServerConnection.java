@@ -124,10 +124,11 @@ final class ServerConnection implements FrameDecoder.Listener {
     if (hop == 0 && !server.takePrepared(ticket.transferId())) {
       throw new BackupException(ErrorCode.DENIED, "transfer " + ticket.transferId() + " was not announced by the manager");
     }
-    // A ticket opens one transfer per server: a replay (with other bytes) must not replace a stored copy.
-    if (!server.claim(ticket)) {
-      throw new BackupException(ErrorCode.DENIED, "ticket of transfer " + ticket.transferId()
-          + " was already used here; ask the manager again");
+    // Later hops accept only the previous server of the chain (which proves it knows the
+    // cluster secret): a client holding the ticket can neither skip the primary nor replay
+    // the ticket there with other bytes over a stored copy.
+    if (hop > 0) {
+      ticket.verifyRelay(server.secret(), hop, body.getString("relay"));
     }
     verified = true;
     if (!server.hasRoomFor(ticket.size())) {
@@ -271,7 +272,7 @@ final class ServerConnection implements FrameDecoder.Listener {
           sock.exceptionHandler(t -> log.debug("server {}: downstream error: {}", server.id(), t.toString()));
           sock.setWriteQueueMaxSize(ServerVerticle.WRITE_QUEUE);
           JsonObject put = new JsonObject().put("ticket", ticket.toJson()).put("hop", hop + 1)
-              .put("replicas", replicasWanted);
+              .put("replicas", replicasWanted).put("relay", ticket.relayProof(server.secret(), hop + 1));
           sock.write(new Frame(Op.PUT, requestId, put).encode());
           return sock;
         });

@@ -45,8 +45,6 @@ public final class ServerVerticle extends VerticleBase {
   private final java.util.function.Supplier<String> nodeId;
   private final BlobStore store;
   private final Map<String, Long> prepared = new HashMap<>();
-  /** Transfers started here (ticket id → expiry): a ticket opens one transfer per server. */
-  private final Map<String, Long> claimed = new HashMap<>();
   private final Set<ServerConnection> sessions = ConcurrentHashMap.newKeySet();
   private ExecutorService hashExecutor;
   private NetServer netServer;
@@ -426,19 +424,6 @@ public final class ServerVerticle extends VerticleBase {
 
   boolean takePrepared(String transferId) {
     return prepared.remove(transferId) != null;
-  }
-
-  /**
-   * Marks a ticket's transfer as started here; false if it already was. Remembered until the
-   * ticket expires, after which the ticket itself is refused.
-   */
-  boolean claim(Ticket t) {
-    if (claimed.putIfAbsent(t.transferId(), t.expires()) != null) {
-      return false;
-    }
-    long delay = Math.max(1, t.expires() - System.currentTimeMillis() + 1000);
-    vertx.setTimer(delay, x -> claimed.remove(t.transferId()));
-    return true;
   }
 
   /** Counts a transfer; {@code foreground} when it serves a client (a backup or a restore), not a heal. */

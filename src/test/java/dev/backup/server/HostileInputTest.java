@@ -86,6 +86,12 @@ class HostileInputTest {
         .put("replicas", t.chain().size())).encode();
   }
 
+  /** A PUT as the previous server of the chain sends it (with the relay proof only servers can make). */
+  static Buffer relayed(Ticket t, int hop) {
+    return new Frame(Op.PUT, 1, new JsonObject().put("ticket", t.toJson()).put("hop", hop)
+        .put("replicas", t.chain().size()).put("relay", t.relayProof(TestSupport.SECRET, hop))).encode();
+  }
+
   static Buffer get(Ticket t, long offset) {
     return new Frame(Op.GET, 1, new JsonObject().put("ticket", t.toJson()).put("offset", offset)).encode();
   }
@@ -175,6 +181,15 @@ class HostileInputTest {
       Path copy = dir.resolve("server-" + h.id() + "/files/replayed.bin.v" + t.version());
       assertThat(Files.mismatch(copy, f)).as("copy on server %d", h.id()).isEqualTo(-1L);
     }
+    // A fresh ticket: skipping the primary and sending straight to the second server is refused too.
+    Ticket fresh = Ticket.fromJson(place("skipped.bin", 2000, 2).getJsonObject("ticket"));
+    Frame skipped = exchange(nc, serverPorts[fresh.chain().get(1).id()], put(fresh, 1).appendBytes(evil)
+        .appendBuffer(new Frame(Op.COMMIT, 1, new JsonObject().put("sha256", evilSha)).encode()));
+    assertError(skipped, ErrorCode.DENIED, "only the previous server");
+    Frame forgedRelay = exchange(nc, serverPorts[fresh.chain().get(1).id()], new Frame(Op.PUT, 1, new JsonObject()
+        .put("ticket", fresh.toJson()).put("hop", 1).put("replicas", 2).put("relay", fresh.mac())).encode());
+    assertError(forgedRelay, ErrorCode.DENIED, "only the previous server");
+    assertThat(HostileClients.replicas(dir, 4)).noneMatch(r -> r.contains("skipped"));
   }
 
   @Test
@@ -286,7 +301,7 @@ class HostileInputTest {
         new JsonObject().put("ticket", t.toJson())).map(m -> m.body()).otherwiseEmpty();
     prepared.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     assertThat(prepared.result()).as("a server accepted to expect 2^63 bytes").isNull();
-    Frame h = exchange(nc, serverPorts[2], put(t, 1).appendString("0123456789"));
+    Frame h = exchange(nc, serverPorts[2], relayed(t, 1).appendString("0123456789"));
     assertError(h, ErrorCode.DISK_FULL, "no room");
     // A read from an offset far beyond the file.
     JsonObject plan = cluster.client.request(new JsonObject().put("op", "restore").put("path", "kept/precious.bin"))
