@@ -387,7 +387,7 @@ final class ServerConnection implements FrameDecoder.Listener {
     finishCount();
     BackupException e = BackupException.wrap(t);
     log.warn("server {}: transfer {} failed: {}", server.id(),
-        ticket == null ? "(none)" : ticket.transferId(), e.getMessage());
+        ticket == null ? "(none)" : Names.printable(ticket.transferId()), e.getMessage());
     ready.tryFail(e);
     downResult.tryFail(e);
     if (down != null) {
