@@ -147,6 +147,16 @@ final class ServerConnection implements FrameDecoder.Listener {
         .open(tmp.toString(), new OpenOptions().setWrite(true).setCreateNew(true));
     Future<NetSocket> connected = hop + 1 < ticket.chain().size() ? connectDown() : Future.succeededFuture(null);
     Future.all(opened, connected).onComplete(ar -> {
+      if (state == State.FAILED) {
+        // It failed while the file was being opened: fail() found nothing to close, and its
+        // removal may have run before the file existed. Close and remove it now.
+        Future<Void> closed = opened.succeeded() ? opened.result().close() : Future.succeededFuture();
+        closed.onComplete(x -> server.discard(tmp));
+        if (connected.succeeded() && connected.result() != null) {
+          connected.result().close();
+        }
+        return;
+      }
       if (opened.succeeded()) {
         file = opened.result();
         file.setWriteQueueMaxSize(ServerVerticle.WRITE_QUEUE);
@@ -156,9 +166,6 @@ final class ServerConnection implements FrameDecoder.Listener {
       }
       if (ar.failed()) {
         fail(ar.cause(), true);
-        return;
-      }
-      if (state == State.FAILED) {
         return;
       }
       hasher = new Sha256Stream(server.context(), server.hashExecutor());
@@ -204,6 +211,9 @@ final class ServerConnection implements FrameDecoder.Listener {
     counted = true;
     up.pause();
     server.readMeta(ticket.name(), ticket.version()).onComplete(ar -> {
+      if (state != State.FINISHING) {
+        return; // failed meanwhile (the sender went away, or sent something else)
+      }
       if (ar.failed()) {
         fail(ar.cause(), true);
         return;

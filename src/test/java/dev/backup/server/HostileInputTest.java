@@ -239,6 +239,20 @@ class HostileInputTest {
     assertThat(entry.getJsonArray("versions")).hasSize(1);
   }
 
+  @Test
+  void garbageRightAfterTheBytesOfAPutLeavesNoTemporaryFile() throws Exception {
+    // In one write: the PUT, its bytes and garbage, so that the transfer fails while the
+    // server is still opening its temporary file.
+    for (int i = 0; i < 5; i++) {
+      Ticket t = Ticket.fromJson(place("overrun" + i + ".bin", 10, 2).getJsonObject("ticket"));
+      Frame f = exchange(nc, serverPorts[t.chain().get(0).id()], put(t, 0).appendString("0123456789")
+          .appendString("GARBAGE AFTER THE FILE"));
+      assertError(f, ErrorCode.PROTOCOL, "bad magic");
+    }
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertNoTempFiles(dir, 4));
+    assertThat(HostileClients.replicas(dir, 4)).noneMatch(r -> r.contains("overrun"));
+  }
+
   // ---- names ----
 
   @Test
