@@ -19,24 +19,30 @@ public final class InProcessCluster implements AutoCloseable {
   public final int managerPort = TestSupport.freePort();
   public final int[] serverPorts;
   public final BackupClient client;
+  public final int idleTimeoutSeconds;
 
   public InProcessCluster(Path dir, int servers) {
+    this(dir, servers, 30);
+  }
+
+  public InProcessCluster(Path dir, int servers, int idleTimeoutSeconds) {
     this.dir = dir;
+    this.idleTimeoutSeconds = idleTimeoutSeconds;
     this.serverPorts = new int[servers + 1];
     vertx.deployVerticle(new ManagerVerticle(TestSupport.config(Role.manager, 0, managerPort, managerPort,
-        dir.resolve("manager")), null)).await();
+        dir.resolve("manager"), idleTimeoutSeconds), null)).await();
     for (int id = 1; id <= servers; id++) {
       serverPorts[id] = TestSupport.freePort();
       String node = "node-" + id;
       vertx.deployVerticle(new ServerVerticle(TestSupport.config(Role.server, id, serverPorts[id], managerPort,
-          dir.resolve("server-" + id)), () -> node)).await();
+          dir.resolve("server-" + id), idleTimeoutSeconds), () -> node)).await();
     }
     client = new BackupClient(vertx, clientConfig());
     await().atMost(Duration.ofSeconds(10)).until(() -> alive() == servers);
   }
 
   public Config clientConfig() {
-    return TestSupport.config(Role.client, 0, 0, managerPort, dir.resolve("client"));
+    return TestSupport.config(Role.client, 0, 0, managerPort, dir.resolve("client"), idleTimeoutSeconds);
   }
 
   public long alive() {

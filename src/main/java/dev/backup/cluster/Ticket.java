@@ -68,6 +68,24 @@ public record Ticket(String transferId, String access, String name, long version
     }
   }
 
+  /**
+   * What a server adds when it passes a transfer on to hop {@code hop} of the chain: an
+   * HMAC with the cluster secret over the ticket's signature and the hop. Servers know the
+   * secret, clients do not, so only a server of the cluster can send to a later hop.
+   */
+  public String relayProof(String secret, int hop) {
+    return hmac(secret, "backup-relay-v1\n" + mac + "\n" + hop);
+  }
+
+  /** Checks a relay proof; DENIED when it is missing or wrong. */
+  public void verifyRelay(String secret, int hop, String proof) {
+    String expected = relayProof(secret, hop);
+    if (proof == null || !MessageDigest.isEqual(expected.getBytes(StandardCharsets.US_ASCII),
+        proof.getBytes(StandardCharsets.US_ASCII))) {
+      throw new BackupException(ErrorCode.DENIED, "only the previous server of the chain may send to hop " + hop);
+    }
+  }
+
   String canonical() {
     StringBuilder sb = new StringBuilder("backup-ticket-v1\n");
     sb.append(access).append('\n').append(transferId).append('\n').append(name).append('\n').append(version).append('\n')

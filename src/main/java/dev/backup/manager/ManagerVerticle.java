@@ -9,10 +9,12 @@ import dev.backup.config.Config;
 import dev.backup.protocol.BackupException;
 import dev.backup.protocol.ErrorCode;
 import dev.backup.protocol.Frame;
+import dev.backup.protocol.FrameDeadline;
 import dev.backup.protocol.FrameDecoder;
 import dev.backup.protocol.Op;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
@@ -302,9 +304,17 @@ public final class ManagerVerticle extends VerticleBase {
         } catch (RuntimeException e) {
           result = Future.failedFuture(e);
         }
-        result.onComplete(ar -> sock.write(ar.succeeded()
-            ? new Frame(Op.RESPONSE, f.requestId(), ar.result()).encode()
-            : Frame.error(f.requestId(), ar.cause()).encode()));
+        result.onComplete(ar -> {
+          Buffer answer;
+          try {
+            answer = ar.succeeded() ? new Frame(Op.RESPONSE, f.requestId(), ar.result()).encode()
+                : Frame.error(f.requestId(), BackupException.fromRequest(ar.cause())).encode();
+          } catch (BackupException e) {
+            // An answer beyond the frame limit: say so rather than leave the client waiting.
+            answer = Frame.error(f.requestId(), e.code(), "the answer is too large to send: " + e.getMessage()).encode();
+          }
+          sock.write(answer);
+        });
       }
 
       @Override
@@ -313,7 +323,15 @@ public final class ManagerVerticle extends VerticleBase {
         sock.write(Frame.error(0, error).encode()).onComplete(x -> sock.close());
       }
     });
-    sock.handler(decoder::feed);
+    FrameDeadline deadline = new FrameDeadline(vertx, decoder, config.idleTimeoutSeconds() * 1000L, e -> {
+      log.debug("manager: dropping {}: {}", sock.remoteAddress(), e.getMessage());
+      sock.write(Frame.error(0, e).encode()).onComplete(x -> sock.close());
+    });
+    sock.handler(b -> {
+      decoder.feed(b);
+      deadline.check();
+    });
+    sock.closeHandler(v -> deadline.cancel());
     sock.exceptionHandler(t -> log.debug("manager: client connection error: {}", t.toString()));
   }
 

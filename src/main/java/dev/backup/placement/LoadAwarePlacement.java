@@ -48,7 +48,8 @@ public final class LoadAwarePlacement implements PlacementPolicy {
       if (exclude.contains(s.id())) {
         continue;
       }
-      if (s.freeBytes() < size + HEADROOM) {
+      // Subtracted, not added: a size near 2^63 must not wrap around into "fits".
+      if (size > s.freeBytes() - HEADROOM) {
         continue;
       }
       candidates.add(s);

@@ -20,6 +20,21 @@ public class BackupException extends RuntimeException {
     return code;
   }
 
+  /**
+   * A failure met while handling a peer's request. A field of the wrong type (a string
+   * where a number belongs) or a null where a value belongs is the peer's mistake and is
+   * said as such, not as an internal error.
+   */
+  public static BackupException fromRequest(Throwable t) {
+    if (t instanceof ClassCastException) {
+      return new BackupException(ErrorCode.PROTOCOL, "malformed request: a field has the wrong type", t);
+    }
+    if (t instanceof NullPointerException) {
+      return new BackupException(ErrorCode.PROTOCOL, "malformed request: a field is missing or null", t);
+    }
+    return wrap(t);
+  }
+
   /** Turns any failure into a BackupException, keeping the code of event-bus failures. */
   public static BackupException wrap(Throwable t) {
     if (t instanceof BackupException be) {

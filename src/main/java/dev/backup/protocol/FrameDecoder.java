@@ -31,6 +31,7 @@ public final class FrameDecoder {
   private Buffer pending = Buffer.buffer();
   private long rawRemaining = -1;
   private boolean failed;
+  private long frames;
 
   public FrameDecoder(Listener listener) {
     this.listener = listener;
@@ -50,6 +51,16 @@ public final class FrameDecoder {
 
   public boolean failed() {
     return failed;
+  }
+
+  /** How many whole frames were handed to the listener so far. */
+  public long frames() {
+    return frames;
+  }
+
+  /** Whether part of a frame has arrived and the rest has not (never in raw mode). */
+  public boolean partialFrame() {
+    return !failed && rawRemaining < 0 && pending.length() > 0;
   }
 
   /** Bytes received but not yet handed to the listener (a half-sent frame). */
@@ -119,6 +130,7 @@ public final class FrameDecoder {
         return;
       }
       pos += Frame.HEADER_LENGTH + bodyLength;
+      frames++;
       listener.onFrame(new Frame(op, requestId, body));
       if (rawRemaining == 0 && !failed) {
         rawRemaining = -1;

@@ -4,6 +4,7 @@ import dev.backup.cluster.Ticket;
 import dev.backup.protocol.BackupException;
 import dev.backup.protocol.ErrorCode;
 import dev.backup.protocol.Frame;
+import dev.backup.protocol.FrameDeadline;
 import dev.backup.protocol.FrameDecoder;
 import dev.backup.protocol.Names;
 import dev.backup.protocol.Op;
@@ -41,6 +42,7 @@ final class ServerConnection implements FrameDecoder.Listener {
   private final ServerVerticle server;
   private final NetSocket up;
   private final FrameDecoder decoder = new FrameDecoder(this);
+  private final FrameDeadline deadline;
   private final Promise<Void> ready = Promise.promise();
   private final Promise<JsonArray> downResult = Promise.promise();
   private final List<Buffer> backlog = new ArrayList<>();
@@ -63,16 +65,23 @@ final class ServerConnection implements FrameDecoder.Listener {
   ServerConnection(ServerVerticle server, NetSocket up) {
     this.server = server;
     this.up = up;
+    this.deadline = new FrameDeadline(server.vertx(), decoder, server.idleTimeoutMs(),
+        e -> fail(new BackupException(e.code(), "server " + server.id() + ": " + e.getMessage()), true));
   }
 
   void start() {
-    up.handler(decoder::feed);
+    up.handler(this::onBytes);
     up.closeHandler(v -> {
       if (state != State.DONE && state != State.FAILED) {
         fail(new BackupException(ErrorCode.CONNECTION, "the sender went away before the transfer ended"), false);
       }
     });
     up.exceptionHandler(t -> log.debug("server {}: connection error: {}", server.id(), t.toString()));
+  }
+
+  private void onBytes(Buffer chunk) {
+    decoder.feed(chunk);
+    deadline.check();
   }
 
   @Override
@@ -91,7 +100,7 @@ final class ServerConnection implements FrameDecoder.Listener {
         throw new BackupException(ErrorCode.PROTOCOL, "unexpected " + frame.op() + " frame");
       }
     } catch (RuntimeException e) {
-      fail(e, true);
+      fail(BackupException.fromRequest(e), true);
     }
   }
 
@@ -107,11 +116,22 @@ final class ServerConnection implements FrameDecoder.Listener {
     copy = body.getBoolean("copy", false);
     ticket.verify(server.secret(), Ticket.PUT, server.id(), hop, System.currentTimeMillis());
     Names.validate(ticket.name());
+    // The copies a file keeps are not part of the ticket: a backup's are its chain, a copy's at least one.
+    if (replicasWanted < 1 || (!copy && replicasWanted != ticket.chain().size())) {
+      throw new BackupException(ErrorCode.PROTOCOL, "replicas " + replicasWanted + " does not match the ticket's "
+          + ticket.chain().size() + " server" + (ticket.chain().size() == 1 ? "" : "s"));
+    }
     if (hop == 0 && !server.takePrepared(ticket.transferId())) {
       throw new BackupException(ErrorCode.DENIED, "transfer " + ticket.transferId() + " was not announced by the manager");
     }
+    // Later hops accept only the previous server of the chain (which proves it knows the
+    // cluster secret): a client holding the ticket can neither skip the primary nor replay
+    // the ticket there with other bytes over a stored copy.
+    if (hop > 0) {
+      ticket.verifyRelay(server.secret(), hop, body.getString("relay"));
+    }
     verified = true;
-    if (server.freeBytes() < ticket.size() + server.reserveBytes()) {
+    if (!server.hasRoomFor(ticket.size())) {
       throw new BackupException(ErrorCode.DISK_FULL, "server " + server.id() + " has no room for "
           + ticket.size() + " bytes");
     }
@@ -127,6 +147,16 @@ final class ServerConnection implements FrameDecoder.Listener {
         .open(tmp.toString(), new OpenOptions().setWrite(true).setCreateNew(true));
     Future<NetSocket> connected = hop + 1 < ticket.chain().size() ? connectDown() : Future.succeededFuture(null);
     Future.all(opened, connected).onComplete(ar -> {
+      if (state == State.FAILED) {
+        // It failed while the file was being opened: fail() found nothing to close, and its
+        // removal may have run before the file existed. Close and remove it now.
+        Future<Void> closed = opened.succeeded() ? opened.result().close() : Future.succeededFuture();
+        closed.onComplete(x -> server.discard(tmp));
+        if (connected.succeeded() && connected.result() != null) {
+          connected.result().close();
+        }
+        return;
+      }
       if (opened.succeeded()) {
         file = opened.result();
         file.setWriteQueueMaxSize(ServerVerticle.WRITE_QUEUE);
@@ -136,9 +166,6 @@ final class ServerConnection implements FrameDecoder.Listener {
       }
       if (ar.failed()) {
         fail(ar.cause(), true);
-        return;
-      }
-      if (state == State.FAILED) {
         return;
       }
       hasher = new Sha256Stream(server.context(), server.hashExecutor());
@@ -184,6 +211,9 @@ final class ServerConnection implements FrameDecoder.Listener {
     counted = true;
     up.pause();
     server.readMeta(ticket.name(), ticket.version()).onComplete(ar -> {
+      if (state != State.FINISHING) {
+        return; // failed meanwhile (the sender went away, or sent something else)
+      }
       if (ar.failed()) {
         fail(ar.cause(), true);
         return;
@@ -252,7 +282,7 @@ final class ServerConnection implements FrameDecoder.Listener {
           sock.exceptionHandler(t -> log.debug("server {}: downstream error: {}", server.id(), t.toString()));
           sock.setWriteQueueMaxSize(ServerVerticle.WRITE_QUEUE);
           JsonObject put = new JsonObject().put("ticket", ticket.toJson()).put("hop", hop + 1)
-              .put("replicas", replicasWanted);
+              .put("replicas", replicasWanted).put("relay", ticket.relayProof(server.secret(), hop + 1));
           sock.write(new Frame(Op.PUT, requestId, put).encode());
           return sock;
         });
@@ -347,7 +377,7 @@ final class ServerConnection implements FrameDecoder.Listener {
           if (down != null) {
             down.close();
           }
-          up.handler(decoder::feed);
+          up.handler(this::onBytes);
           state = State.DONE;
         })
         .onFailure(t -> fail(t, true));
@@ -367,6 +397,7 @@ final class ServerConnection implements FrameDecoder.Listener {
 
   /** Aborts the transfer: no temporary file is left and the sender hears why. */
   void fail(Throwable t, boolean tellSender) {
+    deadline.cancel();
     if (state == State.DONE || state == State.FAILED) {
       return;
     }
@@ -380,7 +411,7 @@ final class ServerConnection implements FrameDecoder.Listener {
     finishCount();
     BackupException e = BackupException.wrap(t);
     log.warn("server {}: transfer {} failed: {}", server.id(),
-        ticket == null ? "(none)" : ticket.transferId(), e.getMessage());
+        ticket == null ? "(none)" : Names.printable(ticket.transferId()), e.getMessage());
     ready.tryFail(e);
     downResult.tryFail(e);
     if (down != null) {

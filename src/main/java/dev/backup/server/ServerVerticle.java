@@ -145,7 +145,7 @@ public final class ServerVerticle extends VerticleBase {
     try {
       Ticket t = Ticket.fromJson(msg.body().getJsonObject("ticket"));
       t.verify(config.secret(), Ticket.PUT, config.id(), 0, System.currentTimeMillis());
-      if (freeBytes() < t.size() + reserveBytes()) {
+      if (!hasRoomFor(t.size())) {
         msg.fail(ErrorCode.DISK_FULL.code(), "server " + config.id() + " has no room for " + t.size() + " bytes");
         return;
       }
@@ -412,6 +412,10 @@ public final class ServerVerticle extends VerticleBase {
     return hashExecutor;
   }
 
+  long idleTimeoutMs() {
+    return config.idleTimeoutSeconds() * 1000L;
+  }
+
   long freeBytes() {
     return freeBytes;
   }
@@ -419,6 +423,11 @@ public final class ServerVerticle extends VerticleBase {
   /** Room kept free on the disk beyond each incoming file. */
   long reserveBytes() {
     return 8L * 1024 * 1024;
+  }
+
+  /** Whether a file of {@code size} bytes fits, keeping the reserve (no overflow for sizes near 2^63). */
+  boolean hasRoomFor(long size) {
+    return size >= 0 && size <= freeBytes() - reserveBytes();
   }
 
   boolean takePrepared(String transferId) {

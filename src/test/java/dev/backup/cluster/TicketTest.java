@@ -57,6 +57,18 @@ class TicketTest {
         .isInstanceOfSatisfying(BackupException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.PROTOCOL));
   }
 
+  @Test
+  void onlyTheSecretMakesARelayProofAndItIsBoundToTicketAndHop() {
+    Ticket t = ticket(System.currentTimeMillis() + 60_000);
+    t.verifyRelay(SECRET, 1, t.relayProof(SECRET, 1));
+    assertDenied(() -> t.verifyRelay(SECRET, 1, null), "previous server");
+    assertDenied(() -> t.verifyRelay(SECRET, 1, t.relayProof("guess", 1)), "previous server");
+    assertDenied(() -> t.verifyRelay(SECRET, 2, t.relayProof(SECRET, 1)), "previous server");
+    assertDenied(() -> t.verifyRelay(SECRET, 1, t.mac()), "previous server");
+    Ticket other = ticket(System.currentTimeMillis() + 120_000);
+    assertDenied(() -> other.verifyRelay(SECRET, 1, t.relayProof(SECRET, 1)), "previous server");
+  }
+
   private static void assertDenied(org.assertj.core.api.ThrowableAssert.ThrowingCallable c, String text) {
     assertThatThrownBy(c).isInstanceOfSatisfying(BackupException.class, e -> {
       assertThat(e.code()).isEqualTo(ErrorCode.DENIED);

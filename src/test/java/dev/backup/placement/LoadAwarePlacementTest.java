@@ -74,4 +74,17 @@ class LoadAwarePlacementTest {
     assertThatThrownBy(() -> p.choose(0, 1, Set.of()))
         .isInstanceOfSatisfying(BackupException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.USAGE));
   }
+
+  @Test
+  void aSizeNearTwoToTheSixtyThreeDoesNotWrapAroundIntoFitting() {
+    LoadAwarePlacement p = new LoadAwarePlacement();
+    p.onClusterChanged(List.of(server(1, true, 0, 0), server(2, true, 0, 0)));
+    for (long size : new long[] {Long.MAX_VALUE, Long.MAX_VALUE - LoadAwarePlacement.HEADROOM + 1, 100 * GIB}) {
+      assertThatThrownBy(() -> p.choose(1, size, Set.of()))
+          .isInstanceOfSatisfying(BackupException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.NOT_ENOUGH_SERVERS);
+            assertThat(e.getMessage()).contains("room for " + size + " bytes");
+          });
+    }
+  }
 }

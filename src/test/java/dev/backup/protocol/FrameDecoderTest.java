@@ -156,4 +156,48 @@ class FrameDecoderTest {
     assertThat(r.errors).isEmpty();
     assertThat(r.decoder.buffered()).isEqualTo(f.length() - 3);
   }
+
+  static Buffer withBody(Buffer body) {
+    return Buffer.buffer().appendInt(Frame.MAGIC).appendByte(Frame.VERSION).appendByte((byte) Op.REQUEST.code())
+        .appendShort((short) 0).appendLong(1).appendInt(body.length()).appendBuffer(body);
+  }
+
+  @Test
+  void everyBodyThatIsNotAJsonObjectIsOneProtocolErrorNeverAnException() {
+    List<Buffer> bodies = new ArrayList<>(List.of(Buffer.buffer("null"), Buffer.buffer("1"), Buffer.buffer("\"x\""),
+        Buffer.buffer("true"), Buffer.buffer("{"), Buffer.buffer("{\"a\":}"), Buffer.buffer(" "),
+        Buffer.buffer(new byte[] {'{', '"', (byte) 0xff, (byte) 0xfe, '"', ':', '1', '}'}),
+        Buffer.buffer("{\"a\":1}{\"b\":2}"), Buffer.buffer(new byte[] {0, 0, 0})));
+    // Nesting far deeper than any parser's stack should take.
+    bodies.add(Buffer.buffer("{\"a\":" + "[".repeat(200_000) + "]".repeat(200_000) + "}"));
+    for (Buffer body : bodies) {
+      Recorder r = recorder();
+      r.decoder.feed(withBody(body));
+      assertThat(r.frames).as("%s", body.length() > 40 ? body.getString(0, 40) : body).isEmpty();
+      assertThat(r.errors).hasSize(1);
+      assertThat(r.errors.get(0).code()).isEqualTo(ErrorCode.PROTOCOL);
+    }
+  }
+
+  @Test
+  void countsFramesAndTellsAPartialFrame() {
+    Buffer f = new Frame(Op.REQUEST, 1, new JsonObject().put("op", "status")).encode();
+    Recorder r = recorder();
+    assertThat(r.decoder.partialFrame()).isFalse();
+    r.decoder.feed(f.getBuffer(0, 1));
+    assertThat(r.decoder.partialFrame()).isTrue();
+    r.decoder.feed(f.getBuffer(1, f.length()).copy().appendBuffer(f.getBuffer(0, 5)));
+    assertThat(r.decoder.frames()).isEqualTo(1);
+    assertThat(r.decoder.partialFrame()).isTrue();
+    r.decoder.feed(f.getBuffer(5, f.length()));
+    assertThat(r.decoder.frames()).isEqualTo(2);
+    assertThat(r.decoder.partialFrame()).isFalse();
+    // Raw bytes after a PUT are not a frame under way.
+    r.decoder.feed(new Frame(Op.PUT, 2, new JsonObject().put("size", 10)).encode().appendBytes(new byte[4]));
+    assertThat(r.decoder.partialFrame()).isFalse();
+    r.decoder.feed(Buffer.buffer(new byte[6]));
+    r.decoder.feed(Buffer.buffer(new byte[] {0x42, 0x00}));
+    assertThat(r.decoder.failed()).isTrue();
+    assertThat(r.decoder.partialFrame()).isFalse();
+  }
 }
