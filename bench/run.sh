@@ -5,6 +5,7 @@
 #
 #   bench/run.sh            all figures
 #   SIZE_MB=256 bench/run.sh   a smaller large file (default 1024)
+#   SKIP_LARGE=1 SKIP_MEMORY=1 SMALL_COUNT=500 bench/run.sh   small files only
 SIZE_MB=${SIZE_MB:-1024}
 SMALL_COUNT=${SMALL_COUNT:-2000}
 BIG_MB=${BIG_MB:-4096}
@@ -16,6 +17,7 @@ t1=$(now)
 printf 'start: manager and 4 servers ready in %.1f s (target <= 15 s)\n' "$(secs "$t0" "$t1")"
 
 # ---- large file: 2 x cp + sync versus a backup with R=2 (all copies forced to disk) ----
+if [[ "${SKIP_LARGE:-}" != 1 ]]; then
 head -c $((SIZE_MB << 20)) /dev/urandom >"$WORK/client/big.bin"
 mkdir -p "$WORK/cp"
 sync
@@ -42,6 +44,7 @@ printf 'large restore: %d MiB in %.2f s: %.0f MB/s (target >= 650 MB/s)\n' \
   "$SIZE_MB" "$rs_s" "$(calc "$SIZE_MB * 1.048576 / $rs_s")"
 rm -f "$WORK/client/big.bin"
 client delete big.bin >/dev/null
+fi
 
 # ---- small files: one backup of a folder of 4 KiB files versus the durable-file limit / R ----
 mkdir -p "$WORK/client/small"
