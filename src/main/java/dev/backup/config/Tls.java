@@ -31,7 +31,7 @@ public final class Tls {
   public static NetServerOptions server(Config c, NetServerOptions o) {
     if (c.tls()) {
       o.setSsl(true).setKeyCertOptions(keyCert(c))
-          .setSslHandshakeTimeout(c.connectTimeoutMs()).setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
+          .setSslHandshakeTimeout(handshakeTimeoutMs(c)).setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
     }
     return o;
   }
@@ -40,7 +40,7 @@ public final class Tls {
   public static NetClientOptions client(Config c, NetClientOptions o) {
     if (c.tls()) {
       o.setSsl(true).setTrustOptions(trust(c)).setHostnameVerificationAlgorithm("HTTPS")
-          .setSslHandshakeTimeout(c.connectTimeoutMs()).setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
+          .setSslHandshakeTimeout(handshakeTimeoutMs(c)).setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
     }
     return o;
   }
@@ -52,9 +52,18 @@ public final class Tls {
   public static EventBusOptions eventBus(Config c, EventBusOptions o) {
     if (c.tls()) {
       o.setSsl(true).setKeyCertOptions(keyCert(c)).setTrustOptions(trust(c)).setClientAuth(ClientAuth.REQUIRED)
-          .setSslHandshakeTimeout(c.connectTimeoutMs()).setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
+          .setSslHandshakeTimeout(handshakeTimeoutMs(c)).setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
     }
     return o;
+  }
+
+  /**
+   * How long a TLS handshake may take before the connection fails: the connect timeout,
+   * but not less than 10 s (a busy machine's first handshakes, which also load the keys,
+   * can take seconds).
+   */
+  static long handshakeTimeoutMs(Config c) {
+    return Math.max(c.connectTimeoutMs(), 10_000L);
   }
 
   private static PemKeyCertOptions keyCert(Config c) {

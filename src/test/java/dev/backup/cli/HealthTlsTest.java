@@ -66,6 +66,11 @@ class HealthTlsTest {
     assertThat(r.err()).isEmpty();
     assertThat(r.out().strip()).isEqualTo("ready");
     assertThat(r.code()).isZero();
+    // The same from flags.
+    Run flags = run(managerEnv(false), "--tls", "--tls-cert", certs.cert().toString(), "--tls-key",
+        certs.key().toString(), "--tls-ca", certs.ca().toString(), "health");
+    assertThat(flags.out().strip()).isEqualTo("ready");
+    assertThat(flags.code()).isZero();
   }
 
   @Test
