@@ -9,6 +9,14 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/backup-bench.XXXXXX")
 PORT=$((20000 + RANDOM % 20000))
 CPORT=$((PORT + 100))
 NAME="bench-$$"
+# TLS=1: every connection of every element (and of the client) over TLS, with a
+# throwaway CA and certificate made by bin/tls-certs; the elements take them from the
+# environment.
+if [[ "${TLS:-}" == 1 ]]; then
+  bin/tls-certs "$WORK/tls" IP:127.0.0.1 >/dev/null
+  export BACKUP_TLS=true BACKUP_TLS_CERT="$WORK/tls/backup.pem" BACKUP_TLS_KEY="$WORK/tls/backup.key" \
+    BACKUP_TLS_CA="$WORK/tls/ca.pem"
+fi
 pids=()
 server_pids=()
 cleanup() {

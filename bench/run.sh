@@ -6,11 +6,13 @@
 #   bench/run.sh            all figures
 #   SIZE_MB=256 bench/run.sh   a smaller large file (default 1024)
 #   SKIP_LARGE=1 SKIP_MEMORY=1 SMALL_COUNT=500 bench/run.sh   small files only
+#   TLS=1 bench/run.sh      every connection over TLS (throwaway certificates)
 SIZE_MB=${SIZE_MB:-1024}
 SMALL_COUNT=${SMALL_COUNT:-2000}
 BIG_MB=${BIG_MB:-4096}
 source "$(dirname "$0")/lib.sh"
 
+[[ "${TLS:-}" == 1 ]] && echo "tls: on (every connection; certificates from bin/tls-certs)"
 t0=$(now)
 start_cluster
 t1=$(now)

@@ -11,6 +11,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.function.UnaryOperator;
 
 /** A manager and storage servers as verticles of one (non-clustered) Vert.x, for component tests. */
 public final class InProcessCluster implements AutoCloseable {
@@ -20,29 +21,47 @@ public final class InProcessCluster implements AutoCloseable {
   public final int[] serverPorts;
   public final BackupClient client;
   public final int idleTimeoutSeconds;
+  private final UnaryOperator<Config> tweak;
+  private final String[] serverDeployments;
 
   public InProcessCluster(Path dir, int servers) {
-    this(dir, servers, 30);
+    this(dir, servers, 30, UnaryOperator.identity());
   }
 
   public InProcessCluster(Path dir, int servers, int idleTimeoutSeconds) {
+    this(dir, servers, idleTimeoutSeconds, UnaryOperator.identity());
+  }
+
+  /** Every element's configuration (the client's too) passes through {@code tweak}: TLS on, for one. */
+  public InProcessCluster(Path dir, int servers, UnaryOperator<Config> tweak) {
+    this(dir, servers, 30, tweak);
+  }
+
+  private InProcessCluster(Path dir, int servers, int idleTimeoutSeconds, UnaryOperator<Config> tweak) {
     this.dir = dir;
     this.idleTimeoutSeconds = idleTimeoutSeconds;
+    this.tweak = tweak;
     this.serverPorts = new int[servers + 1];
-    vertx.deployVerticle(new ManagerVerticle(TestSupport.config(Role.manager, 0, managerPort, managerPort,
-        dir.resolve("manager"), idleTimeoutSeconds), null)).await();
+    this.serverDeployments = new String[servers + 1];
+    vertx.deployVerticle(new ManagerVerticle(tweak.apply(TestSupport.config(Role.manager, 0, managerPort, managerPort,
+        dir.resolve("manager"), idleTimeoutSeconds)), null)).await();
     for (int id = 1; id <= servers; id++) {
       serverPorts[id] = TestSupport.freePort();
       String node = "node-" + id;
-      vertx.deployVerticle(new ServerVerticle(TestSupport.config(Role.server, id, serverPorts[id], managerPort,
-          dir.resolve("server-" + id), idleTimeoutSeconds), () -> node)).await();
+      serverDeployments[id] = vertx.deployVerticle(new ServerVerticle(tweak.apply(TestSupport.config(Role.server, id,
+          serverPorts[id], managerPort, dir.resolve("server-" + id), idleTimeoutSeconds)), () -> node)).await();
     }
     client = new BackupClient(vertx, clientConfig());
     await().atMost(Duration.ofSeconds(10)).until(() -> alive() == servers);
   }
 
   public Config clientConfig() {
-    return TestSupport.config(Role.client, 0, 0, managerPort, dir.resolve("client"), idleTimeoutSeconds);
+    return tweak.apply(TestSupport.config(Role.client, 0, 0, managerPort, dir.resolve("client"), idleTimeoutSeconds));
+  }
+
+  /** Stops server {@code id} (its port closes, what it was receiving is rolled back). */
+  public void killServer(int id) {
+    vertx.undeploy(serverDeployments[id]).await();
   }
 
   public long alive() {

@@ -62,6 +62,19 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--root", paramLabel = "DIR", description = "this element's root folder (default roots/<role>)")
   String root;
 
+  @Option(names = "--tls", paramLabel = "true|false", arity = "0..1", fallbackValue = "true",
+      description = "TLS on every connection (default false)")
+  String tls;
+
+  @Option(names = "--tls-cert", paramLabel = "PEM", description = "this element's certificate (chain), PEM")
+  String tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "PEM", description = "this element's private key, PEM")
+  String tlsKey;
+
+  @Option(names = "--tls-ca", paramLabel = "PEM", description = "the certificate authority to trust, PEM")
+  String tlsCa;
+
   @Option(names = "--conf", paramLabel = "FILE", description = "configuration file (default conf/backup.properties)")
   String conf;
 
@@ -94,6 +107,10 @@ public final class Main implements Callable<Integer> {
     flags.put("manager", manager);
     flags.put("root", root);
     flags.put("conf", conf);
+    flags.put("tls", tls);
+    flags.put("tls-cert", tlsCert);
+    flags.put("tls-key", tlsKey);
+    flags.put("tls-ca", tlsCa);
     return new ConfigLoader(flags, env).load();
   }
 

@@ -2,6 +2,7 @@ package dev.backup.client;
 
 import dev.backup.cluster.Ticket;
 import dev.backup.config.Config;
+import dev.backup.config.Tls;
 import dev.backup.protocol.BackupException;
 import dev.backup.protocol.ErrorCode;
 import dev.backup.protocol.Frame;
@@ -49,10 +50,10 @@ public final class BackupClient implements AutoCloseable {
     this.vertx = vertx;
     this.config = config;
     this.context = vertx.getOrCreateContext();
-    this.netClient = vertx.createNetClient(new NetClientOptions()
+    this.netClient = vertx.createNetClient(Tls.client(config, new NetClientOptions()
         .setConnectTimeout(config.connectTimeoutMs())
         .setIdleTimeout(config.idleTimeoutSeconds()).setIdleTimeoutUnit(TimeUnit.SECONDS)
-        .setTcpNoDelay(true).setSendBufferSize(READ_BUFFER));
+        .setTcpNoDelay(true).setSendBufferSize(READ_BUFFER)));
     this.hashExecutor = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "backup-client-hash");
       t.setDaemon(true);
@@ -150,15 +151,19 @@ public final class BackupClient implements AutoCloseable {
       return connecting;
     }
     connecting = netClient.connect(config.managerPort(), config.managerHost())
-        .recover(t -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
-            "cannot reach the manager at " + config.managerAddress() + " (" + t.getMessage()
-                + "); is it running? (--manager HOST:PORT)", t)))
+        .recover(t -> Future.failedFuture(t instanceof javax.net.ssl.SSLException ssl
+            ? new BackupException(ErrorCode.CONNECTION, "cannot make a TLS connection to the manager at "
+                + config.managerAddress() + ": " + BackupException.tlsProblem(ssl), t)
+            : new BackupException(ErrorCode.CONNECTION, "cannot reach the manager at " + config.managerAddress()
+                + " (" + t.getMessage() + "); is it running? (--manager HOST:PORT)", t)))
         .onComplete(ar -> connecting = null)
         .map(sock -> {
           manager = sock;
+          boolean[] answered = {false};
           FrameDecoder decoder = new FrameDecoder(new FrameDecoder.Listener() {
             @Override
             public void onFrame(Frame f) {
+              answered[0] = true;
               Promise<JsonObject> p = pending.remove(f.requestId());
               if (p == null) {
                 return;
@@ -180,9 +185,12 @@ public final class BackupClient implements AutoCloseable {
             if (manager == sock) {
               manager = null;
             }
+            // A manager that closes a plain connection without a word may be speaking TLS.
+            String hint = answered[0] || config.tls() ? ""
+                : " before any answer (if the manager uses TLS, set tls=true and tls-ca here too)";
             for (Promise<JsonObject> p : pending.values()) {
               p.tryFail(new BackupException(ErrorCode.CONNECTION, "lost the connection to the manager at "
-                  + config.managerAddress()));
+                  + config.managerAddress() + hint));
             }
             pending.clear();
           });
@@ -254,7 +262,7 @@ public final class BackupClient implements AutoCloseable {
     Promise<String> shaSent = Promise.promise();
     return netClient.connect(primary.getInteger("port"), primary.getString("host"))
         .recover(t -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
-            "cannot reach storage server " + ticket.chain().get(0).id() + ": " + t.getMessage(), t)))
+            "cannot reach storage server " + ticket.chain().get(0).id() + ": " + BackupException.reason(t), t)))
         .compose(sock -> {
           track(sock);
           FrameDecoder decoder = new FrameDecoder(new FrameDecoder.Listener() {
@@ -457,7 +465,7 @@ public final class BackupClient implements AutoCloseable {
     Promise<Void> done = Promise.promise();
     return netClient.connect(src.getInteger("port"), src.getString("host"))
         .recover(t -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
-            "cannot reach storage server " + id + ": " + t.getMessage(), t)))
+            "cannot reach storage server " + id + ": " + BackupException.reason(t), t)))
         .compose(sock -> {
           track(sock);
           TeeStream tee = new TeeStream(file, hasher);

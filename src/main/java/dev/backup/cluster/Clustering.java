@@ -4,6 +4,7 @@ import com.hazelcast.config.Config;
 import com.hazelcast.config.JoinConfig;
 import com.hazelcast.config.NetworkConfig;
 import com.hazelcast.core.HazelcastInstance;
+import dev.backup.config.Tls;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -26,7 +27,7 @@ public final class Clustering {
 
   public static Config hazelcastConfig(dev.backup.config.Config c) {
     Config hz = ConfigUtil.loadConfig();
-    hz.setClusterName(c.clusterName());
+    hz.setClusterName(hazelcastClusterName(c.clusterName(), c.secret()));
     hz.setProperty("hazelcast.phone.home.enabled", "false");
     hz.setProperty("hazelcast.logging.type", "slf4j");
     hz.setProperty("hazelcast.heartbeat.interval.seconds", String.valueOf(c.heartbeatSeconds()));
@@ -49,6 +50,24 @@ public final class Clustering {
     join.getAutoDetectionConfig().setEnabled(false);
     join.getTcpIpConfig().setEnabled(true).setMembers(membersByAddress(c.members())).setConnectionTimeoutSeconds(2);
     return hz;
+  }
+
+  /**
+   * The Hazelcast cluster name: the configured name and a digest (HMAC-SHA256, keyed with
+   * the cluster secret) of it. Hazelcast refuses a joining member whose cluster name is not
+   * its own, so a member with another name or another secret never joins; the secret itself
+   * is never sent.
+   */
+  public static String hazelcastClusterName(String name, String secret) {
+    try {
+      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+      mac.init(new javax.crypto.spec.SecretKeySpec(secret.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+          "HmacSHA256"));
+      byte[] digest = mac.doFinal(("backup-cluster:" + name).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return name + "-" + java.util.HexFormat.of().formatHex(digest, 0, 16);
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 is part of every Java runtime", e);
+    }
   }
 
   /**
@@ -85,6 +104,7 @@ public final class Clustering {
     HazelcastClusterManager cm = new HazelcastClusterManager(hazelcastConfig(c));
     VertxOptions options = new VertxOptions();
     options.getEventBusOptions().setHost(c.host()).setPort(0).setClusterPublicHost(c.host());
+    Tls.eventBus(c, options.getEventBusOptions());
     return Vertx.builder().with(options).withClusterManager(cm).buildClustered()
         .map(v -> new Clustered(v, cm));
   }

@@ -31,11 +31,23 @@ public record Config(
     int scrubIntervalSeconds,
     int reportIntervalMs,
     int heartbeatSeconds,
-    int maxNoHeartbeatSeconds) {
+    int maxNoHeartbeatSeconds,
+    boolean tls,
+    Path tlsCert,
+    Path tlsKey,
+    Path tlsCa) {
 
   public static final String DEFAULT_SECRET = "backup-default-secret-change-me";
 
   public String managerAddress() {
     return managerHost + ":" + managerPort;
+  }
+
+  /** The same configuration with TLS on, from these PEM files (a null path is left unset). */
+  public Config withTls(Path cert, Path key, Path ca) {
+    return new Config(role, id, host, port, clusterPort, members, clusterName, managerHost, managerPort, root,
+        secret, secretIsDefault, connectTimeoutMs, idleTimeoutSeconds, ticketTtlSeconds, defaultReplicas,
+        versionsKept, healConcurrency, healPercent, scrubMegabytesPerSecond, scrubIntervalSeconds,
+        reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, true, cert, key, ca);
   }
 }

@@ -19,7 +19,7 @@ import java.util.Properties;
  * variables ({@code BACKUP_PORT} for key {@code port}), the configuration file
  * ({@code --conf}, {@code BACKUP_CONF}, or {@code conf/backup.properties} when present)
  * and defaults. Keys are the long flag names without dashes: host, port, cluster-port,
- * members, manager, root, cluster-name, secret, ...
+ * members, manager, root, cluster-name, secret, tls, tls-cert, tls-key, tls-ca, ...
  */
 public final class ConfigLoader {
   public static final Path DEFAULT_CONF = Path.of("conf", "backup.properties");
@@ -95,7 +95,11 @@ public final class ConfigLoader {
         r.getInt("scrub-interval-seconds", 3600),
         r.getInt("report-interval-ms", 500),
         r.getInt("heartbeat-seconds", 1),
-        r.getInt("max-no-heartbeat-seconds", 5));
+        r.getInt("max-no-heartbeat-seconds", 5),
+        r.getBoolean("tls", false),
+        r.getPath("tls-cert"),
+        r.getPath("tls-key"),
+        r.getPath("tls-ca"));
     if (c.port() < 0 || c.port() > 65535 || c.managerPort() <= 0 || c.managerPort() > 65535) {
       throw new BackupException(ErrorCode.USAGE, "port out of range");
     }
@@ -108,6 +112,7 @@ public final class ConfigLoader {
     if (c.defaultReplicas() < 1) {
       throw new BackupException(ErrorCode.USAGE, "replicas must be at least 1");
     }
+    Tls.check(c);
     return c;
   }
 
@@ -166,6 +171,23 @@ public final class ConfigLoader {
     int getInt(String key, int dflt) {
       String v = get(key, null);
       return v == null ? dflt : parseInt(key, v);
+    }
+
+    boolean getBoolean(String key, boolean dflt) {
+      String v = get(key, null);
+      if (v == null) {
+        return dflt;
+      }
+      return switch (v.toLowerCase(Locale.ROOT)) {
+        case "true", "yes", "on", "1" -> true;
+        case "false", "no", "off", "0" -> false;
+        default -> throw new BackupException(ErrorCode.USAGE, "'" + key + "' must be true or false, not '" + v + "'");
+      };
+    }
+
+    Path getPath(String key) {
+      String v = get(key, null);
+      return v == null ? null : Path.of(v);
     }
   }
 }

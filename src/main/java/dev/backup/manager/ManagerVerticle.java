@@ -6,6 +6,7 @@ import com.hazelcast.core.HazelcastInstance;
 import dev.backup.cluster.Addresses;
 import dev.backup.cluster.Clustering;
 import dev.backup.config.Config;
+import dev.backup.config.Tls;
 import dev.backup.protocol.BackupException;
 import dev.backup.protocol.ErrorCode;
 import dev.backup.protocol.Frame;
@@ -64,8 +65,9 @@ public final class ManagerVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     service = new ManagerService(vertx, config, servers, this::saveCatalog);
-    netClient = vertx.createNetClient(new NetClientOptions().setConnectTimeout(config.connectTimeoutMs())
-        .setIdleTimeout(10).setIdleTimeoutUnit(TimeUnit.SECONDS).setTcpNoDelay(true));
+    netClient = vertx.createNetClient(Tls.client(config, new NetClientOptions()
+        .setConnectTimeout(config.connectTimeoutMs())
+        .setIdleTimeout(10).setIdleTimeoutUnit(TimeUnit.SECONDS).setTcpNoDelay(true)));
     if (hazelcast != null) {
       hazelcast.getCluster().addMembershipListener(new MembershipListener() {
         @Override
@@ -94,8 +96,9 @@ public final class ManagerVerticle extends VerticleBase {
     vertx.eventBus().<JsonObject>consumer(Addresses.BAD_COPY,
         m -> service.badCopy(m.body().getInteger("id"), m.body().getString("name"), m.body().getLong("version")));
     return loadCatalog()
-        .compose(v -> vertx.createNetServer(new NetServerOptions().setHost(config.host()).setPort(config.port())
-                .setIdleTimeout(config.idleTimeoutSeconds()).setIdleTimeoutUnit(TimeUnit.SECONDS).setTcpNoDelay(true))
+        .compose(v -> vertx.createNetServer(Tls.server(config, new NetServerOptions()
+                .setHost(config.host()).setPort(config.port())
+                .setIdleTimeout(config.idleTimeoutSeconds()).setIdleTimeoutUnit(TimeUnit.SECONDS).setTcpNoDelay(true)))
             .connectHandler(this::onClient)
             .listen())
         .onSuccess(s -> {
@@ -223,7 +226,11 @@ public final class ManagerVerticle extends VerticleBase {
     netClient.connect(port, host).onComplete(ar -> {
       connecting.remove(id);
       if (ar.failed()) {
-        log.debug("manager: cannot watch server {}: {}", id, ar.cause().toString());
+        if (ar.cause() instanceof javax.net.ssl.SSLException ssl) {
+          log.warn("manager: cannot watch server {} at {}:{}: {}", id, host, port, BackupException.tlsProblem(ssl));
+        } else {
+          log.debug("manager: cannot watch server {}: {}", id, ar.cause().toString());
+        }
         return;
       }
       NetSocket sock = ar.result();

@@ -50,6 +50,9 @@ public class BackupException extends RuntimeException {
         default -> new BackupException(ErrorCode.INTERNAL, String.valueOf(re.getMessage()), re);
       };
     }
+    if (t instanceof javax.net.ssl.SSLException ssl) {
+      return new BackupException(ErrorCode.CONNECTION, tlsProblem(ssl), t);
+    }
     if (t instanceof java.net.ConnectException || t instanceof io.netty.channel.ConnectTimeoutException) {
       return new BackupException(ErrorCode.CONNECTION, t.getMessage(), t);
     }
@@ -61,4 +64,30 @@ public class BackupException extends RuntimeException {
     }
     return new BackupException(ErrorCode.INTERNAL, String.valueOf(t.getMessage()), t);
   }
+
+  /** Why a connection failed, in words: the TLS problem when it was one, else the error's message. */
+  public static String reason(Throwable t) {
+    return t instanceof javax.net.ssl.SSLException ssl ? tlsProblem(ssl) : String.valueOf(t.getMessage());
+  }
+
+  /** What a failed TLS connection means, in words: which side to look at. */
+  public static String tlsProblem(javax.net.ssl.SSLException e) {
+    Throwable root = e;
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof io.netty.handler.ssl.NotSslRecordException) {
+        return "the peer does not speak TLS (turn tls on at both ends, or off at both)";
+      }
+      if (c instanceof java.security.cert.CertificateException) {
+        return "TLS: the peer's certificate is not accepted (it must be signed by the tls-ca certificate and name"
+            + " the host it is reached at): " + c.getMessage();
+      }
+      root = c;
+    }
+    String m = String.valueOf(root.getMessage());
+    if (m.contains("closed") || m.contains("timed out")) {
+      return "TLS handshake failed: " + m + " (does the peer use TLS, and does it trust this side?)";
+    }
+    return "TLS error: " + m;
+  }
+
 }

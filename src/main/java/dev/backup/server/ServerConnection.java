@@ -248,7 +248,7 @@ final class ServerConnection implements FrameDecoder.Listener {
     Ticket.Hop next = ticket.chain().get(hop + 1);
     return server.netClient().connect(next.port(), next.host())
         .recover(t -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
-            "server " + next.id() + " cannot be reached: " + t.getMessage(), t)))
+            "server " + next.id() + " cannot be reached: " + BackupException.reason(t), t)))
         .map(sock -> {
           FrameDecoder dd = new FrameDecoder(new FrameDecoder.Listener() {
             @Override

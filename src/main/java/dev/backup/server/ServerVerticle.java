@@ -3,6 +3,7 @@ package dev.backup.server;
 import dev.backup.cluster.Addresses;
 import dev.backup.cluster.Ticket;
 import dev.backup.config.Config;
+import dev.backup.config.Tls;
 import dev.backup.protocol.BackupException;
 import dev.backup.protocol.ErrorCode;
 import dev.backup.storage.BlobStore;
@@ -58,7 +59,7 @@ public final class ServerVerticle extends VerticleBase {
   private int foregroundTransfers;
   private boolean reportsFailing;
   private volatile long freeBytes;
-  /** The address others reach this server at: --host, resolved once (no name lookups on the data path). */
+  /** The address others reach this server at: --host, resolved once (no name lookups on the data path) unless TLS is on. */
   private String advertised;
   private boolean reporting;
 
@@ -75,18 +76,20 @@ public final class ServerVerticle extends VerticleBase {
       t.setDaemon(true);
       return t;
     });
-    netClient = vertx.createNetClient(new NetClientOptions()
+    netClient = vertx.createNetClient(Tls.client(config, new NetClientOptions()
         .setConnectTimeout(config.connectTimeoutMs())
         .setIdleTimeout(config.idleTimeoutSeconds()).setIdleTimeoutUnit(TimeUnit.SECONDS)
-        .setTcpNoDelay(true).setSendBufferSize(READ_BUFFER).setReceiveBufferSize(READ_BUFFER));
+        .setTcpNoDelay(true).setSendBufferSize(READ_BUFFER).setReceiveBufferSize(READ_BUFFER)));
     Future<Void> opened = vertx.executeBlocking(() -> {
       store.open();
       List<ReplicaMeta> inv = store.inventory();
       storedFiles = inv.size();
       storedBytes = inv.stream().mapToLong(ReplicaMeta::size).sum();
       freeBytes = store.freeBytes();
+      // With TLS, peers check that this server's certificate names the host they reached
+      // it at: that is --host as given (a name stays a name).
       try {
-        advertised = java.net.InetAddress.getByName(config.host()).getHostAddress();
+        advertised = config.tls() ? config.host() : java.net.InetAddress.getByName(config.host()).getHostAddress();
       } catch (java.net.UnknownHostException e) {
         advertised = config.host();
       }
@@ -98,10 +101,10 @@ public final class ServerVerticle extends VerticleBase {
     vertx.eventBus().<JsonObject>consumer(Addresses.copy(config.id()), this::onCopy);
     vertx.eventBus().<JsonObject>consumer(Addresses.inventory(config.id()), this::onInventory);
     return opened
-        .compose(v -> vertx.createNetServer(new NetServerOptions()
+        .compose(v -> vertx.createNetServer(Tls.server(config, new NetServerOptions()
                 .setHost(config.host()).setPort(config.port())
                 .setIdleTimeout(config.idleTimeoutSeconds()).setIdleTimeoutUnit(TimeUnit.SECONDS)
-                .setTcpNoDelay(true).setReceiveBufferSize(READ_BUFFER).setSendBufferSize(READ_BUFFER))
+                .setTcpNoDelay(true).setReceiveBufferSize(READ_BUFFER).setSendBufferSize(READ_BUFFER)))
             .connectHandler(this::onConnect)
             .listen())
         .onSuccess(s -> {
@@ -239,7 +242,7 @@ public final class ServerVerticle extends VerticleBase {
     boolean clusterBusy = msg.body().getBoolean("busy", false);
     readMeta(t.name(), t.version()).compose(meta -> netClient.connect(target.port(), target.host())
             .recover(e -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
-                "server " + target.id() + " cannot be reached: " + e.getMessage(), e)))
+                "server " + target.id() + " cannot be reached: " + BackupException.reason(e), e)))
             .compose(sock -> {
               io.vertx.core.Promise<JsonObject> done = io.vertx.core.Promise.promise();
               dev.backup.protocol.FrameDecoder d = new dev.backup.protocol.FrameDecoder(

@@ -65,6 +65,38 @@ class ConfigLoaderTest {
         .hasMessageContaining("configuration file not found");
   }
 
+  @Test
+  void tlsKeysComeFromFileAndEnvironmentAndTheirFilesAreChecked() throws Exception {
+    Path ca = Files.writeString(dir.resolve("ca.pem"), "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    Path cert = Files.writeString(dir.resolve("cert.pem"), Files.readString(ca));
+    Path key = Files.writeString(dir.resolve("key.pem"), "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n");
+    String conf = write("tls=true\ntls-cert=" + cert + "\ntls-key=" + key + "\n");
+    Config c = new ConfigLoader(Map.of("role", "manager", "conf", conf), Map.of("BACKUP_TLS_CA", ca.toString())).load();
+    assertThat(c.tls()).isTrue();
+    assertThat(c.tlsCert()).isEqualTo(cert);
+    assertThat(c.tlsKey()).isEqualTo(key);
+    assertThat(c.tlsCa()).isEqualTo(ca);
+    assertThat(new ConfigLoader(Map.of("role", "manager", "conf", write("")), Map.of()).load().tls()).isFalse();
+    // A client needs only the CA to trust.
+    assertThat(new ConfigLoader(Map.of("role", "client", "conf", write("tls=yes\ntls-ca=" + ca)), Map.of()).load()
+        .tls()).isTrue();
+
+    Map<String, String> env = Map.of("BACKUP_TLS_CA", ca.toString());
+    assertThatThrownBy(() -> new ConfigLoader(Map.of("role", "manager", "conf", write("tls=true\ntls-cert=" + cert)),
+        env).load()).isInstanceOfSatisfying(dev.backup.protocol.BackupException.class, e -> {
+          assertThat(e.code()).isEqualTo(dev.backup.protocol.ErrorCode.USAGE);
+          assertThat(e.getMessage()).contains("tls-key is not set").contains("BACKUP_TLS_KEY");
+        });
+    assertThatThrownBy(() -> new ConfigLoader(Map.of("role", "server", "id", "1",
+        "conf", write("tls=true\ntls-cert=" + dir.resolve("missing.pem") + "\ntls-key=" + key)), env).load())
+        .hasMessage("tls-cert: no such file: " + dir.resolve("missing.pem"));
+    assertThatThrownBy(() -> new ConfigLoader(Map.of("role", "server", "id", "1",
+        "conf", write("tls=true\ntls-cert=" + key + "\ntls-key=" + key)), env).load())
+        .hasMessageContaining("tls-cert: " + key + " is not a PEM file of this element's certificate");
+    assertThatThrownBy(() -> new ConfigLoader(Map.of("role", "client", "conf", write("tls=maybe")), Map.of()).load())
+        .hasMessageContaining("'tls' must be true or false");
+  }
+
   private String write(String content) {
     try {
       Path p = Files.createTempFile(dir, "conf", ".properties");
