@@ -134,10 +134,10 @@ public final class Main implements Callable<Integer> {
     try {
       if (c.role() == Role.manager) {
         vertx.deployVerticle(new ManagerVerticle(c, cl.hazelcast())).await();
-        log.info("manager ready on {}:{}", c.host(), c.port());
+        log.info("manager ready on {}:{}{}", c.host(), c.port(), c.tls() ? " (TLS, " + dev.backup.config.Tls.engineName() + ")" : "");
       } else {
         vertx.deployVerticle(new ServerVerticle(c, cl.clusterManager()::getNodeId)).await();
-        log.info("server {} ready on {}:{}", c.id(), c.host(), c.port());
+        log.info("server {} ready on {}:{}{}", c.id(), c.host(), c.port(), c.tls() ? " (TLS, " + dev.backup.config.Tls.engineName() + ")" : "");
       }
     } catch (RuntimeException e) {
       vertx.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS)

@@ -30,6 +30,7 @@ public final class Tls {
   /** Options of a listening socket: presents this element's certificate. */
   public static NetServerOptions server(Config c, NetServerOptions o) {
     if (c.tls()) {
+      engine(o);
       o.setSsl(true).setKeyCertOptions(keyCert(c))
           .setSslHandshakeTimeout(handshakeTimeoutMs(c)).setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
     }
@@ -39,6 +40,7 @@ public final class Tls {
   /** Options of a connecting socket: trusts tls-ca only, and checks the peer's name. */
   public static NetClientOptions client(Config c, NetClientOptions o) {
     if (c.tls()) {
+      engine(o);
       o.setSsl(true).setTrustOptions(trust(c)).setHostnameVerificationAlgorithm("HTTPS")
           .setSslHandshakeTimeout(handshakeTimeoutMs(c)).setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
     }
@@ -51,10 +53,36 @@ public final class Tls {
    */
   public static EventBusOptions eventBus(Config c, EventBusOptions o) {
     if (c.tls()) {
+      engine(o);
       o.setSsl(true).setKeyCertOptions(keyCert(c)).setTrustOptions(trust(c)).setClientAuth(ClientAuth.REQUIRED)
           .setSslHandshakeTimeout(handshakeTimeoutMs(c)).setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
     }
     return o;
+  }
+
+  /**
+   * OpenSSL (BoringSSL, bundled for Linux x86-64) when it loads: it encrypts several times
+   * faster than the JDK's engine. Elsewhere the JDK's engine is used.
+   */
+  private static void engine(io.vertx.core.net.TCPSSLOptions o) {
+    if (OPENSSL) {
+      o.setSslEngineOptions(new io.vertx.core.net.OpenSSLEngineOptions());
+    }
+  }
+
+  private static final boolean OPENSSL = openSslAvailable();
+
+  private static boolean openSslAvailable() {
+    try {
+      return io.vertx.core.net.OpenSSLEngineOptions.isAvailable();
+    } catch (LinkageError e) {
+      return false;
+    }
+  }
+
+  /** Which engine encrypts: for the start-up log. */
+  public static String engineName() {
+    return OPENSSL ? "OpenSSL" : "JDK";
   }
 
   /**

@@ -103,7 +103,7 @@ public final class ManagerVerticle extends VerticleBase {
             .listen())
         .onSuccess(s -> {
           netServer = s;
-          tickTimer = vertx.setPeriodic(250, t -> tick());
+          tickTimer = vertx.setPeriodic(ServerTable.TICK_MILLIS, t -> tick());
           log.info("manager: listening on {}:{}, root {}", config.host(), s.actualPort(), config.root().toAbsolutePath());
         });
   }

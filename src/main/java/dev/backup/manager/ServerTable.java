@@ -101,8 +101,26 @@ public final class ServerTable {
     return update(s, Long.MIN_VALUE);
   }
 
-  /** Re-evaluates every server; returns the ids whose health changed. */
+  /** How often the manager calls {@link #tick}. */
+  public static final long TICK_MILLIS = 250;
+  private long lastTick;
+
+  /**
+   * Re-evaluates every server; returns the ids whose health changed. When the manager
+   * itself was stalled (a long pause, a starved CPU), the servers' reports are waiting in
+   * its queue: the stall is not counted against them, or every server would look silent
+   * at once.
+   */
   public List<Integer> tick(long now) {
+    long stalled = lastTick == 0 ? 0 : now - lastTick - TICK_MILLIS;
+    lastTick = now;
+    if (stalled > TICK_MILLIS) {
+      for (Server s : servers.values()) {
+        if (s.lastReport > 0) {
+          s.lastReport = Math.min(now, s.lastReport + stalled);
+        }
+      }
+    }
     List<Integer> changed = new ArrayList<>();
     for (Server s : servers.values()) {
       if (update(s, now)) {

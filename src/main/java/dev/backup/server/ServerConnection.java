@@ -228,8 +228,7 @@ final class ServerConnection implements FrameDecoder.Listener {
       up.write(new Frame(Op.RESPONSE, requestId, new JsonObject().put("size", meta.size())
           .put("sha256", meta.sha256()).put("offset", offset)).encode());
       up.resume();
-      Future<Void> sent = meta.size() - offset == 0 ? Future.succeededFuture()
-          : up.sendFile(path, offset, meta.size() - offset);
+      Future<Void> sent = FileSender.send(server.vertx(), up, path, offset, meta.size() - offset, server.tls());
       sent.onComplete(x -> {
         if (x.failed()) {
           fail(x.cause(), false);

@@ -302,7 +302,7 @@ public final class ServerVerticle extends VerticleBase {
     }
     long length = Math.min(HEAL_SLICE, size - offset);
     long started = System.nanoTime();
-    return sock.sendFile(path, offset, length).compose(v -> {
+    return FileSender.send(vertx, sock, path, offset, length, config.tls()).compose(v -> {
       boolean busy = clusterBusy || foregroundTransfers > 0;
       long pause = busy ? HealShare.pauseMillis(System.nanoTime() - started, config.healPercent()) : 0;
       if (pause == 0) {
@@ -389,6 +389,10 @@ public final class ServerVerticle extends VerticleBase {
 
   int id() {
     return config.id();
+  }
+
+  boolean tls() {
+    return config.tls();
   }
 
   String secret() {

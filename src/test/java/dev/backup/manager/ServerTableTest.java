@@ -1,0 +1,50 @@
+package dev.backup.manager;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Test;
+
+class ServerTableTest {
+
+  private static JsonObject report(int id) {
+    return new JsonObject().put("id", id).put("node", "n" + id).put("host", "127.0.0.1").put("port", 7000 + id);
+  }
+
+  /** Ticks every 250 ms from {@code from} to {@code to}. */
+  private static void tickThrough(ServerTable t, long from, long to) {
+    for (long now = from; now <= to; now += ServerTable.TICK_MILLIS) {
+      t.tick(now);
+    }
+  }
+
+  @Test
+  void aSilentServerIsSuspectedAfterTheThreshold() {
+    ServerTable t = new ServerTable(2500);
+    t.onReport(report(1), true, 1_000);
+    t.onReport(report(2), true, 1_000);
+    tickThrough(t, 1_000, 3_000);
+    t.onReport(report(2), true, 3_000);
+    tickThrough(t, 3_250, 4_000);
+    assertThat(t.health(1)).isEqualTo(ServerTable.Health.suspected);
+    assertThat(t.health(2)).isEqualTo(ServerTable.Health.alive);
+  }
+
+  @Test
+  void aStalledManagerDoesNotSuspectEveryServer() {
+    ServerTable t = new ServerTable(2500);
+    t.onReport(report(1), true, 1_000);
+    t.onReport(report(2), true, 1_000);
+    tickThrough(t, 1_000, 1_500);
+    // The manager stops for 4 s (its own pause): the next tick comes late, before the
+    // reports queued meanwhile are handled. Nobody is suspected for the manager's stall.
+    assertThat(t.tick(5_500)).isEmpty();
+    assertThat(t.health(1)).isEqualTo(ServerTable.Health.alive);
+    assertThat(t.health(2)).isEqualTo(ServerTable.Health.alive);
+    // A server that then stays silent is still suspected in due time.
+    t.onReport(report(2), true, 5_600);
+    tickThrough(t, 5_750, 9_000);
+    assertThat(t.health(1)).isEqualTo(ServerTable.Health.suspected);
+    assertThat(t.health(2)).isEqualTo(ServerTable.Health.suspected);
+  }
+}
