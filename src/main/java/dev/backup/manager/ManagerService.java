@@ -626,8 +626,19 @@ final class ManagerService {
    * live holder onto a server chosen by placement. A copy that replaces one on a dead
    * server takes its place in the catalog; the dead server drops its copy if it returns.
    */
+  /**
+   * How many heal copies may run now: heal-concurrency, or while clients are being served
+   * that share of it (heal-percent), at least one.
+   */
+  int healSlots() {
+    if (!servers.clientsBeingServed()) {
+      return config.healConcurrency();
+    }
+    return Math.max(1, config.healConcurrency() * config.healPercent() / 100);
+  }
+
   void heal() {
-    if (healing.size() >= config.healConcurrency()) {
+    if (healing.size() >= healSlots()) {
       return;
     }
     if (System.currentTimeMillis() - startedAt < HEAL_GRACE_MS) {
@@ -648,7 +659,7 @@ final class ManagerService {
     }
     needs.sort(Comparator.comparingInt(Need::present));
     for (Need n : needs) {
-      if (healing.size() >= config.healConcurrency()) {
+      if (healing.size() >= healSlots()) {
         return;
       }
       List<ServerLoad> sources = servers.loads().stream()

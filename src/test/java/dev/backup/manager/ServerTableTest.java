@@ -47,4 +47,17 @@ class ServerTableTest {
     assertThat(t.health(1)).isEqualTo(ServerTable.Health.suspected);
     assertThat(t.health(2)).isEqualTo(ServerTable.Health.suspected);
   }
+
+  @Test
+  void clientsAreBeingServedWhileALiveServerReportsForegroundTransfers() {
+    ServerTable t = new ServerTable(2500);
+    t.onReport(report(1), true, 1_000);
+    t.onReport(report(2).put("transfers", 3), true, 1_000);
+    assertThat(t.clientsBeingServed()).as("heal copies alone are not clients").isFalse();
+    t.onReport(report(1).put("transfers", 1).put("foreground", 1), true, 1_100);
+    assertThat(t.clientsBeingServed()).isTrue();
+    // A server that left the cluster does not count, whatever it said last.
+    t.onMemberRemoved(1);
+    assertThat(t.clientsBeingServed()).isFalse();
+  }
 }
