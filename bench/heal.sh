@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Healing benchmark. Starts a manager and four servers, backs up FILES files of FILE_MB
-# MiB with R=2, measures a backup of FG_MB MiB on the idle cluster, then kill -9's
-# server 1 and measures, in the same run:
+# MiB with R=2, measures a backup of FG_MB MiB on the idle cluster, then starts the same
+# backup again and, as soon as its bytes flow, kill -9's a server outside its chain, and
+# measures in the same run:
 #   - the time until every file has its two copies again, beside `cp` + `sync` of the
-#     same bytes (the copies server 1 held) on this disk;
-#   - the speed of the same backup started right after the kill, while healing runs,
-#     beside its speed on the idle cluster.
+#     same bytes (the copies the killed server held) on this disk;
+#   - the speed of that backup, running while healing runs, beside its speed on the idle
+#     cluster (both timed from the client's start).
 #
 #   bench/heal.sh                          128 files of 16 MiB (about 1 GiB lost)
 #   FILES=32 FILE_MB=16 FG_MB=128 bench/heal.sh   a quicker run
@@ -29,24 +30,29 @@ client backup fg1.bin --replicas 2 >/dev/null
 b=$(now)
 idle_s=$(secs "$a" "$b")
 
-# What server 1 holds is what its death loses; copying those bytes with cp is the yardstick.
-lost_bytes=$(find "$WORK/server-1/files" -type f ! -name '*.meta' -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+# Back up fg2.bin and, once the manager has placed it (its bytes are flowing), kill -9 a
+# server outside its chain: healing then runs beside the backup.
 a=$(now)
-cp -r "$WORK/server-1/files" "$WORK/cp"
-sync
-b=$(now)
-cp_s=$(secs "$a" "$b")
-rm -rf "$WORK/cp"
-sync
-
-kill -9 "${server_pids[0]}"
-t0=$(now)
 ( client backup fg2.bin --replicas 2 >/dev/null && now >"$WORK/fg-end" ) &
 fg_pid=$!
+chain=""
+for _ in $(seq 1 600); do
+  chain=$(sed -n 's/.*placed fg2.bin v1 ([0-9]* bytes) on \[\([0-9, ]*\)\].*/\1/p' "$WORK/logs/manager.log" | head -1)
+  [[ -n "$chain" ]] && break
+  sleep 0.05
+done
+[[ -n "$chain" ]] || { echo "the backup during healing was not placed" >&2; exit 1; }
+victim=""
+for id in 1 2 3 4; do grep -qw "$id" <<<"$chain" || { victim=$id; break; }; done
+
+# What the victim holds is what its death loses; copying those bytes with cp is the yardstick.
+lost_bytes=$(find "$WORK/server-$victim/files" -type f ! -name '*.meta' -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+kill -9 "${server_pids[$((victim - 1))]}"
+t0=$(now)
 healed=""
 for _ in $(seq 1 1200); do
   st=$(client status --json 2>/dev/null || true)
-  if grep -q '"id" : 1,' <<<"$st" && ! tr -d '\n ' <<<"$st" | grep -q '"id":1,"alive":true'; then
+  if ! tr -d '\n ' <<<"$st" | grep -q "\"id\":$victim,\"alive\":true" && grep -q '"underReplicated"' <<<"$st"; then
     under=$(status_field underReplicated "$st")
     healing=$(status_field healing "$st")
     if [[ "$under" == 0 && "$healing" == 0 ]]; then healed=$(now); break; fi
@@ -56,10 +62,18 @@ done
 [[ -n "$healed" ]] || { echo "not healed in time; logs in $WORK/logs" >&2; exit 1; }
 heal_s=$(secs "$t0" "$healed")
 wait "$fg_pid" || { echo "the backup during healing failed" >&2; exit 1; }
-busy_s=$(secs "$t0" "$(cat "$WORK/fg-end")")
+busy_s=$(secs "$a" "$(cat "$WORK/fg-end")")
+
+a=$(now)
+cp -r "$WORK/server-$victim/files" "$WORK/cp"
+sync
+b=$(now)
+cp_s=$(secs "$a" "$b")
+rm -rf "$WORK/cp"
+
 mb=$(calc "$lost_bytes / 1000000")
-printf 'heal: %.0f MB of lost copies back to R=2 in %.1f s (%.0f MB/s); cp + sync of the same bytes %.1f s; ratio %.2f\n' \
-  "$mb" "$heal_s" "$(calc "$mb / $heal_s")" "$cp_s" "$(calc "$cp_s / $heal_s")"
+printf 'heal: %.0f MB of lost copies (server %d) back to R=2 in %.1f s (%.0f MB/s); cp + sync of the same bytes %.1f s; ratio %.2f\n' \
+  "$mb" "$victim" "$heal_s" "$(calc "$mb / $heal_s")" "$cp_s" "$(calc "$cp_s / $heal_s")"
 printf 'backup while healing: %d MiB in %.2f s (%.0f MB/s); idle %.2f s (%.0f MB/s); ratio %.2f (target >= 0.5)\n' \
   "$FG_MB" "$busy_s" "$(calc "$FG_MB * 1.048576 / $busy_s")" "$idle_s" "$(calc "$FG_MB * 1.048576 / $idle_s")" \
   "$(calc "$idle_s / $busy_s")"

@@ -22,6 +22,9 @@ server_pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [[ -n "${KEEP_LOGS:-}" ]]; then
+    rm -rf "$KEEP_LOGS" && cp -r "$WORK/logs" "$KEEP_LOGS" && echo "logs kept in $KEEP_LOGS" >&2
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM

@@ -677,8 +677,9 @@ final class ManagerService {
       String k = key(n.name(), n.v().version());
       Heal mine = new Heal(sources.get(0).id(), target.get(0).id());
       healing.put(k, mine);
-      log.info("manager: healing {} v{} ({} of {} copies): server {} -> server {}", n.name(), n.v().version(),
-          n.present(), n.wanted(), sources.get(0).id(), target.get(0).id());
+      log.info("manager: healing {} v{} ({} of {} copies): server {} -> server {}{}", n.name(), n.v().version(),
+          n.present(), n.wanted(), sources.get(0).id(), target.get(0).id(),
+          servers.clientsBeingServed() ? " (making way for clients)" : "");
       copy(n.name(), n.v(), sources.get(0), target.get(0), n.wanted(), true).onComplete(ar -> {
         healing.remove(k, mine);
         if (ar.succeeded()) {
