@@ -40,11 +40,11 @@ alive_servers() { client status --json 2>/dev/null | grep -c '"alive" : true' ||
 # Starts the manager and servers 1-4 and waits until all four are alive in status.
 start_cluster() {
   mkdir -p "$WORK/client" "$WORK/logs"
-  java -Xmx256m -jar "$JAR" --role=manager "${common[@]}" --port "$PORT" --root "$WORK/manager" \
+  java ${JAVA_OPTS:-} -Xmx256m -jar "$JAR" --role=manager "${common[@]}" --port "$PORT" --root "$WORK/manager" \
     >"$WORK/logs/manager.log" 2>&1 &
   pids+=($!)
   for id in 1 2 3 4; do
-    java -Xmx128m -jar "$JAR" --role=server --id=$id "${common[@]}" --port $((PORT + id)) --root "$WORK/server-$id" \
+    java ${JAVA_OPTS:-} -Xmx128m -jar "$JAR" --role=server --id=$id "${common[@]}" --port $((PORT + id)) --root "$WORK/server-$id" \
       >"$WORK/logs/server-$id.log" 2>&1 &
     pids+=($!)
     server_pids+=($!)

@@ -84,7 +84,8 @@ final class ClientCommands {
       int done = 0;
       // Several files in flight at once: small files are bound by the servers' fsyncs, and
       // many at a time let the disks group them.
-      int window = files.size() == 1 ? 1 : IN_FLIGHT;
+      // Small files: many more, as their time goes to round trips and fsyncs, not bytes.
+      int window = files.size() == 1 ? 1 : totalBytes / files.size() < SMALL_FILE ? IN_FLIGHT_SMALL : IN_FLIGHT;
       java.util.ArrayDeque<LocalFiles.LocalFile> todo = new java.util.ArrayDeque<>(files);
       java.util.concurrent.LinkedBlockingQueue<Object[]> finished = new java.util.concurrent.LinkedBlockingQueue<>();
       int inFlight = 0;
@@ -176,6 +177,8 @@ final class ClientCommands {
 
   /** Files of one backup in flight at once. */
   static final int IN_FLIGHT = 8;
+  static final int IN_FLIGHT_SMALL = 32;
+  static final long SMALL_FILE = 1L << 20;
 
   @Command(name = "list", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
       description = "The catalog: name, versions, size, checksum, copies wanted and held.")
