@@ -122,7 +122,13 @@ final class ManagerService {
   private JsonObject stat(JsonObject req, Namespace ns) {
     JsonObject files = new JsonObject();
     for (Object o : req.getJsonArray("names", new JsonArray())) {
-      Catalog.Entry e = catalog.get(ns.in(String.valueOf(o)));
+      String name;
+      try {
+        name = ns.in(String.valueOf(o));
+      } catch (BackupException invalid) {
+        continue; // a name that cannot be backed up has no latest version
+      }
+      Catalog.Entry e = catalog.get(name);
       if (e != null && e.latest() != null) {
         Catalog.Version v = e.latest();
         files.put(ns.out(e.name()), new JsonObject().put("version", v.version()).put("size", v.size()).put("sha256", v.sha256()));
