@@ -22,8 +22,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * The manager's users, run on the manager's host against its root
- * ({@code --role=manager users add NAME}). A running manager sees the change at its next
- * request.
+ * ({@code --role=manager users add NAME}). A running manager sees the change within a
+ * second.
  */
 @Command(name = "users", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "The manager's users (run on the manager's host: --role=manager users add|list|remove).",

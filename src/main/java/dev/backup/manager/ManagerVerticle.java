@@ -52,6 +52,8 @@ public final class ManagerVerticle extends VerticleBase {
   private final Set<Integer> connecting = new HashSet<>();
   private ManagerService service;
   private Users users;
+  private Map<String, Users.User> knownUsers = Map.of();
+  private long knownUsersAt = Long.MIN_VALUE;
   private NetServer netServer;
   private NetClient netClient;
   private long tickTimer = -1;
@@ -312,7 +314,7 @@ public final class ManagerVerticle extends VerticleBase {
     if (op.equals("ping")) {
       return service.handle(req);
     }
-    return vertx.executeBlocking(users::current).compose(known -> {
+    return knownUsers().compose(known -> {
       switch (op) {
         case "hello":
           return Future.succeededFuture(known.isEmpty() ? new JsonObject().put("open", true) : signIn.hello(req, known));
@@ -336,6 +338,22 @@ public final class ManagerVerticle extends VerticleBase {
           }
           return service.handle(req);
       }
+    });
+  }
+
+  /**
+   * The users, read again from the file (on a worker, unordered: never behind a catalog
+   * write) when the last look is more than a second old, so that an admin's change is
+   * seen within a second.
+   */
+  private Future<Map<String, Users.User>> knownUsers() {
+    long now = System.nanoTime();
+    if (knownUsersAt != Long.MIN_VALUE && now - knownUsersAt < 1_000_000_000L) {
+      return Future.succeededFuture(knownUsers);
+    }
+    return vertx.executeBlocking(users::current, false).onSuccess(u -> {
+      knownUsers = u;
+      knownUsersAt = now;
     });
   }
 
