@@ -27,7 +27,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "users", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "The manager's users (run on the manager's host: --role=manager users add|list|remove).",
-    subcommands = {UsersCommand.Add.class, UsersCommand.ListUsers.class, UsersCommand.Remove.class})
+    subcommands = {UsersCommand.Add.class, UsersCommand.ListUsers.class, UsersCommand.Quota.class,
+        UsersCommand.Remove.class})
 final class UsersCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
@@ -73,13 +74,23 @@ final class UsersCommand implements Callable<Integer> {
     @Parameters(paramLabel = "NAME", description = "1 to 32 of a-z 0-9 _ . -, starting with a letter or _")
     String name;
 
+    @picocli.CommandLine.Option(names = "--quota", paramLabel = "BYTES",
+        description = "bytes the user's files may take, every kept version counted once (default: no limit)")
+    long quota;
+
     @Override
     public Integer call() {
       Names.validateUser(name);
+      if (quota < 0) {
+        throw new BackupException(ErrorCode.USAGE, "--quota is a number of bytes, 0 for none");
+      }
       UsersCommand p = parent();
       Users users = p.users();
       refuseIfNamesTaken(p.root(), name);
       String secret = users.add(name, Scram.DEFAULT_ITERATIONS);
+      if (quota > 0) {
+        users.setQuota(name, quota);
+      }
       spec.commandLine().getOut().println(secret);
       spec.commandLine().getOut().flush();
       spec.commandLine().getErr().println("created user " + name + "; its secret (above) is shown only now: put it in a "
@@ -114,6 +125,24 @@ final class UsersCommand implements Callable<Integer> {
     @Override
     public Integer call() {
       parent().users().current().keySet().forEach(spec.commandLine().getOut()::println);
+      return 0;
+    }
+  }
+
+  @Command(name = "quota", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+      description = "Set how many bytes a user's files may take (every kept version counted once); 0: no limit.")
+  static final class Quota extends Sub {
+    @Parameters(index = "0", paramLabel = "NAME")
+    String name;
+
+    @Parameters(index = "1", paramLabel = "BYTES")
+    long bytes;
+
+    @Override
+    public Integer call() {
+      parent().users().setQuota(name, bytes);
+      spec.commandLine().getErr().println(bytes == 0 ? "user " + name + " has no quota"
+          : "user " + name + " may keep " + bytes + " bytes");
       return 0;
     }
   }

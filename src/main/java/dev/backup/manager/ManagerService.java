@@ -43,6 +43,8 @@ final class ManagerService {
   private final PlacementPolicy placement = new LoadAwarePlacement();
   private final Supplier<Future<Void>> save;
   private final Map<String, Long> pending = new HashMap<>();
+  /** Sizes of the versions being written, by key: they count against their user's quota. */
+  private final Map<String, Long> pendingBytes = new HashMap<>();
   Catalog catalog = new Catalog();
 
   ManagerService(Vertx vertx, Config config, ServerTable servers, Supplier<Future<Void>> save) {
@@ -61,8 +63,8 @@ final class ManagerService {
    * user names them without it. The unnamed namespace ({@code user} null: a manager
    * without users) sees every name as it is.
    */
-  record Namespace(String user) {
-    static final Namespace OPEN = new Namespace(null);
+  record Namespace(String user, long quota) {
+    static final Namespace OPEN = new Namespace(null, 0);
 
     String prefix() {
       return user == null ? "" : user + "/";
@@ -166,8 +168,37 @@ final class ManagerService {
     if (sha != null && e != null && e.latest() != null && e.latest().sha256().equals(sha) && e.latest().size() == size) {
       return Future.succeededFuture(new JsonObject().put("unchanged", true).put("version", e.latest().version()));
     }
+    checkQuota(ns, size);
     long version = catalog.reserveVersion(name);
-    return placeChain(ns, name, version, replicas, size, new HashSet<>(), 3);
+    pendingBytes.put(key(name, version), size);
+    return placeChain(ns, name, version, replicas, size, new HashSet<>(), 3)
+        .onFailure(x -> pendingBytes.remove(key(name, version)));
+  }
+
+  /**
+   * Refuses a new version of {@code size} bytes that would take a user past their quota:
+   * the sizes of every kept version of their files (each counted once, whatever its
+   * copies) and of those being written.
+   */
+  private void checkQuota(Namespace ns, long size) {
+    if (ns.user() == null || ns.quota() <= 0) {
+      return;
+    }
+    long used = 0;
+    for (String n : ns.under(catalog, "")) {
+      for (Catalog.Version v : catalog.get(n).versions()) {
+        used += v.size();
+      }
+    }
+    for (Map.Entry<String, Long> p : pendingBytes.entrySet()) {
+      if (p.getKey().startsWith(ns.prefix())) {
+        used += p.getValue();
+      }
+    }
+    if (used + size > ns.quota()) {
+      throw new BackupException(ErrorCode.QUOTA, "quota exceeded: " + ns.user() + "'s files take " + used + " of "
+          + ns.quota() + " bytes, and this one needs " + size + " more; delete files or versions to make room");
+    }
   }
 
   private void checkReplicas(int replicas) {
@@ -224,7 +255,11 @@ final class ManagerService {
   private void markPending(String name, long version) {
     long until = expiry();
     pending.put(key(name, version), until);
-    vertx.setTimer(config.ticketTtlSeconds() * 1000L + 1000, t -> pending.remove(key(name, version), until));
+    vertx.setTimer(config.ticketTtlSeconds() * 1000L + 1000, t -> {
+      if (pending.remove(key(name, version), until)) {
+        pendingBytes.remove(key(name, version));
+      }
+    });
   }
 
   /** A primary (or the target of a copy) reports durable copies. */
@@ -242,6 +277,7 @@ final class ManagerService {
       return save.get();
     }
     pending.remove(key(name, version));
+    pendingBytes.remove(key(name, version));
     catalog.commit(name, b.getInteger("replicas", ids.size()), new Catalog.Version(version, b.getLong("size"),
         b.getString("sha256"), b.getLong("created", System.currentTimeMillis()), List.copyOf(ids)));
     List<Catalog.Version> old = catalog.versionsBeyond(name, config.versionsKept());
@@ -627,6 +663,7 @@ final class ManagerService {
     String name = b.getString("name");
     long version = b.getLong("version");
     pending.remove(key(name, version));
+    pendingBytes.remove(key(name, version));
     if (catalog.version(name, version) != null) {
       return;
     }

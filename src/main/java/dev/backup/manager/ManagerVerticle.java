@@ -331,7 +331,7 @@ public final class ManagerVerticle extends VerticleBase {
             if (!known.containsKey(signIn.user())) {
               return Future.failedFuture(new BackupException(ErrorCode.DENIED, SignIn.REFUSED));
             }
-            return service.handle(req, new ManagerService.Namespace(signIn.user()));
+            return service.handle(req, new ManagerService.Namespace(signIn.user(), known.get(signIn.user()).quota()));
           }
           if (!known.isEmpty()) {
             return Future.failedFuture(new BackupException(ErrorCode.DENIED, SIGN_IN_NEEDED));

@@ -30,10 +30,11 @@ public final class Users {
   public static final String FILE = "users.json";
 
   /** One user: what the manager needs to check a proof. */
-  public record User(String name, byte[] salt, int iterations, byte[] storedKey) {
+  public record User(String name, byte[] salt, int iterations, byte[] storedKey, long quota) {
     JsonObject toJson() {
-      return new JsonObject().put("salt", Scram.b64(salt)).put("iterations", iterations)
+      JsonObject j = new JsonObject().put("salt", Scram.b64(salt)).put("iterations", iterations)
           .put("storedKey", Scram.b64(storedKey));
+      return quota > 0 ? j.put("quota", quota) : j;
     }
   }
 
@@ -73,7 +74,7 @@ public final class Users {
       for (String name : all.fieldNames()) {
         JsonObject u = all.getJsonObject(name);
         out.put(name, new User(name, Scram.unb64(u.getString("salt")), u.getInteger("iterations"),
-            Scram.unb64(u.getString("storedKey"))));
+            Scram.unb64(u.getString("storedKey")), u.getLong("quota", 0L)));
       }
       return Collections.unmodifiableMap(out);
     } catch (IOException | RuntimeException e) {
@@ -90,9 +91,23 @@ public final class Users {
     }
     String secret = Scram.random(32);
     byte[] salt = Scram.unb64(Scram.random(16));
-    all.put(name, new User(name, salt, iterations, Scram.storedKey(secret, salt, iterations)));
+    all.put(name, new User(name, salt, iterations, Scram.storedKey(secret, salt, iterations), 0));
     write(all);
     return secret;
+  }
+
+  /** Sets how many bytes a user's files may take (every kept version counted once); 0: no limit. */
+  public synchronized void setQuota(String name, long bytes) {
+    if (bytes < 0) {
+      throw new BackupException(ErrorCode.USAGE, "a quota is a number of bytes, 0 for none");
+    }
+    Map<String, User> all = new TreeMap<>(current());
+    User u = all.get(name);
+    if (u == null) {
+      throw new BackupException(ErrorCode.NOT_FOUND, "no user '" + dev.backup.protocol.Names.printable(name) + "'");
+    }
+    all.put(name, new User(name, u.salt(), u.iterations(), u.storedKey(), bytes));
+    write(all);
   }
 
   /** Removes a user; its files stay in the catalog under its name. */

@@ -77,7 +77,7 @@ class UsersTest {
 
   @Test
   void anUnknownUserGetsTheSameSaltEachTime() {
-    Map<String, Users.User> none = Map.of("alice", new Users.User("alice", new byte[16], 1000, new byte[32]));
+    Map<String, Users.User> none = Map.of("alice", new Users.User("alice", new byte[16], 1000, new byte[32], 0));
     JsonObject a = new SignIn("k").hello(hello("mallory"), none);
     JsonObject b = new SignIn("k").hello(hello("mallory"), none);
     assertThat(a.getString("salt")).isEqualTo(b.getString("salt"));

@@ -34,6 +34,7 @@ class UsersClusterTest {
   static InProcessCluster cluster;
   static String aliceSecret;
   static String bobSecret;
+  static String carolSecret;
   static BackupClient alice;
   static BackupClient bob;
 
@@ -45,6 +46,8 @@ class UsersClusterTest {
     Users users = new Users(dir.resolve("manager"));
     aliceSecret = users.add("alice", 1000);
     bobSecret = users.add("bob", 1000);
+    carolSecret = users.add("carol", 1000);
+    users.setQuota("carol", 100);
     cluster = new InProcessCluster(dir, 3, c -> c.withUser("alice", aliceSecret));
     alice = cluster.client;
     bob = client("bob", bobSecret);
@@ -180,6 +183,30 @@ class UsersClusterTest {
     Ticket crossed = Ticket.sign(TestSupport.SECRET, "cross-1", Ticket.GET, "bob", t.name(), t.version(), t.size(),
         t.chain(), t.expires());
     assertDenied(get(port, crossed));
+  }
+
+  @Test
+  void aQuotaIsRefusedCleanlyWhenItWouldBeExceeded() throws Exception {
+    BackupClient carol = client("carol", carolSecret);
+    try {
+      carol.upload(file("c/one.bin", "x".repeat(60)).toString(), "one.bin", 2).await();
+      assertThatThrownBy(() -> carol.upload(file("c/two.bin", "y".repeat(60)).toString(), "two.bin", 2).await())
+          .isInstanceOf(BackupException.class)
+          .satisfies(e -> {
+            assertThat(((BackupException) e).code()).isEqualTo(ErrorCode.QUOTA);
+            assertThat(e.getMessage()).contains("quota exceeded").contains("60 of 100 bytes");
+          });
+      assertThat(names(carol)).containsExactly("one.bin");
+      for (int id = 1; id <= 3; id++) {
+        assertThat(dir.resolve("server-" + id).resolve("files/carol/two.bin.v1")).doesNotExist();
+      }
+      // Other users are not limited by carol's quota; room made by a delete is usable again.
+      carol.request(new JsonObject().put("op", "delete").put("paths", new JsonArray().add("one.bin"))).await();
+      carol.upload(file("c/two.bin", "y".repeat(60)).toString(), "two.bin", 2).await();
+      assertThat(names(carol)).containsExactly("two.bin");
+    } finally {
+      carol.close();
+    }
   }
 
   static void assertDenied(Frame f) {
