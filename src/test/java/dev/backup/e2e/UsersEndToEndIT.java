@@ -35,6 +35,15 @@ class UsersEndToEndIT {
     String secret = added.out().strip();
     assertThat(secret).matches("[A-Za-z0-9_-]{43}");
     assertThat(Files.readString(cluster.root("manager").resolve("users.json"))).doesNotContain(secret);
+    // The running manager looks at its users file at most once a second.
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> {
+      try {
+        cluster.fastRequest(new io.vertx.core.json.JsonObject().put("op", "list"));
+        return false;
+      } catch (dev.backup.protocol.BackupException e) {
+        return e.code() == dev.backup.protocol.ErrorCode.DENIED;
+      }
+    });
 
     Files.createDirectories(cluster.clientRoot());
     Files.writeString(cluster.clientRoot().resolve("mine.txt"), "alice's file");
