@@ -31,7 +31,8 @@ import picocli.CommandLine.ScopeType;
     footer = {"", "Client commands (one-shot, or typed in the REPL started by --role=client alone):",
         "  backup PATH... [--replicas R]          restore PATH... [--version V] [--to PATH] [--force]",
         "  list [--json]   status [--json]        replicas PATH R",
-        "  delete PATH... [--version V]           verify [PATH...] [--local]      files"})
+        "  delete PATH... [--version V]           verify [PATH...] [--local]      files",
+        "", "Users (on the manager's host): --role=manager users add NAME | list | remove NAME"})
 public final class Main implements Callable<Integer> {
 
   @Option(names = "--role", paramLabel = "ROLE",
@@ -58,6 +59,13 @@ public final class Main implements Callable<Integer> {
 
   @Option(names = "--manager", paramLabel = "HOST:PORT", description = "(client) where the manager is (default 127.0.0.1:7000)")
   String manager;
+
+  @Option(names = "--user", paramLabel = "NAME", description = "(client) the user to act as (default: the OS user)")
+  String user;
+
+  @Option(names = "--secret-file", paramLabel = "FILE",
+      description = "(client) file holding the user's secret (or BACKUP_SECRET; never on the command line)")
+  String secretFile;
 
   @Option(names = "--root", paramLabel = "DIR", description = "this element's root folder (default roots/<role>)")
   String root;
@@ -106,6 +114,8 @@ public final class Main implements Callable<Integer> {
     flags.put("cluster-name", clusterName);
     flags.put("manager", manager);
     flags.put("root", root);
+    flags.put("user", user);
+    flags.put("secret-file", secretFile);
     flags.put("conf", conf);
     flags.put("tls", tls);
     flags.put("tls-cert", tlsCert);
@@ -164,6 +174,7 @@ public final class Main implements Callable<Integer> {
     ClientSession s = main.session;
     ClientCommands.addAll(cmd, s);
     cmd.addSubcommand(new HealthCommand());
+    cmd.addSubcommand(new UsersCommand(main::config));
     cmd.setOut(out);
     cmd.setErr(err);
     Errors.install(cmd, () -> main.verbose);

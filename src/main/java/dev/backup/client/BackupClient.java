@@ -7,7 +7,9 @@ import dev.backup.protocol.BackupException;
 import dev.backup.protocol.ErrorCode;
 import dev.backup.protocol.Frame;
 import dev.backup.protocol.FrameDecoder;
+import dev.backup.protocol.Names;
 import dev.backup.protocol.Op;
+import dev.backup.protocol.Scram;
 import dev.backup.storage.Sha256Stream;
 import dev.backup.storage.TeeStream;
 import io.vertx.core.Context;
@@ -127,20 +129,62 @@ public final class BackupClient implements AutoCloseable {
 
   /** Sends a control request to the manager and returns its answer. */
   public Future<JsonObject> request(JsonObject body) {
-    return onContext(() -> connectManager().compose(sock -> {
-      long id = ++nextRequestId;
-      Promise<JsonObject> p = Promise.promise();
-      pending.put(id, p);
-      long timer = vertx.setTimer(30_000, t -> {
-        Promise<JsonObject> gone = pending.remove(id);
-        if (gone != null) {
-          gone.tryFail(new BackupException(ErrorCode.TIMEOUT,
-              "the manager at " + config.managerAddress() + " did not answer within 30 s"));
-        }
-      });
-      sock.write(new Frame(Op.REQUEST, id, body).encode());
-      return p.future().onComplete(x -> vertx.cancelTimer(timer));
-    }));
+    return onContext(() -> connectManager().compose(sock -> send(sock, body)));
+  }
+
+  /** Sends one request on the manager connection {@code sock} and returns its answer. */
+  private Future<JsonObject> send(NetSocket sock, JsonObject body) {
+    long id = ++nextRequestId;
+    Promise<JsonObject> p = Promise.promise();
+    pending.put(id, p);
+    long timer = vertx.setTimer(30_000, t -> {
+      Promise<JsonObject> gone = pending.remove(id);
+      if (gone != null) {
+        gone.tryFail(new BackupException(ErrorCode.TIMEOUT,
+            "the manager at " + config.managerAddress() + " did not answer within 30 s"));
+      }
+    });
+    sock.write(new Frame(Op.REQUEST, id, body).encode());
+    return p.future().onComplete(x -> vertx.cancelTimer(timer));
+  }
+
+  /**
+   * Signs the new connection in as the configured user when a secret is given (see
+   * {@link Scram}): the secret itself never leaves this process, and PBKDF2 runs on a
+   * worker. A manager without users answers {@code open} and serves everyone alike.
+   */
+  private Future<NetSocket> signIn(NetSocket sock) {
+    String secret = config.userSecret();
+    if (secret == null) {
+      return Future.succeededFuture(sock);
+    }
+    String user = Names.validateUser(config.user());
+    String clientNonce = Scram.random(24);
+    return send(sock, new JsonObject().put("op", "hello").put("user", user).put("nonce", clientNonce))
+        .compose(challenge -> {
+          if (challenge.getBoolean("open", false)) {
+            return Future.succeededFuture(sock);
+          }
+          byte[] salt = Scram.unb64(challenge.getString("salt"));
+          int iterations = challenge.getInteger("iterations", 0);
+          String serverNonce = challenge.getString("nonce");
+          if (salt == null || iterations < 1 || iterations > 10_000_000 || serverNonce == null) {
+            return Future.failedFuture(new BackupException(ErrorCode.PROTOCOL, "the manager's sign-in answer is malformed"));
+          }
+          String authMessage = Scram.authMessage(user, clientNonce, serverNonce);
+          return vertx.executeBlocking(() -> Scram.b64(Scram.proof(secret, salt, iterations, authMessage)), false)
+              .compose(proof -> send(sock, new JsonObject().put("op", "auth").put("proof", proof)))
+              .map(ok -> sock);
+        })
+        .recover(t -> {
+          sock.close();
+          BackupException e = BackupException.wrap(t);
+          return Future.failedFuture(e.code() == ErrorCode.DENIED
+              ? new BackupException(ErrorCode.DENIED, "the manager at " + config.managerAddress() + " refused to sign in "
+                  + "user '" + user + "': " + e.getMessage() + " (check --user and the secret in BACKUP_SECRET or "
+                  + "--secret-file)")
+              : e);
+        });
   }
 
   private Future<NetSocket> connectManager() {
@@ -156,9 +200,7 @@ public final class BackupClient implements AutoCloseable {
                 + config.managerAddress() + ": " + BackupException.tlsProblem(ssl), t)
             : new BackupException(ErrorCode.CONNECTION, "cannot reach the manager at " + config.managerAddress()
                 + " (" + t.getMessage() + "); is it running? (--manager HOST:PORT)", t)))
-        .onComplete(ar -> connecting = null)
         .map(sock -> {
-          manager = sock;
           boolean[] answered = {false};
           FrameDecoder decoder = new FrameDecoder(new FrameDecoder.Listener() {
             @Override
@@ -195,7 +237,10 @@ public final class BackupClient implements AutoCloseable {
             pending.clear();
           });
           return sock;
-        });
+        })
+        .compose(this::signIn)
+        .onSuccess(sock -> manager = sock)
+        .onComplete(ar -> connecting = null);
     return connecting;
   }
 

@@ -18,8 +18,8 @@ import javax.crypto.spec.SecretKeySpec;
  * chain of servers, signed with an HMAC-SHA256 over its fields with the cluster secret
  * and valid until {@code expires} (epoch milliseconds).
  */
-public record Ticket(String transferId, String access, String name, long version, long size, List<Hop> chain,
-                     long expires, String mac) {
+public record Ticket(String transferId, String access, String user, String name, long version, long size,
+                     List<Hop> chain, long expires, String mac) {
   /** Access a ticket grants: store a new copy, or read an existing one. */
   public static final String PUT = "put";
   public static final String GET = "get";
@@ -38,8 +38,17 @@ public record Ticket(String transferId, String access, String name, long version
 
   public static Ticket sign(String secret, String transferId, String access, String name, long version, long size,
                             List<Hop> chain, long expires) {
-    Ticket unsigned = new Ticket(transferId, access, name, version, size, List.copyOf(chain), expires, "");
-    return new Ticket(transferId, access, name, version, size, List.copyOf(chain), expires,
+    return sign(secret, transferId, access, "", name, version, size, chain, expires);
+  }
+
+  /**
+   * A ticket for a file of {@code user}'s namespace ({@code ""}: the unnamed one): the
+   * name must lie under the user's folder, and the user is part of the signature.
+   */
+  public static Ticket sign(String secret, String transferId, String access, String user, String name, long version,
+                            long size, List<Hop> chain, long expires) {
+    Ticket unsigned = new Ticket(transferId, access, user, name, version, size, List.copyOf(chain), expires, "");
+    return new Ticket(transferId, access, user, name, version, size, List.copyOf(chain), expires,
         hmac(secret, unsigned.canonical()));
   }
 
@@ -66,6 +75,9 @@ public record Ticket(String transferId, String access, String name, long version
     if (hop < 0 || hop >= chain.size() || chain.get(hop).id() != serverId) {
       throw new BackupException(ErrorCode.DENIED, "ticket is not for server " + serverId);
     }
+    if (!user.isEmpty() && !name.startsWith(user + "/")) {
+      throw new BackupException(ErrorCode.DENIED, "ticket is not for a file of its user");
+    }
   }
 
   /**
@@ -87,7 +99,8 @@ public record Ticket(String transferId, String access, String name, long version
   }
 
   String canonical() {
-    StringBuilder sb = new StringBuilder("backup-ticket-v1\n");
+    // A ticket of the unnamed namespace keeps the first form, so tickets already out stay valid.
+    StringBuilder sb = new StringBuilder(user.isEmpty() ? "backup-ticket-v1\n" : "backup-ticket-v2\n" + user + "\n");
     sb.append(access).append('\n').append(transferId).append('\n').append(name).append('\n').append(version).append('\n')
         .append(size).append('\n');
     for (Hop h : chain) {
@@ -110,7 +123,7 @@ public record Ticket(String transferId, String access, String name, long version
   public JsonObject toJson() {
     JsonArray c = new JsonArray();
     chain.forEach(h -> c.add(h.toJson()));
-    return new JsonObject().put("transferId", transferId).put("access", access).put("name", name).put("version", version)
+    return new JsonObject().put("transferId", transferId).put("access", access).put("user", user).put("name", name).put("version", version)
         .put("size", size).put("chain", c).put("expires", expires).put("mac", mac);
   }
 
@@ -122,9 +135,10 @@ public record Ticket(String transferId, String access, String name, long version
         JsonObject h = (JsonObject) o;
         chain.add(new Hop(h.getInteger("id"), h.getString("host"), h.getInteger("port")));
       }
-      Ticket t = new Ticket(j.getString("transferId"), j.getString("access", PUT), j.getString("name"), j.getLong("version"),
+      Ticket t = new Ticket(j.getString("transferId"), j.getString("access", PUT), j.getString("user", ""),
+          j.getString("name"), j.getLong("version"),
           j.getLong("size"), List.copyOf(chain), j.getLong("expires"), j.getString("mac"));
-      if (t.transferId == null || t.access == null || t.name == null || t.mac == null || t.size < 0 || chain.isEmpty()) {
+      if (t.transferId == null || t.access == null || t.user == null || t.name == null || t.mac == null || t.size < 0 || chain.isEmpty()) {
         throw new IllegalArgumentException("missing field");
       }
       return t;

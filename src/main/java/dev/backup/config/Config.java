@@ -35,7 +35,9 @@ public record Config(
     boolean tls,
     Path tlsCert,
     Path tlsKey,
-    Path tlsCa) {
+    Path tlsCa,
+    String user,
+    String userSecret) {
 
   public static final String DEFAULT_SECRET = "backup-default-secret-change-me";
 
@@ -48,6 +50,14 @@ public record Config(
     return new Config(role, id, host, port, clusterPort, members, clusterName, managerHost, managerPort, root,
         secret, secretIsDefault, connectTimeoutMs, idleTimeoutSeconds, ticketTtlSeconds, defaultReplicas,
         versionsKept, healConcurrency, healPercent, scrubMegabytesPerSecond, scrubIntervalSeconds,
-        reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, true, cert, key, ca);
+        reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, true, cert, key, ca, user, userSecret);
+  }
+
+  /** (client) The same configuration acting as {@code user}, signing in with {@code userSecret} (null: none). */
+  public Config withUser(String user, String userSecret) {
+    return new Config(role, id, host, port, clusterPort, members, clusterName, managerHost, managerPort, root,
+        secret, secretIsDefault, connectTimeoutMs, idleTimeoutSeconds, ticketTtlSeconds, defaultReplicas,
+        versionsKept, healConcurrency, healPercent, scrubMegabytesPerSecond, scrubIntervalSeconds,
+        reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, tls, tlsCert, tlsKey, tlsCa, user, userSecret);
   }
 }

@@ -99,7 +99,9 @@ public final class ConfigLoader {
         r.getBoolean("tls", false),
         r.getPath("tls-cert"),
         r.getPath("tls-key"),
-        r.getPath("tls-ca"));
+        r.getPath("tls-ca"),
+        r.get("user", System.getProperty("user.name", "")),
+        role == Role.client ? userSecret(r) : null);
     if (c.port() < 0 || c.port() > 65535 || c.managerPort() <= 0 || c.managerPort() > 65535) {
       throw new BackupException(ErrorCode.USAGE, "port out of range");
     }
@@ -114,6 +116,31 @@ public final class ConfigLoader {
     }
     Tls.check(c);
     return c;
+  }
+
+  /**
+   * (client) The user's secret: the first line of {@code secret-file} (flag, environment or
+   * configuration file), else {@code BACKUP_SECRET} from the environment. Never a flag, so
+   * it does not show in the process list; never the configuration file's {@code secret},
+   * which is the cluster's.
+   */
+  private String userSecret(Resolver r) {
+    String file = r.get("secret-file", null);
+    if (file != null) {
+      try {
+        String s = Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
+        int nl = s.indexOf('\n');
+        s = (nl < 0 ? s : s.substring(0, nl)).strip();
+        if (s.isEmpty()) {
+          throw new BackupException(ErrorCode.USAGE, "the secret file " + file + " is empty");
+        }
+        return s;
+      } catch (IOException e) {
+        throw new BackupException(ErrorCode.USAGE, "cannot read the secret file " + file + ": " + e.getMessage());
+      }
+    }
+    String env = this.env.get(envName("secret"));
+    return env == null || env.isBlank() ? null : env.strip();
   }
 
   private static Role parseRole(String s) {

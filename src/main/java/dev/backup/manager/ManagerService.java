@@ -43,6 +43,8 @@ final class ManagerService {
   private final PlacementPolicy placement = new LoadAwarePlacement();
   private final Supplier<Future<Void>> save;
   private final Map<String, Long> pending = new HashMap<>();
+  /** Sizes of the versions being written, by key: they count against their user's quota. */
+  private final Map<String, Long> pendingBytes = new HashMap<>();
   Catalog catalog = new Catalog();
 
   ManagerService(Vertx vertx, Config config, ServerTable servers, Supplier<Future<Void>> save) {
@@ -56,18 +58,58 @@ final class ManagerService {
     placement.onClusterChanged(servers.loads());
   }
 
+  /**
+   * A user's view of the catalog: the user's files are kept under {@code user/}, and the
+   * user names them without it. The unnamed namespace ({@code user} null: a manager
+   * without users) sees every name as it is.
+   */
+  record Namespace(String user, long quota) {
+    static final Namespace OPEN = new Namespace(null, 0);
+
+    String prefix() {
+      return user == null ? "" : user + "/";
+    }
+
+    String ticketUser() {
+      return user == null ? "" : user;
+    }
+
+    /** The catalog's name for a valid name of this namespace. */
+    String in(String name) {
+      return user == null ? name : Names.validate(prefix() + Names.validate(name));
+    }
+
+    /** The namespace's name for a catalog name. */
+    String out(String name) {
+      return name.substring(prefix().length());
+    }
+
+    /** The catalog names at or under {@code path} ("" for all) of this namespace. */
+    List<String> under(Catalog catalog, String path) {
+      if (user == null) {
+        return catalog.namesUnder(path);
+      }
+      List<String> all = path.isEmpty() ? catalog.namesUnder(user) : catalog.namesUnder(in(path));
+      return all.stream().filter(n -> n.startsWith(prefix())).toList();
+    }
+  }
+
   Future<JsonObject> handle(JsonObject req) {
+    return handle(req, Namespace.OPEN);
+  }
+
+  Future<JsonObject> handle(JsonObject req, Namespace ns) {
     String op = req.getString("op", "");
     return switch (op) {
       case "ping" -> Future.succeededFuture(new JsonObject().put("role", "manager").put("ready", true));
-      case "place" -> place(req);
-      case "stat" -> Future.succeededFuture(stat(req));
-      case "list" -> Future.succeededFuture(catalog.toJson());
+      case "place" -> place(req, ns);
+      case "stat" -> Future.succeededFuture(stat(req, ns));
+      case "list" -> Future.succeededFuture(list(ns));
       case "status" -> Future.succeededFuture(servers.toJson().put("health", health()));
-      case "restore" -> Future.succeededFuture(restorePlan(req));
-      case "replicas" -> replicas(req);
-      case "delete" -> delete(req);
-      case "verify" -> verify(req);
+      case "restore" -> Future.succeededFuture(restorePlan(req, ns));
+      case "replicas" -> replicas(req, ns);
+      case "delete" -> delete(req, ns);
+      case "verify" -> verify(req, ns);
       default -> Future.failedFuture(new BackupException(ErrorCode.PROTOCOL, "unknown request '" + op + "'"));
     };
   }
@@ -79,20 +121,42 @@ final class ManagerService {
   // ---- backup ----
 
   /** Latest version (size, checksum) of each asked name, so the client can skip unchanged files. */
-  private JsonObject stat(JsonObject req) {
+  private JsonObject stat(JsonObject req, Namespace ns) {
     JsonObject files = new JsonObject();
     for (Object o : req.getJsonArray("names", new JsonArray())) {
-      Catalog.Entry e = catalog.get(String.valueOf(o));
+      String name;
+      try {
+        name = ns.in(String.valueOf(o));
+      } catch (BackupException invalid) {
+        continue; // a name that cannot be backed up has no latest version
+      }
+      Catalog.Entry e = catalog.get(name);
       if (e != null && e.latest() != null) {
         Catalog.Version v = e.latest();
-        files.put(e.name(), new JsonObject().put("version", v.version()).put("size", v.size()).put("sha256", v.sha256()));
+        files.put(ns.out(e.name()), new JsonObject().put("version", v.version()).put("size", v.size()).put("sha256", v.sha256()));
       }
     }
     return new JsonObject().put("files", files);
   }
 
-  private Future<JsonObject> place(JsonObject req) {
-    String name = Names.validate(req.getString("name"));
+  /** The catalog as one namespace sees it. */
+  private JsonObject list(Namespace ns) {
+    JsonObject all = catalog.toJson();
+    if (ns.user() == null) {
+      return all;
+    }
+    JsonArray mine = new JsonArray();
+    for (Object o : all.getJsonArray("files")) {
+      JsonObject f = (JsonObject) o;
+      if (f.getString("name").startsWith(ns.prefix())) {
+        mine.add(f.put("name", ns.out(f.getString("name"))));
+      }
+    }
+    return new JsonObject().put("files", mine);
+  }
+
+  private Future<JsonObject> place(JsonObject req, Namespace ns) {
+    String name = ns.in(Names.validate(req.getString("name")));
     int replicas = req.getInteger("replicas", config.defaultReplicas());
     long size = req.getLong("size", -1L);
     if (size < 0) {
@@ -104,8 +168,37 @@ final class ManagerService {
     if (sha != null && e != null && e.latest() != null && e.latest().sha256().equals(sha) && e.latest().size() == size) {
       return Future.succeededFuture(new JsonObject().put("unchanged", true).put("version", e.latest().version()));
     }
+    checkQuota(ns, size);
     long version = catalog.reserveVersion(name);
-    return placeChain(name, version, replicas, size, new HashSet<>(), 3);
+    pendingBytes.put(key(name, version), size);
+    return placeChain(ns, name, version, replicas, size, new HashSet<>(), 3)
+        .onFailure(x -> pendingBytes.remove(key(name, version)));
+  }
+
+  /**
+   * Refuses a new version of {@code size} bytes that would take a user past their quota:
+   * the sizes of every kept version of their files (each counted once, whatever its
+   * copies) and of those being written.
+   */
+  private void checkQuota(Namespace ns, long size) {
+    if (ns.user() == null || ns.quota() <= 0) {
+      return;
+    }
+    long used = 0;
+    for (String n : ns.under(catalog, "")) {
+      for (Catalog.Version v : catalog.get(n).versions()) {
+        used += v.size();
+      }
+    }
+    for (Map.Entry<String, Long> p : pendingBytes.entrySet()) {
+      if (p.getKey().startsWith(ns.prefix())) {
+        used += p.getValue();
+      }
+    }
+    if (used + size > ns.quota()) {
+      throw new BackupException(ErrorCode.QUOTA, "quota exceeded: " + ns.user() + "'s files take " + used + " of "
+          + ns.quota() + " bytes, and this one needs " + size + " more; delete files or versions to make room");
+    }
   }
 
   private void checkReplicas(int replicas) {
@@ -120,7 +213,7 @@ final class ManagerService {
   }
 
   /** Chooses a chain and announces it to its primary; a primary that fails is excluded and another chain tried. */
-  private Future<JsonObject> placeChain(String name, long version, int replicas, long size, Set<Integer> exclude,
+  private Future<JsonObject> placeChain(Namespace ns, String name, long version, int replicas, long size, Set<Integer> exclude,
                                         int attempts) {
     List<ServerLoad> chain = placement.choose(replicas, size, exclude);
     String transferId = UUID.randomUUID().toString();
@@ -130,7 +223,8 @@ final class ManagerService {
       servers.addTransfer(s.id());
     }
     serversChanged();
-    Ticket ticket = Ticket.sign(config.secret(), transferId, name, version, size, hops, expiry());
+    Ticket ticket = Ticket.sign(config.secret(), transferId, Ticket.PUT, ns.ticketUser(), name, version, size, hops,
+        expiry());
     ServerLoad primary = chain.get(0);
     markPending(name, version);
     return vertx.eventBus().<JsonObject>request(Addresses.prepare(primary.id()),
@@ -149,7 +243,7 @@ final class ManagerService {
             return Future.failedFuture(e);
           }
           exclude.add(primary.id());
-          return placeChain(name, version, replicas, size, exclude, attempts - 1);
+          return placeChain(ns, name, version, replicas, size, exclude, attempts - 1);
         });
   }
 
@@ -161,7 +255,11 @@ final class ManagerService {
   private void markPending(String name, long version) {
     long until = expiry();
     pending.put(key(name, version), until);
-    vertx.setTimer(config.ticketTtlSeconds() * 1000L + 1000, t -> pending.remove(key(name, version), until));
+    vertx.setTimer(config.ticketTtlSeconds() * 1000L + 1000, t -> {
+      if (pending.remove(key(name, version), until)) {
+        pendingBytes.remove(key(name, version));
+      }
+    });
   }
 
   /** A primary (or the target of a copy) reports durable copies. */
@@ -179,6 +277,7 @@ final class ManagerService {
       return save.get();
     }
     pending.remove(key(name, version));
+    pendingBytes.remove(key(name, version));
     catalog.commit(name, b.getInteger("replicas", ids.size()), new Catalog.Version(version, b.getLong("size"),
         b.getString("sha256"), b.getLong("created", System.currentTimeMillis()), List.copyOf(ids)));
     List<Catalog.Version> old = catalog.versionsBeyond(name, config.versionsKept());
@@ -192,17 +291,17 @@ final class ManagerService {
   // ---- restore ----
 
   /** The files a restore gets, each with its live sources (least loaded first) and a read ticket for each. */
-  private JsonObject restorePlan(JsonObject req) {
+  private JsonObject restorePlan(JsonObject req, Namespace ns) {
     String path = req.getString("path", "");
     if (!path.isEmpty()) {
       Names.validate(path);
     }
     Long version = req.getLong("version");
-    List<String> names = catalog.namesUnder(path);
+    List<String> names = ns.under(catalog, path);
     if (names.isEmpty()) {
       throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
     }
-    boolean single = names.size() == 1 && names.get(0).equals(path);
+    boolean single = names.size() == 1 && ns.out(names.get(0)).equals(path);
     if (version != null && !single) {
       throw new BackupException(ErrorCode.USAGE, "--version needs a single file, and '" + path + "' is a folder");
     }
@@ -211,16 +310,16 @@ final class ManagerService {
       Catalog.Entry e = catalog.get(n);
       Catalog.Version v = version == null ? e.latest() : catalog.version(n, version);
       if (v == null) {
-        throw new BackupException(ErrorCode.NOT_FOUND, n + " has no version " + version + " (versions: "
+        throw new BackupException(ErrorCode.NOT_FOUND, ns.out(n) + " has no version " + version + " (versions: "
             + e.versions().stream().map(x -> String.valueOf(x.version())).toList() + ")");
       }
-      files.add(new JsonObject().put("name", n).put("version", v.version()).put("size", v.size())
-          .put("sha256", v.sha256()).put("sources", sources(n, v)));
+      files.add(new JsonObject().put("name", ns.out(n)).put("version", v.version()).put("size", v.size())
+          .put("sha256", v.sha256()).put("sources", sources(ns, n, v)));
     }
     return new JsonObject().put("path", path).put("single", single).put("files", files);
   }
 
-  private JsonArray sources(String name, Catalog.Version v) {
+  private JsonArray sources(Namespace ns, String name, Catalog.Version v) {
     Map<Integer, ServerLoad> loads = new HashMap<>();
     servers.loads().forEach(l -> loads.put(l.id(), l));
     List<ServerLoad> live = v.servers().stream().map(loads::get)
@@ -229,7 +328,8 @@ final class ManagerService {
         .toList();
     JsonArray out = new JsonArray();
     for (ServerLoad s : live) {
-      Ticket t = Ticket.sign(config.secret(), UUID.randomUUID().toString(), Ticket.GET, name, v.version(), v.size(),
+      Ticket t = Ticket.sign(config.secret(), UUID.randomUUID().toString(), Ticket.GET, ns.ticketUser(), name,
+          v.version(), v.size(),
           List.of(new Ticket.Hop(s.id(), s.host(), s.port())), expiry());
       out.add(new JsonObject().put("id", s.id()).put("host", s.host()).put("port", s.port()).put("ticket", t.toJson()));
     }
@@ -238,11 +338,11 @@ final class ManagerService {
 
   // ---- replication ----
 
-  private Future<JsonObject> replicas(JsonObject req) {
+  private Future<JsonObject> replicas(JsonObject req, Namespace ns) {
     String path = Names.validate(req.getString("path"));
     int r = req.getInteger("replicas", 0);
     checkReplicas(r);
-    List<String> names = catalog.namesUnder(path);
+    List<String> names = ns.under(catalog, path);
     if (names.isEmpty()) {
       throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
     }
@@ -252,7 +352,7 @@ final class ManagerService {
       catalog.setReplicas(n, r);
       for (Catalog.Version v : catalog.get(n).versions()) {
         chain = chain.compose(x -> adjust(n, v.version(), r).map(c -> {
-          changes.add(c);
+          changes.add(c.put("name", ns.out(n)));
           return null;
         }));
       }
@@ -339,16 +439,16 @@ final class ManagerService {
 
   // ---- delete ----
 
-  private Future<JsonObject> delete(JsonObject req) {
+  private Future<JsonObject> delete(JsonObject req, Namespace ns) {
     Long version = req.getLong("version");
     Map<String, List<Catalog.Version>> doomed = new LinkedHashMap<>();
     for (Object o : req.getJsonArray("paths", new JsonArray())) {
       String path = Names.validate(String.valueOf(o));
-      List<String> names = catalog.namesUnder(path);
+      List<String> names = ns.under(catalog, path);
       if (names.isEmpty()) {
         throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
       }
-      if (version != null && !(names.size() == 1 && names.get(0).equals(path))) {
+      if (version != null && !(names.size() == 1 && ns.out(names.get(0)).equals(path))) {
         throw new BackupException(ErrorCode.USAGE, "--version needs a single file, and '" + path + "' is a folder");
       }
       for (String n : names) {
@@ -356,7 +456,7 @@ final class ManagerService {
         if (version != null) {
           Catalog.Version v = catalog.version(n, version);
           if (v == null) {
-            throw new BackupException(ErrorCode.NOT_FOUND, n + " has no version " + version);
+            throw new BackupException(ErrorCode.NOT_FOUND, ns.out(n) + " has no version " + version);
           }
           doomed.put(n, List.of(v));
         } else {
@@ -369,7 +469,7 @@ final class ManagerService {
     doomed.forEach((n, versions) -> {
       for (Catalog.Version v : versions) {
         catalog.removeVersion(n, v.version());
-        deleted.add(new JsonObject().put("name", n).put("version", v.version()).put("replicas", new JsonArray(
+        deleted.add(new JsonObject().put("name", ns.out(n)).put("version", v.version()).put("replicas", new JsonArray(
             new ArrayList<>(v.servers()))));
       }
     });
@@ -414,15 +514,15 @@ final class ManagerService {
 
   // ---- verify ----
 
-  private Future<JsonObject> verify(JsonObject req) {
+  private Future<JsonObject> verify(JsonObject req, Namespace ns) {
     JsonArray paths = req.getJsonArray("paths", new JsonArray());
     List<String> names = new ArrayList<>();
     if (paths.isEmpty()) {
-      catalog.entries().forEach(e -> names.add(e.name()));
+      names.addAll(ns.under(catalog, ""));
     }
     for (Object o : paths) {
       String path = Names.validate(String.valueOf(o));
-      List<String> n = catalog.namesUnder(path);
+      List<String> n = ns.under(catalog, path);
       if (n.isEmpty()) {
         throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
       }
@@ -437,13 +537,13 @@ final class ManagerService {
           copies++;
           JsonObject item = new JsonObject().put("name", n).put("version", v.version()).put("sha256", v.sha256());
           if (servers.health(id) != ServerTable.Health.alive) {
-            problems.add(item.copy().put("server", id).put("status", "unreachable"));
+            problems.add(item.copy().put("server", id).put("status", "unreachable").put("name", ns.out(n)));
           } else {
             perServer.computeIfAbsent(id, k -> new JsonArray()).add(item);
           }
         }
         if (v.servers().size() < catalog.get(n).replicas()) {
-          problems.add(new JsonObject().put("name", n).put("version", v.version()).put("status", "under-replicated")
+          problems.add(new JsonObject().put("name", ns.out(n)).put("version", v.version()).put("status", "under-replicated")
               .put("copies", v.servers().size()).put("wanted", catalog.get(n).replicas()));
         }
       }
@@ -455,15 +555,17 @@ final class ManagerService {
           for (Object o : m.body().getJsonArray("results")) {
             JsonObject r = (JsonObject) o;
             if (!"ok".equals(r.getString("status"))) {
-              problems.add(r.copy().put("server", id));
               badCopy(id, r.getString("name"), r.getLong("version"));
+              problems.add(r.copy().put("server", id).put("name", ns.out(r.getString("name"))));
             }
           }
           return (Void) null;
         })
         .recover(e -> {
           for (Object o : items) {
-            problems.add(((JsonObject) o).copy().put("server", id).put("status", "unreachable"));
+            JsonObject item = (JsonObject) o;
+            problems.add(item.copy().put("server", id).put("status", "unreachable")
+                .put("name", ns.out(item.getString("name"))));
           }
           return Future.succeededFuture();
         })));
@@ -561,6 +663,7 @@ final class ManagerService {
     String name = b.getString("name");
     long version = b.getLong("version");
     pending.remove(key(name, version));
+    pendingBytes.remove(key(name, version));
     if (catalog.version(name, version) != null) {
       return;
     }

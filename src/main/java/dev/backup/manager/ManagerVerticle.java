@@ -51,6 +51,9 @@ public final class ManagerVerticle extends VerticleBase {
   private final Map<Integer, NetSocket> watches = new HashMap<>();
   private final Set<Integer> connecting = new HashSet<>();
   private ManagerService service;
+  private Users users;
+  private Map<String, Users.User> knownUsers = Map.of();
+  private long knownUsersAt = Long.MIN_VALUE;
   private NetServer netServer;
   private NetClient netClient;
   private long tickTimer = -1;
@@ -65,6 +68,7 @@ public final class ManagerVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     service = new ManagerService(vertx, config, servers, this::saveCatalog);
+    users = new Users(config.root());
     netClient = vertx.createNetClient(Tls.client(config, new NetClientOptions()
         .setConnectTimeout(config.connectTimeoutMs())
         .setIdleTimeout(10).setIdleTimeoutUnit(TimeUnit.SECONDS).setTcpNoDelay(true)));
@@ -296,7 +300,65 @@ public final class ManagerVerticle extends VerticleBase {
 
   // ---- clients ----
 
+  /** Until users exist, every client is served in the one unnamed namespace. */
+  static final String SIGN_IN_NEEDED = "this manager serves only its users: give your user's secret "
+      + "(BACKUP_SECRET or --secret-file) and name (--user)";
+
+  /**
+   * A client's request on a connection: sign-in ({@code hello}, {@code auth}) and {@code
+   * ping} always; anything else only once signed in, or while the manager has no users.
+   * The users file is looked at on a worker (it changes when an admin adds a user).
+   */
+  private Future<JsonObject> answer(JsonObject req, SignIn signIn) {
+    String op = req.getString("op", "");
+    if (op.equals("ping")) {
+      return service.handle(req);
+    }
+    return knownUsers().compose(known -> {
+      switch (op) {
+        case "hello":
+          return Future.succeededFuture(known.isEmpty() ? new JsonObject().put("open", true) : signIn.hello(req, known));
+        case "auth":
+          try {
+            JsonObject ok = signIn.auth(req, known);
+            log.info("manager: user {} signed in", ok.getString("user"));
+            return Future.succeededFuture(ok);
+          } catch (BackupException e) {
+            return Future.failedFuture(e);
+          }
+        default:
+          if (signIn.user() != null) {
+            if (!known.containsKey(signIn.user())) {
+              return Future.failedFuture(new BackupException(ErrorCode.DENIED, SignIn.REFUSED));
+            }
+            return service.handle(req, new ManagerService.Namespace(signIn.user(), known.get(signIn.user()).quota()));
+          }
+          if (!known.isEmpty()) {
+            return Future.failedFuture(new BackupException(ErrorCode.DENIED, SIGN_IN_NEEDED));
+          }
+          return service.handle(req);
+      }
+    });
+  }
+
+  /**
+   * The users, read again from the file (on a worker, unordered: never behind a catalog
+   * write) when the last look is more than a second old, so that an admin's change is
+   * seen within a second.
+   */
+  private Future<Map<String, Users.User>> knownUsers() {
+    long now = System.nanoTime();
+    if (knownUsersAt != Long.MIN_VALUE && now - knownUsersAt < 1_000_000_000L) {
+      return Future.succeededFuture(knownUsers);
+    }
+    return vertx.executeBlocking(users::current, false).onSuccess(u -> {
+      knownUsers = u;
+      knownUsersAt = now;
+    });
+  }
+
   private void onClient(NetSocket sock) {
+    SignIn signIn = new SignIn(config.secret());
     FrameDecoder decoder = new FrameDecoder(new FrameDecoder.Listener() {
       @Override
       public void onFrame(Frame f) {
@@ -307,7 +369,7 @@ public final class ManagerVerticle extends VerticleBase {
         }
         Future<JsonObject> result;
         try {
-          result = service.handle(f.body());
+          result = answer(f.body(), signIn);
         } catch (RuntimeException e) {
           result = Future.failedFuture(e);
         }

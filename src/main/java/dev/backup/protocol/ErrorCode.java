@@ -19,7 +19,9 @@ public enum ErrorCode {
   EXISTS(12, 11),
   CANCELLED(13, 130),
   /** verify --local: the client's files differ from their latest backups. */
-  DIFFERS(14, 12);
+  DIFFERS(14, 12),
+  /** A user's quota would be exceeded. */
+  QUOTA(15, 13);
 
   private final int code;
   private final int exitCode;

@@ -52,6 +52,18 @@ public final class Names {
     return name;
   }
 
+  /** A user's name: it is also the first folder of the user's files on the servers. */
+  public static final java.util.regex.Pattern USER = java.util.regex.Pattern.compile("[a-z_][a-z0-9_.-]{0,31}");
+
+  /** Returns the user name if it is valid, or throws a USAGE error saying why not. */
+  public static String validateUser(String user) {
+    if (user == null || !USER.matcher(user).matches()) {
+      throw new BackupException(ErrorCode.USAGE, "invalid user name '" + printable(user)
+          + "': use 1 to 32 of a-z 0-9 _ . -, starting with a letter or _");
+    }
+    return user;
+  }
+
   private static BackupException bad(String name, String why) {
     return new BackupException(ErrorCode.USAGE, "invalid name '" + printable(name) + "': " + why);
   }

@@ -87,7 +87,7 @@ class ClusterSecretTest {
         base.root(), secret, false, base.connectTimeoutMs(), base.idleTimeoutSeconds(), base.ticketTtlSeconds(),
         base.defaultReplicas(), base.versionsKept(), base.healConcurrency(), base.healPercent(),
         base.scrubMegabytesPerSecond(), base.scrubIntervalSeconds(), base.reportIntervalMs(),
-        base.heartbeatSeconds(), base.maxNoHeartbeatSeconds(), false, null, null, null)
+        base.heartbeatSeconds(), base.maxNoHeartbeatSeconds(), false, null, null, null, null, null)
         .withTls(certs.cert(), certs.key(), certs.ca());
   }
 }

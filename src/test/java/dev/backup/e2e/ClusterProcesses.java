@@ -169,9 +169,37 @@ final class ClusterProcesses implements AutoCloseable {
   }
 
   Running rawClientProcess(String... args) throws IOException {
+    return rawClientProcess(Map.of(), args);
+  }
+
+  /** A one-shot client command with this extra environment (a user's BACKUP_SECRET, say). */
+  Result clientWithEnv(Map<String, String> env, String... args) throws Exception {
+    List<String> all = new ArrayList<>(List.of("--manager", "127.0.0.1:" + managerPort));
+    all.addAll(List.of(args));
+    return rawClientProcess(env, all.toArray(new String[0])).await();
+  }
+
+  /** An admin command of the manager's role on its root ({@code users add NAME}), as its own process. */
+  Result managerCommand(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(javaBin(), "-Xmx256m", "-XX:+UseSerialGC", "-jar", JAR.toString(),
+        "--role=manager", "--root", root("manager").toString()));
+    cmd.addAll(List.of(args));
+    return run(cmd, Map.of());
+  }
+
+  Running rawClientProcess(Map<String, String> env, String... args) throws IOException {
     List<String> cmd = new ArrayList<>(List.of(javaBin(), "-Xmx256m", "-XX:+UseSerialGC", "-jar", JAR.toString(),
         "--role=client", "--root", clientRoot().toString()));
     cmd.addAll(List.of(args));
+    Files.createDirectories(clientRoot());
+    return start(cmd, env);
+  }
+
+  private Result run(List<String> cmd, Map<String, String> env) throws Exception {
+    return start(cmd, env).await();
+  }
+
+  private Running start(List<String> cmd, Map<String, String> env) throws IOException {
     Files.createDirectories(clientRoot());
     Path out = Files.createTempFile(dir, "client-out", ".txt");
     Path err = Files.createTempFile(dir, "client-err", ".txt");
@@ -179,6 +207,7 @@ final class ClusterProcesses implements AutoCloseable {
         .redirectOutput(out.toFile()).redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(
             Path.of("/dev/null").toFile()));
     pb.environment().remove("BACKUP_ROLE");
+    pb.environment().putAll(env);
     Process p = pb.start();
     all.add(p);
     return new Running(p, out, err);
