@@ -584,8 +584,24 @@ final class ManagerService {
    * can be rebuilt from the servers.
    */
   void reconcile(int id) {
+    reconcile(id, 1);
+  }
+
+  /** How many times an inventory is asked for when the server cannot answer yet. */
+  static final int INVENTORY_ATTEMPTS = 5;
+
+  private void reconcile(int id, int attempt) {
     vertx.eventBus().<JsonObject>request(Addresses.inventory(id), new JsonObject(), LONG).onComplete(ar -> {
       if (ar.failed()) {
+        // A server that has just come back (a hung one that resumed and rejoined the
+        // cluster) may not have its handlers known cluster-wide yet: ask again shortly.
+        boolean noHandlerYet = ar.cause() instanceof io.vertx.core.eventbus.ReplyException re
+            && re.failureType() == io.vertx.core.eventbus.ReplyFailure.NO_HANDLERS;
+        if (noHandlerYet && attempt < INVENTORY_ATTEMPTS && servers.health(id) == ServerTable.Health.alive) {
+          log.info("manager: server {} cannot give its inventory yet; asking again", id);
+          vertx.setTimer(1000L * attempt, t -> reconcile(id, attempt + 1));
+          return;
+        }
         log.warn("manager: no inventory from server {}: {}", id, ar.cause().getMessage());
         return;
       }
