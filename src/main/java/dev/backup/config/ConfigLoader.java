@@ -128,7 +128,7 @@ public final class ConfigLoader {
     String file = r.get("secret-file", null);
     if (file != null) {
       try {
-        String s = Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
+        String s = SmallFiles.read(Path.of(file), 64 * 1024, StandardCharsets.UTF_8).strip();
         int nl = s.indexOf('\n');
         s = (nl < 0 ? s : s.substring(0, nl)).strip();
         if (s.isEmpty()) {

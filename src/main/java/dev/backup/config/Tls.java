@@ -126,7 +126,7 @@ public final class Tls {
     }
     String text;
     try {
-      text = Files.readString(file, StandardCharsets.ISO_8859_1);
+      text = SmallFiles.read(file, 1 << 20, StandardCharsets.ISO_8859_1);
     } catch (NoSuchFileException e) {
       throw new BackupException(ErrorCode.USAGE, key + ": no such file: " + file);
     } catch (IOException e) {

@@ -42,6 +42,9 @@ public final class Users {
   private Map<String, User> users = Map.of();
   private Object stamp;
 
+  /** About a hundred thousand users; a larger file is not one this manager wrote. */
+  static final long MAX_FILE_BYTES = 32L << 20;
+
   public Users(Path root) {
     this.file = root.resolve(FILE);
   }
@@ -68,7 +71,7 @@ public final class Users {
 
   private Map<String, User> read() {
     try {
-      JsonObject j = new JsonObject(Files.readString(file, StandardCharsets.UTF_8));
+      JsonObject j = new JsonObject(dev.backup.config.SmallFiles.read(file, MAX_FILE_BYTES, StandardCharsets.UTF_8));
       Map<String, User> out = new TreeMap<>();
       JsonObject all = j.getJsonObject("users", new JsonObject());
       for (String name : all.fieldNames()) {

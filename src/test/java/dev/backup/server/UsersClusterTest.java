@@ -1,5 +1,7 @@
 package dev.backup.server;
 
+import dev.backup.HostileClients;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -12,18 +14,14 @@ import dev.backup.manager.Users;
 import dev.backup.protocol.BackupException;
 import dev.backup.protocol.ErrorCode;
 import dev.backup.protocol.Frame;
-import dev.backup.protocol.FrameDecoder;
 import dev.backup.protocol.Op;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
-import io.vertx.core.net.NetSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -225,24 +223,10 @@ class UsersClusterTest {
 
   /** Sends a GET with the ticket and returns the server's first frame. */
   static Frame get(int port, Ticket t) throws Exception {
-    NetClient nc = cluster.vertx.createNetClient();
+    NetClient nc = HostileClients.netClient(cluster.vertx);
     try {
-      NetSocket sock = nc.connect(port, "127.0.0.1").await();
-      CompletableFuture<Frame> answer = new CompletableFuture<>();
-      FrameDecoder d = new FrameDecoder(new FrameDecoder.Listener() {
-        @Override
-        public void onFrame(Frame f) {
-          answer.complete(f);
-        }
-
-        @Override
-        public void onError(BackupException error) {
-          answer.completeExceptionally(error);
-        }
-      });
-      sock.handler(d::feed);
-      sock.write(new Frame(Op.GET, 1, new JsonObject().put("ticket", t.toJson()).put("offset", 0)).encode()).await();
-      return answer.get(10, TimeUnit.SECONDS);
+      return HostileClients.exchange(nc, port,
+          new Frame(Op.GET, 1, new JsonObject().put("ticket", t.toJson()).put("offset", 0)).encode());
     } finally {
       nc.close().await();
     }
