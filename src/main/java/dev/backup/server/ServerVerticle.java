@@ -52,6 +52,7 @@ public final class ServerVerticle extends VerticleBase {
   private NetClient netClient;
   private long reportTimer = -1;
   private long scrubTimer = -1;
+  private long firstScrubDelay = 60_000L;
   private long lastLatencyMicros;
   private long storedBytes;
   private long storedFiles;
@@ -86,6 +87,7 @@ public final class ServerVerticle extends VerticleBase {
       storedFiles = inv.size();
       storedBytes = inv.stream().mapToLong(ReplicaMeta::size).sum();
       freeBytes = store.freeBytes();
+      firstScrubDelay = firstScrubDelay(inv.isEmpty());
       // With TLS, peers check that this server's certificate names the host they reached
       // it at: that is --host as given (a name stays a name).
       try {
@@ -110,7 +112,7 @@ public final class ServerVerticle extends VerticleBase {
         .onSuccess(s -> {
           netServer = s;
           reportTimer = vertx.setPeriodic(0, config.reportIntervalMs(), t -> report());
-          scrubTimer = vertx.setTimer(Math.min(60_000L, config.scrubIntervalSeconds() * 1000L), t -> scrubPass());
+          scrubTimer = vertx.setTimer(firstScrubDelay, t -> scrubPass());
           log.info("server {}: listening on {}:{}, root {}", config.id(), config.host(), s.actualPort(), store.root());
         });
   }
@@ -316,6 +318,48 @@ public final class ServerVerticle extends VerticleBase {
 
   // ---- scrub ----
 
+  /** Where the end of the last finished scrub pass is kept, so a restart neither rescans at once nor skips a pass. */
+  private Path scrubMark() {
+    return store.root().resolve("scrub.last");
+  }
+
+  /**
+   * How long after start the first scrub pass begins: the interval after the last finished
+   * pass (at least a second if that is overdue). A root with copies but no record of a pass
+   * is scrubbed within a minute; a new, empty root waits a whole interval.
+   */
+  private long firstScrubDelay(boolean empty) {
+    long now = System.currentTimeMillis();
+    Long last = null;
+    try {
+      last = Long.parseLong(dev.backup.config.SmallFiles.read(scrubMark(), 64,
+          java.nio.charset.StandardCharsets.US_ASCII).trim());
+    } catch (java.io.IOException | NumberFormatException e) {
+      if (empty) {
+        writeScrubMark(now);
+      }
+    }
+    return firstScrubDelay(last, now, config.scrubIntervalSeconds() * 1000L, empty);
+  }
+
+  static long firstScrubDelay(Long lastPass, long now, long interval, boolean empty) {
+    if (lastPass != null) {
+      return Math.max(1000L, Math.min(interval, lastPass + interval - now));
+    }
+    return empty ? interval : Math.min(60_000L, interval);
+  }
+
+  private void writeScrubMark(long when) {
+    try {
+      Path tmp = scrubMark().resolveSibling("scrub.last.tmp");
+      java.nio.file.Files.writeString(tmp, Long.toString(when));
+      java.nio.file.Files.move(tmp, scrubMark(), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } catch (java.io.IOException e) {
+      log.warn("server {}: cannot record the scrub pass: {}", config.id(), e.toString());
+    }
+  }
+
   /**
    * Re-reads every copy in the background and reports those whose checksum no longer
    * matches. After each file it waits as long as reading it at the configured rate would
@@ -338,7 +382,12 @@ public final class ServerVerticle extends VerticleBase {
       if (checked > 0) {
         log.info("server {}: scrub checked {} cop{}, {} damaged", config.id(), checked, checked == 1 ? "y" : "ies", bad);
       }
-      scrubTimer = vertx.setTimer(config.scrubIntervalSeconds() * 1000L, t -> scrubPass());
+      long finished = System.currentTimeMillis();
+      vertx.executeBlocking(() -> {
+        writeScrubMark(finished);
+        return null;
+      }, false).onComplete(done ->
+          scrubTimer = vertx.setTimer(config.scrubIntervalSeconds() * 1000L, t -> scrubPass()));
       return;
     }
     vertx.executeBlocking(() -> store.check(m.name(), m.version(), m.sha256()), false).onComplete(ar -> {
