@@ -140,7 +140,17 @@ step "kill server-$crashed (a holder) and pause server-$hung"
 t_kill=$(date +%s.%N)
 dc kill server-$crashed >"$WORK/kill.log" 2>&1 || fail "docker-compose kill server-$crashed: $(tail -5 "$WORK/kill.log")"
 t_pause=$(date +%s.%N)
-dc pause server-$hung >"$WORK/pause.log" 2>&1 || fail "docker-compose pause server-$hung: $(tail -5 "$WORK/pause.log")"
+# podman itself pauses (freezes the container's cgroup) and is asked whether it took:
+# through podman's API, docker-compose 1.29 does not reliably find the container.
+podman pause "${PROJECT}_server-${hung}_1" >"$WORK/pause.log" 2>&1 \
+  || fail "podman pause server-$hung: $(tail -5 "$WORK/pause.log")"
+state=""
+for _ in $(seq 1 20); do
+  state=$(podman inspect -f '{{.State.Status}}' "${PROJECT}_server-${hung}_1" 2>/dev/null || true)
+  [[ "$state" == paused ]] && break
+  sleep 0.1
+done
+[[ "$state" == paused ]] || fail "podman pause server-$hung did not take: the container is '$state'"
 noticed=""
 for _ in $(seq 1 60); do
   st=$(client status --json 2>/dev/null || true)
