@@ -90,7 +90,7 @@ class BackupEndToEndIT extends EndToEndBase {
     Files.createDirectories(root.resolve("r3"));
     Files.write(root.resolve("empty.txt"), new byte[0]);
     Files.writeString(root.resolve("small é.txt"), "a small file with an accent: é\n");
-    TestSupport.randomFile(root.resolve("big.bin"), 300L << 20, 1);
+    TestSupport.randomFile(root.resolve("big.bin"), 128L << 20, 1);
     Files.write(root.resolve("r3/empty.txt"), new byte[0]);
     Files.writeString(root.resolve("r3/small.txt"), "three copies\n");
     Files.copy(root.resolve("big.bin"), root.resolve("r3/big.bin"));
@@ -110,7 +110,7 @@ class BackupEndToEndIT extends EndToEndBase {
     assertNoTempFiles();
 
     ClusterProcesses.Result human = cluster.client("list");
-    assertThat(human.out()).contains("big.bin").contains("300 MiB").contains("3/3");
+    assertThat(human.out()).contains("big.bin").contains("128 MiB").contains("3/3");
   }
 
   @Test
@@ -188,7 +188,7 @@ class BackupEndToEndIT extends EndToEndBase {
   @Test
   @Order(5)
   void killingAChainMemberMidBackupIsRetriedElsewhereAndLeavesNoPartialFile() throws Exception {
-    Path f = TestSupport.randomFile(cluster.clientRoot().resolve("victim.bin"), 1L << 30, 3);
+    Path f = TestSupport.randomFile(cluster.clientRoot().resolve("victim.bin"), 512L << 20, 3);
     ClusterProcesses.Running backup = cluster.clientProcess("backup", "victim.bin", "--replicas", "3");
     int victim = -1;
     long deadline = System.currentTimeMillis() + 60_000;
@@ -274,7 +274,7 @@ class BackupEndToEndIT extends EndToEndBase {
   void aProgressBarIsShownOnATerminalAndNothingButResultsInAPipe() throws Exception {
     Path big = cluster.clientRoot().resolve("progress.bin");
     try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(big.toFile(), "rw")) {
-      raf.setLength(700L << 20);
+      raf.setLength(256L << 20);
     }
     try {
       String cmd = String.join(" ", Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
@@ -297,7 +297,7 @@ class BackupEndToEndIT extends EndToEndBase {
       }
       ClusterProcesses.Result piped = cluster.client("backup", "progress.bin");
       assertThat(piped.exit()).as(piped.err()).isZero();
-      assertThat(piped.out()).isEqualTo("backed up progress.bin (700 MiB, version 2, 2 copies)\n");
+      assertThat(piped.out()).isEqualTo("backed up progress.bin (256 MiB, version 2, 2 copies)\n");
       assertThat(piped.err()).isEmpty();
       ClusterProcesses.Result status = cluster.client("status");
       assertThat(status.out() + status.err()).doesNotContain("\u001B");

@@ -57,7 +57,7 @@ class RestoreEndToEndIT extends EndToEndBase {
     Files.createDirectories(root().resolve("rt"));
     Files.write(root().resolve("rt/empty"), new byte[0]);
     Files.writeString(root().resolve("rt/small.txt"), "small\n");
-    TestSupport.randomFile(root().resolve("rt/large.bin"), 300L << 20, 11);
+    TestSupport.randomFile(root().resolve("rt/large.bin"), 128L << 20, 11);
     ok("backup", "rt");
     ClusterProcesses.Result r = ok("restore", "rt", "--to", "back");
     assertThat(r.out()).contains("3 of 3 files restored");
@@ -135,7 +135,7 @@ class RestoreEndToEndIT extends EndToEndBase {
 
   @Test
   void aRestoreSurvivesTheDeathOfTheReplicaItStartedFrom() throws Exception {
-    Path f = TestSupport.randomFile(root().resolve("survive.bin"), 1L << 30, 21);
+    Path f = TestSupport.randomFile(root().resolve("survive.bin"), 512L << 20, 21);
     ok("backup", "survive.bin");
     ClusterProcesses.Running restore = cluster.clientProcess("restore", "survive.bin", "--to", "survived.bin");
     int sender = -1;
