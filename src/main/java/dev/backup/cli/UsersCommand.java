@@ -103,18 +103,14 @@ final class UsersCommand implements Callable<Integer> {
      * user under {@code name/} would show up as the new user's: refuse the name.
      */
     private static void refuseIfNamesTaken(Path root, String name) {
-      Path catalog = root.resolve("catalog.json");
-      if (!Files.exists(catalog)) {
-        return;
-      }
       try {
-        Catalog c = Catalog.fromSnapshot(new JsonObject(Files.readString(catalog, StandardCharsets.UTF_8)));
+        Catalog c = dev.backup.manager.CatalogStore.read(root);
         if (c.namesUnder(name).stream().anyMatch(n -> n.startsWith(name + "/"))) {
           throw new BackupException(ErrorCode.EXISTS, "the catalog already holds files under '" + name + "/' (backed "
               + "up before there were users, or by a removed user): choose another user name");
         }
       } catch (IOException e) {
-        throw new BackupException(ErrorCode.IO, "cannot read " + catalog + ": " + e.getMessage(), e);
+        throw new BackupException(ErrorCode.IO, "cannot read the catalog in " + root + ": " + e.getMessage(), e);
       }
     }
   }

@@ -37,12 +37,15 @@ import java.util.function.Supplier;
  */
 public final class BackupClient implements AutoCloseable {
   static final int READ_BUFFER = 256 * 1024;
+  /** At most this many idle connections are kept per server (as many as files in flight). */
+  static final int IN_FLIGHT_LIMIT = 32;
 
   private final Vertx vertx;
   private final Config config;
   private final Context context;
   private final NetClient netClient;
   private final ExecutorService hashExecutor;
+  private final dev.backup.protocol.ConnectionPool pool;
   private final Map<Long, Promise<JsonObject>> pending = new HashMap<>();
   private NetSocket manager;
   private Future<NetSocket> connecting;
@@ -56,6 +59,9 @@ public final class BackupClient implements AutoCloseable {
         .setConnectTimeout(config.connectTimeoutMs())
         .setIdleTimeout(config.idleTimeoutSeconds()).setIdleTimeoutUnit(TimeUnit.SECONDS)
         .setTcpNoDelay(true).setSendBufferSize(READ_BUFFER)));
+    // Kept for the next file; closed well before a server's idle timeout would.
+    this.pool = new dev.backup.protocol.ConnectionPool(vertx, netClient,
+        Math.min(10_000L, config.idleTimeoutSeconds() * 500L), IN_FLIGHT_LIMIT);
     this.hashExecutor = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "backup-client-hash");
       t.setDaemon(true);
@@ -120,6 +126,11 @@ public final class BackupClient implements AutoCloseable {
         // best effort on the way out
       }
     }
+  }
+
+  /** Connections to storage servers opened so far, and transfers that went over one already open. */
+  public long[] connectionCounts() {
+    return onContext(() -> Future.succeededFuture(new long[] {pool.opened(), pool.reused()})).await();
   }
 
   /** A future that completes after {@code millis}: a pause between attempts. */
@@ -305,7 +316,9 @@ public final class BackupClient implements AutoCloseable {
     int replicas = placed.getInteger("replicas", ticket.chain().size());
     Promise<JsonObject> done = Promise.promise();
     Promise<String> shaSent = Promise.promise();
-    return netClient.connect(primary.getInteger("port"), primary.getString("host"))
+    String host = primary.getString("host");
+    int port = primary.getInteger("port");
+    return pool.acquire(host, port)
         .recover(t -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
             "cannot reach storage server " + ticket.chain().get(0).id() + ": " + BackupException.reason(t), t)))
         .compose(sock -> {
@@ -313,10 +326,17 @@ public final class BackupClient implements AutoCloseable {
           FrameDecoder decoder = new FrameDecoder(new FrameDecoder.Listener() {
             @Override
             public void onFrame(Frame f) {
+              if (f.op() == Op.RESPONSE && shaSent.future().succeeded() && done.tryComplete(f.body())) {
+                // The whole exchange is over: the connection serves the next file.
+                transfers.remove(sock);
+                pool.release(host, port, sock);
+                return;
+              }
               if (f.op() == Op.ERROR) {
                 done.tryFail(f.toException());
-              } else if (f.op() == Op.RESPONSE) {
-                done.tryComplete(f.body());
+              } else {
+                done.tryFail(new BackupException(ErrorCode.PROTOCOL, "storage server "
+                    + ticket.chain().get(0).id() + " answered out of turn"));
               }
               sock.close();
             }
@@ -508,7 +528,9 @@ public final class BackupClient implements AutoCloseable {
                              java.util.function.LongConsumer progress) {
     int id = src.getInteger("id");
     Promise<Void> done = Promise.promise();
-    return netClient.connect(src.getInteger("port"), src.getString("host"))
+    String host = src.getString("host");
+    int port = src.getInteger("port");
+    return pool.acquire(host, port)
         .recover(t -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
             "cannot reach storage server " + id + ": " + BackupException.reason(t), t)))
         .compose(sock -> {
@@ -552,8 +574,11 @@ public final class BackupClient implements AutoCloseable {
 
             @Override
             public void onDataEnd() {
-              done.tryComplete();
-              sock.close();
+              if (done.tryComplete()) {
+                // Every byte arrived: the connection serves the next file.
+                transfers.remove(sock);
+                pool.release(host, port, sock);
+              }
             }
 
             @Override
@@ -573,6 +598,7 @@ public final class BackupClient implements AutoCloseable {
 
   @Override
   public void close() {
+    context.runOnContext(v -> pool.closeIdle());
     hashExecutor.shutdownNow();
     netClient.close();
   }

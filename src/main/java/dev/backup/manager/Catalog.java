@@ -48,6 +48,9 @@ public final class Catalog {
   private final Map<String, Long> lastVersion = new HashMap<>();
   /** Versions deliberately removed (delete, retention, failed transfers): copies of them found later are garbage. */
   private final Map<String, Long> tombstones = new HashMap<>();
+  /** Names changed since the last {@link #drainChanges}, and versions buried since. */
+  private final java.util.Set<String> dirty = new java.util.LinkedHashSet<>();
+  private final List<JsonObject> buriedSince = new ArrayList<>();
 
   /** The version number a new backup of {@code name} gets; never handed out twice. */
   public long reserveVersion(String name) {
@@ -57,6 +60,7 @@ public final class Catalog {
       next = Math.max(next, e.versions.lastKey() + 1);
     }
     lastVersion.put(name, next);
+    dirty.add(name);
     return next;
   }
 
@@ -66,6 +70,7 @@ public final class Catalog {
     e.replicas = replicas;
     e.versions.put(v.version(), v);
     lastVersion.merge(name, v.version(), Math::max);
+    dirty.add(name);
   }
 
   public Entry get(String name) {
@@ -97,6 +102,7 @@ public final class Catalog {
     Entry e = entries.get(name);
     if (e != null) {
       e.replicas = replicas;
+      dirty.add(name);
     }
   }
 
@@ -110,6 +116,7 @@ public final class Catalog {
       List<Integer> s = new ArrayList<>(v.servers());
       s.add(server);
       entries.get(name).versions.put(version, new Version(v.version(), v.size(), v.sha256(), v.created(), List.copyOf(s)));
+      dirty.add(name);
     }
     return true;
   }
@@ -120,6 +127,7 @@ public final class Catalog {
       List<Integer> s = new ArrayList<>(v.servers());
       s.remove(Integer.valueOf(server));
       entries.get(name).versions.put(version, new Version(v.version(), v.size(), v.sha256(), v.created(), List.copyOf(s)));
+      dirty.add(name);
     }
   }
 
@@ -131,6 +139,8 @@ public final class Catalog {
   public void bury(String name, long version, long when) {
     tombstones.put(key(name, version), when);
     lastVersion.merge(name, version, Math::max);
+    dirty.add(name);
+    buriedSince.add(new JsonObject().put("bury", name).put("version", version).put("at", when));
   }
 
   public boolean buried(String name, long version) {
@@ -150,6 +160,7 @@ public final class Catalog {
       return null;
     }
     Version v = e.versions.remove(version);
+    dirty.add(name);
     if (e.versions.isEmpty()) {
       entries.remove(name);
     }
@@ -174,15 +185,68 @@ public final class Catalog {
   public JsonObject toJson() {
     JsonArray files = new JsonArray();
     for (Entry e : entries.values()) {
-      JsonArray versions = new JsonArray();
-      for (Version v : e.versions.values()) {
-        versions.add(new JsonObject().put("version", v.version()).put("size", v.size())
-            .put("sha256", v.sha256()).put("created", v.created())
-            .put("replicas", new JsonArray(new ArrayList<>(v.servers()))));
-      }
-      files.add(new JsonObject().put("name", e.name).put("replicas", e.replicas).put("versions", versions));
+      files.add(toJson(e));
     }
     return new JsonObject().put("files", files);
+  }
+
+  private static JsonObject toJson(Entry e) {
+    JsonArray versions = new JsonArray();
+    for (Version v : e.versions.values()) {
+      versions.add(new JsonObject().put("version", v.version()).put("size", v.size())
+          .put("sha256", v.sha256()).put("created", v.created())
+          .put("replicas", new JsonArray(new ArrayList<>(v.servers()))));
+    }
+    return new JsonObject().put("name", e.name).put("replicas", e.replicas).put("versions", versions);
+  }
+
+  /**
+   * The changes since the last call, as journal records, and forgets them: for each name
+   * changed, its whole entry (or its absence) and its version counter; for each version
+   * buried, its tombstone. Applying them in order to the catalog as it was gives the
+   * catalog as it is.
+   */
+  public List<JsonObject> drainChanges() {
+    List<JsonObject> out = new ArrayList<>(buriedSince);
+    for (String n : dirty) {
+      JsonObject r = new JsonObject().put("name", n).put("last", lastVersion.getOrDefault(n, 0L));
+      Entry e = entries.get(n);
+      if (e != null) {
+        r.put("file", toJson(e));
+      }
+      out.add(r);
+    }
+    dirty.clear();
+    buriedSince.clear();
+    return out;
+  }
+
+  /** Applies one journal record of {@link #drainChanges}. */
+  public void apply(JsonObject r) {
+    if (r.containsKey("bury")) {
+      tombstones.put(key(r.getString("bury"), r.getLong("version")), r.getLong("at", 0L));
+      return;
+    }
+    String name = r.getString("name");
+    if (name == null) {
+      throw new IllegalArgumentException("a journal record without a name");
+    }
+    entries.remove(name);
+    JsonObject f = r.getJsonObject("file");
+    if (f != null) {
+      load(this, f);
+    }
+    lastVersion.merge(name, r.getLong("last", 0L), Math::max);
+  }
+
+  private static void load(Catalog c, JsonObject f) {
+    for (Object vo : f.getJsonArray("versions", new JsonArray())) {
+      JsonObject v = (JsonObject) vo;
+      List<Integer> servers = new ArrayList<>();
+      v.getJsonArray("replicas", new JsonArray()).forEach(x -> servers.add(((Number) x).intValue()));
+      c.commit(f.getString("name"), f.getInteger("replicas", 2), new Version(v.getLong("version"),
+          v.getLong("size"), v.getString("sha256"), v.getLong("created", 0L), List.copyOf(servers)));
+    }
   }
 
   /** The catalog with what it needs to be loaded again (version counters included). */
@@ -201,14 +265,7 @@ public final class Catalog {
   public static Catalog fromSnapshot(JsonObject j) {
     Catalog c = new Catalog();
     for (Object o : j.getJsonArray("files", new JsonArray())) {
-      JsonObject f = (JsonObject) o;
-      for (Object vo : f.getJsonArray("versions", new JsonArray())) {
-        JsonObject v = (JsonObject) vo;
-        List<Integer> servers = new ArrayList<>();
-        v.getJsonArray("replicas", new JsonArray()).forEach(x -> servers.add(((Number) x).intValue()));
-        c.commit(f.getString("name"), f.getInteger("replicas", 2), new Version(v.getLong("version"),
-            v.getLong("size"), v.getString("sha256"), v.getLong("created", 0L), List.copyOf(servers)));
-      }
+      load(c, (JsonObject) o);
     }
     for (Object o : j.getJsonArray("tombstones", new JsonArray())) {
       JsonObject t = (JsonObject) o;
@@ -218,6 +275,7 @@ public final class Catalog {
     for (String k : counters.fieldNames()) {
       c.lastVersion.merge(k, counters.getLong(k), Math::max);
     }
+    c.dirty.clear();
     return c;
   }
 }

@@ -23,12 +23,10 @@ import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
+import java.util.List;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -43,7 +41,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class ManagerVerticle extends VerticleBase {
   private static final Logger log = LoggerFactory.getLogger(ManagerVerticle.class);
-  static final String CATALOG_FILE = "catalog.json";
 
   private final Config config;
   private final HazelcastInstance hazelcast;
@@ -116,24 +113,22 @@ public final class ManagerVerticle extends VerticleBase {
   public Future<?> stop() {
     vertx.cancelTimer(tickTimer);
     return lastSave.transform(x -> netServer == null ? Future.succeededFuture() : netServer.close())
-        .transform(x -> netClient.close());
+        .transform(x -> netClient.close())
+        .transform(x -> vertx.executeBlocking(() -> {
+          if (catalogStore != null) {
+            catalogStore.close();
+          }
+          return null;
+        }));
   }
 
   // ---- catalog persistence ----
 
-  private Path catalogPath() {
-    return config.root().resolve(CATALOG_FILE);
-  }
+  private CatalogStore catalogStore;
 
   private Future<Void> loadCatalog() {
-    return vertx.executeBlocking(() -> {
-      Files.createDirectories(config.root());
-      Path p = catalogPath();
-      if (Files.exists(p)) {
-        return Catalog.fromSnapshot(new JsonObject(Files.readString(p)));
-      }
-      return new Catalog();
-    }).map(c -> {
+    catalogStore = new CatalogStore(config.root());
+    return vertx.executeBlocking(catalogStore::open).map(c -> {
       service.catalog = c;
       log.info("manager: catalog has {} files", c.entries().size());
       return null;
@@ -144,10 +139,11 @@ public final class ManagerVerticle extends VerticleBase {
   private io.vertx.core.Promise<Void> nextSave;
 
   /**
-   * Writes the catalog to disk (temporary file, forced, renamed into place). Group commit:
-   * while one write is in progress, every change asked meanwhile is written together by
-   * the next one, so a burst of small backups costs a few writes, not one each. The future
-   * completes once a write that includes this change is durable.
+   * Makes the catalog's changes durable (see {@link CatalogStore}: appended to its journal,
+   * or now and then a new snapshot). Group commit: while one write is in progress, every
+   * change asked meanwhile is written together by the next one, so a burst of small
+   * backups costs a few writes, not one each. The future completes once a write that
+   * includes this change is durable.
    */
   private Future<Void> saveCatalog() {
     if (nextSave == null) {
@@ -164,20 +160,23 @@ public final class ManagerVerticle extends VerticleBase {
     io.vertx.core.Promise<Void> batch = nextSave;
     nextSave = null;
     saving = true;
-    String json = service.catalog.snapshot().encode();
-    Path p = catalogPath();
+    List<JsonObject> changes = service.catalog.drainChanges();
+    // The snapshot is built here (the catalog belongs to this thread), encoded on a worker.
+    JsonObject snapshot = catalogStore.wantsCompaction() ? service.catalog.snapshot() : null;
+    byte[] lines = snapshot == null ? CatalogStore.lines(changes) : null;
     lastSave = vertx.executeBlocking(() -> {
-      Path tmp = p.resolveSibling(CATALOG_FILE + ".tmp");
-      try (var ch = java.nio.channels.FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-          StandardOpenOption.TRUNCATE_EXISTING)) {
-        ch.write(java.nio.ByteBuffer.wrap(json.getBytes(StandardCharsets.UTF_8)));
-        ch.force(true);
+      if (snapshot != null) {
+        catalogStore.compact(snapshot);
+      } else if (lines.length > 0) {
+        catalogStore.append(lines);
       }
-      Files.move(tmp, p, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       return null;
     }, true);
     lastSave.onComplete(ar -> {
       saving = false;
+      if (ar.failed()) {
+        log.error("manager: cannot write the catalog: {}", ar.cause().toString());
+      }
       batch.handle(ar.mapEmpty());
       if (nextSave != null) {
         writeCatalog();

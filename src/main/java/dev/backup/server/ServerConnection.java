@@ -41,6 +41,7 @@ final class ServerConnection implements FrameDecoder.Listener {
 
   private final ServerVerticle server;
   private final NetSocket up;
+  private final Runnable afterDone;
   private final FrameDecoder decoder = new FrameDecoder(this);
   private final FrameDeadline deadline;
   private final Promise<Void> ready = Promise.promise();
@@ -62,20 +63,18 @@ final class ServerConnection implements FrameDecoder.Listener {
   private boolean counted;
   private ReplicaMeta committed;
 
-  ServerConnection(ServerVerticle server, NetSocket up) {
+  ServerConnection(ServerVerticle server, NetSocket up, Runnable next) {
     this.server = server;
     this.up = up;
+    this.afterDone = next;
     this.deadline = new FrameDeadline(server.vertx(), decoder, server.idleTimeoutMs(),
         e -> fail(new BackupException(e.code(), "server " + server.id() + ": " + e.getMessage()), true));
   }
 
+  /** Takes over the connection (its closing is watched by the verticle). */
   void start() {
     up.handler(this::onBytes);
-    up.closeHandler(v -> {
-      if (state != State.DONE && state != State.FAILED) {
-        fail(new BackupException(ErrorCode.CONNECTION, "the sender went away before the transfer ended"), false);
-      }
-    });
+    up.resume();
     up.exceptionHandler(t -> log.debug("server {}: connection error: {}", server.id(), t.toString()));
   }
 
@@ -238,6 +237,8 @@ final class ServerConnection implements FrameDecoder.Listener {
           state = State.DONE;
           finishCount();
           log.debug("server {}: sent {} v{} from offset {}", server.id(), ticket.name(), ticket.version(), offset);
+          deadline.cancel();
+          afterDone.run();
         }
       });
     });
@@ -245,7 +246,7 @@ final class ServerConnection implements FrameDecoder.Listener {
 
   private Future<NetSocket> connectDown() {
     Ticket.Hop next = ticket.chain().get(hop + 1);
-    return server.netClient().connect(next.port(), next.host())
+    return server.peers().acquire(next.host(), next.port())
         .recover(t -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
             "server " + next.id() + " cannot be reached: " + BackupException.reason(t), t)))
         .map(sock -> {
@@ -374,10 +375,13 @@ final class ServerConnection implements FrameDecoder.Listener {
           up.write(new Frame(Op.RESPONSE, requestId, new JsonObject().put("stored", stored)
               .put("version", ticket.version())).encode());
           if (down != null) {
-            down.close();
+            // The next server's exchange ended cleanly too: its connection serves the next file.
+            Ticket.Hop h = ticket.chain().get(hop + 1);
+            server.peers().release(h.host(), h.port(), down);
+            down = null;
           }
-          up.handler(this::onBytes);
-          state = State.DONE;
+          deadline.cancel();
+          afterDone.run();
         })
         .onFailure(t -> fail(t, true));
   }

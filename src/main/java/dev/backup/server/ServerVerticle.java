@@ -52,6 +52,7 @@ public final class ServerVerticle extends VerticleBase {
   private NetClient netClient;
   private long reportTimer = -1;
   private long scrubTimer = -1;
+  private dev.backup.protocol.ConnectionPool peers;
   private long firstScrubDelay = 60_000L;
   private long lastLatencyMicros;
   private long storedBytes;
@@ -81,6 +82,8 @@ public final class ServerVerticle extends VerticleBase {
         .setConnectTimeout(config.connectTimeoutMs())
         .setIdleTimeout(config.idleTimeoutSeconds()).setIdleTimeoutUnit(TimeUnit.SECONDS)
         .setTcpNoDelay(true).setSendBufferSize(READ_BUFFER).setReceiveBufferSize(READ_BUFFER)));
+    peers = new dev.backup.protocol.ConnectionPool(vertx, netClient,
+        Math.min(10_000L, config.idleTimeoutSeconds() * 500L), 64);
     Future<Void> opened = vertx.executeBlocking(() -> {
       store.open();
       List<ReplicaMeta> inv = store.inventory();
@@ -121,6 +124,7 @@ public final class ServerVerticle extends VerticleBase {
   public Future<?> stop() {
     vertx.cancelTimer(reportTimer);
     vertx.cancelTimer(scrubTimer);
+    peers.closeIdle();
     for (ServerConnection s : List.copyOf(sessions)) {
       s.abort();
     }
@@ -134,16 +138,31 @@ public final class ServerVerticle extends VerticleBase {
         .onComplete(v -> hashExecutor.shutdownNow());
   }
 
+  /**
+   * Serves one connection: a transfer at a time, each by its own {@link ServerConnection};
+   * after one ends cleanly the next starts on the same connection, so a sender with many
+   * files pays one handshake.
+   */
   private void onConnect(NetSocket socket) {
-    ServerConnection session = new ServerConnection(this, socket);
-    sessions.add(session);
-    session.start();
+    ServerConnection[] current = new ServerConnection[1];
     socket.closeHandler(v -> {
+      ServerConnection session = current[0];
       sessions.remove(session);
       if (!session.finished()) {
         session.fail(new BackupException(ErrorCode.CONNECTION, "the sender went away before the transfer ended"), false);
       }
     });
+    Runnable[] next = new Runnable[1];
+    next[0] = () -> {
+      if (current[0] != null) {
+        sessions.remove(current[0]);
+      }
+      ServerConnection session = new ServerConnection(this, socket, next[0]);
+      current[0] = session;
+      sessions.add(session);
+      session.start();
+    };
+    next[0].run();
   }
 
   private void onPrepare(Message<JsonObject> msg) {
@@ -484,6 +503,11 @@ public final class ServerVerticle extends VerticleBase {
   /** Whether a file of {@code size} bytes fits, keeping the reserve (no overflow for sizes near 2^63). */
   boolean hasRoomFor(long size) {
     return size >= 0 && size <= freeBytes() - reserveBytes();
+  }
+
+  /** Connections to other servers, kept for the next file of a chain. */
+  dev.backup.protocol.ConnectionPool peers() {
+    return peers;
   }
 
   boolean takePrepared(String transferId) {

@@ -43,6 +43,12 @@ class FailureEndToEndIT extends EndToEndBase {
     return out;
   }
 
+  static Map<String, java.util.Set<Integer>> asSets(Map<String, List<Integer>> holders) {
+    Map<String, java.util.Set<Integer>> out = new HashMap<>();
+    holders.forEach((k, v) -> out.put(k, new java.util.TreeSet<>(v)));
+    return out;
+  }
+
   static long waitUntil(Duration max, BooleanSupplier condition) throws InterruptedException {
     long start = System.currentTimeMillis();
     while (System.currentTimeMillis() - start < max.toMillis()) {
@@ -168,11 +174,17 @@ class FailureEndToEndIT extends EndToEndBase {
     Map<String, List<Integer>> before = holders();
     cluster.killAll();
     // The manager's machine is lost: its catalog is gone too.
-    Files.deleteIfExists(cluster.root("manager").resolve("catalog.json"));
+    try (var files = Files.list(cluster.root("manager"))) {
+      for (java.nio.file.Path p : files.filter(p -> p.getFileName().toString().startsWith("catalog")).toList()) {
+        Files.delete(p);
+      }
+    }
     cluster.startManager();
     cluster.ensureAllServersRunning(4);
-    long rebuilt = waitUntil(Duration.ofSeconds(30), () -> holders().keySet().containsAll(before.keySet()));
-    assertThat(rebuilt).as("catalog rebuilt from the servers' inventories").isNotNegative();
+    // Every server reports its inventory as it comes alive: wait for all of them.
+    long rebuilt = waitUntil(Duration.ofSeconds(30), () -> asSets(holders()).equals(asSets(before)));
+    assertThat(rebuilt).as("catalog rebuilt from the servers' inventories: " + holders() + " vs " + before)
+        .isNotNegative();
     Map<String, List<Integer>> after = holders();
     before.forEach((k, ids) -> assertThat(after.get(k)).as(k).containsExactlyInAnyOrderElementsOf(ids));
     ok("restore", "rebuilt.txt", "--to", "rebuilt-restored.txt");

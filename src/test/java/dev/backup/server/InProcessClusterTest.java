@@ -108,6 +108,32 @@ class InProcessClusterTest {
   }
 
   @Test
+  void manySmallFilesOneAfterAnotherShareOneConnectionPerServer() throws Exception {
+    long[] before = client.connectionCounts();
+    List<Path> files = new ArrayList<>();
+    for (int i = 0; i < 24; i++) {
+      Path f = TestSupport.randomFile(dir.resolve("client/seq/f" + i + ".bin"), 4096 + i, 500 + i);
+      files.add(f);
+      BackupClient.Uploaded u = client.upload(f.toString(), "seq/f" + i + ".bin", 2).await();
+      assertThat(copiesOf("seq/f" + i + ".bin", u.version())).hasSize(2)
+          .allSatisfy(c -> assertThat(Files.mismatch(c, f)).isEqualTo(-1L));
+    }
+    JsonObject plan = client.request(new JsonObject().put("op", "restore").put("path", "seq")).await();
+    for (Object o : plan.getJsonArray("files")) {
+      JsonObject file = (JsonObject) o;
+      String name = file.getString("name");
+      Path target = dir.resolve("restored-seq").resolve(name);
+      client.restore(file, target, false, n -> { }).await();
+      assertThat(Files.mismatch(target, dir.resolve("client").resolve(name))).isEqualTo(-1L);
+    }
+    long[] after = client.connectionCounts();
+    // 24 uploads and 24 restores, one at a time: at most one connection per server opened.
+    assertThat(after[0] - before[0]).isLessThanOrEqualTo(4);
+    assertThat(after[1] - before[1]).isGreaterThanOrEqualTo(44);
+    assertNoTempFiles();
+  }
+
+  @Test
   void garbageOnAServerPortDoesNotDisturbABackupBesideIt() throws Exception {
     Path f = TestSupport.randomFile(dir.resolve("client/beside.bin"), 40L << 20, 99);
     Future<BackupClient.Uploaded> up = client.upload(f.toString(), "beside.bin", 4);

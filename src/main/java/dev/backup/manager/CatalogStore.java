@@ -1,0 +1,208 @@
+package dev.backup.manager;
+
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The catalog on the manager's disk: a snapshot ({@code catalog.json}, generation G) and a
+ * journal of the changes made since ({@code catalog-G.log}, one JSON record a line). A
+ * change costs one forced append of the records it made, whatever the catalog's size;
+ * when the journal outgrows the snapshot, a new snapshot (G+1) is written, forced and
+ * renamed into place, and a new, empty journal started. A crash at any point leaves a
+ * snapshot and the journal of its own generation (a journal of another generation is
+ * stale and removed); a last line cut short by the crash is dropped. All methods block:
+ * call them off the event loop, one at a time.
+ */
+public final class CatalogStore implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(CatalogStore.class);
+  public static final String SNAPSHOT = "catalog.json";
+  /** A journal is compacted once it is larger than this and than the snapshot. */
+  static final long MIN_COMPACT_BYTES = 4L << 20;
+
+  private final Path root;
+  private final long minCompactBytes;
+  private long gen;
+  private FileChannel journal;
+  private volatile long journalBytes;
+  private volatile long snapshotBytes;
+
+  public CatalogStore(Path root) {
+    this(root, MIN_COMPACT_BYTES);
+  }
+
+  CatalogStore(Path root, long minCompactBytes) {
+    this.root = root;
+    this.minCompactBytes = minCompactBytes;
+  }
+
+  private Path journalPath(long g) {
+    return root.resolve("catalog-" + g + ".log");
+  }
+
+  /** Reads the catalog without changing anything on disk (for admin commands beside a running manager). */
+  public static Catalog read(Path root) throws IOException {
+    CatalogStore s = new CatalogStore(root);
+    Catalog c = s.readSnapshot();
+    s.replay(c, false);
+    c.drainChanges();
+    return c;
+  }
+
+  /** Loads the snapshot, replays its journal and opens the journal for appending. */
+  public Catalog open() throws IOException {
+    Files.createDirectories(root);
+    Catalog c = readSnapshot();
+    long good = replay(c, true);
+    c.drainChanges();
+    try (var files = Files.list(root)) {
+      for (Path p : files.toList()) {
+        String n = p.getFileName().toString();
+        if (n.matches("catalog-\\d+\\.log") && !p.equals(journalPath(gen))) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
+    journal = FileChannel.open(journalPath(gen), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    journal.truncate(good);
+    journal.position(good);
+    journal.force(true);
+    fsyncDir(root);
+    journalBytes = good;
+    return c;
+  }
+
+  private Catalog readSnapshot() throws IOException {
+    Path p = root.resolve(SNAPSHOT);
+    gen = 0;
+    if (!Files.exists(p)) {
+      snapshotBytes = 0;
+      return new Catalog();
+    }
+    byte[] bytes = Files.readAllBytes(p);
+    snapshotBytes = bytes.length;
+    JsonObject j = new JsonObject(new String(bytes, StandardCharsets.UTF_8));
+    gen = j.getLong("gen", 0L);
+    return Catalog.fromSnapshot(j);
+  }
+
+  /** Applies the journal of the snapshot's generation; returns the length of its whole lines. */
+  private long replay(Catalog c, boolean quiet) throws IOException {
+    Path p = journalPath(gen);
+    if (!Files.exists(p)) {
+      return 0;
+    }
+    long size = Files.size(p);
+    long good = 0;
+    int records = 0;
+    try (BufferedReader r = Files.newBufferedReader(p, StandardCharsets.UTF_8)) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        long len = line.getBytes(StandardCharsets.UTF_8).length + 1L;
+        if (good + len > size) {
+          break; // a last line without its newline: cut short by a crash
+        }
+        try {
+          c.apply(new JsonObject(line));
+        } catch (DecodeException | IllegalArgumentException | ClassCastException e) {
+          log.warn("manager: {} is damaged after {} records ({}); the rest is ignored", p, records, e.getMessage());
+          break;
+        }
+        good += len;
+        records++;
+      }
+    }
+    if (records > 0 && quiet) {
+      log.debug("manager: replayed {} catalog changes from {}", records, p);
+    }
+    return good;
+  }
+
+  /** Encodes records as journal lines (cheap: only what changed). */
+  public static byte[] lines(List<JsonObject> records) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonObject r : records) {
+      sb.append(r.encode()).append('\n');
+    }
+    return sb.toString().getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Appends journal lines and forces them to disk. */
+  public void append(byte[] lines) throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(lines);
+    while (b.hasRemaining()) {
+      journal.write(b);
+    }
+    journal.force(false);
+    journalBytes += lines.length;
+  }
+
+  /** Whether the next save should write a new snapshot instead of appending. */
+  public boolean wantsCompaction() {
+    return journalBytes > Math.max(minCompactBytes, snapshotBytes);
+  }
+
+  /** Writes {@code snapshot} (the whole catalog, changes included) as the next generation and starts its journal. */
+  public void compact(JsonObject snapshot) throws IOException {
+    long next = gen + 1;
+    byte[] bytes = snapshot.put("gen", next).encode().getBytes(StandardCharsets.UTF_8);
+    Path tmp = root.resolve(SNAPSHOT + ".tmp");
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.TRUNCATE_EXISTING)) {
+      ByteBuffer b = ByteBuffer.wrap(bytes);
+      while (b.hasRemaining()) {
+        ch.write(b);
+      }
+      ch.force(true);
+    }
+    FileChannel fresh = FileChannel.open(journalPath(next), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.TRUNCATE_EXISTING);
+    fresh.force(true);
+    Files.move(tmp, root.resolve(SNAPSHOT), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    fsyncDir(root);
+    FileChannel old = journal;
+    Path oldPath = journalPath(gen);
+    journal = fresh;
+    gen = next;
+    journalBytes = 0;
+    snapshotBytes = bytes.length;
+    if (old != null) {
+      old.close();
+    }
+    Files.deleteIfExists(oldPath);
+  }
+
+  long generation() {
+    return gen;
+  }
+
+  long journalBytes() {
+    return journalBytes;
+  }
+
+  private static void fsyncDir(Path dir) {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+      ch.force(true);
+    } catch (IOException | UnsupportedOperationException e) {
+      // Not every platform lets a folder be opened for sync; the files themselves are synced.
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (journal != null) {
+      journal.close();
+    }
+  }
+}

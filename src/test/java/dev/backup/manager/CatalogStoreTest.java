@@ -1,0 +1,136 @@
+package dev.backup.manager;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The catalog's snapshot and journal: what is saved comes back, whatever the moment of a crash. */
+class CatalogStoreTest {
+  @TempDir
+  Path dir;
+
+  private static Catalog.Version v(long n, int... servers) {
+    return new Catalog.Version(n, 100 * n, "sha" + n, 1000 + n, java.util.Arrays.stream(servers).boxed().toList());
+  }
+
+  private static void save(CatalogStore store, Catalog c) throws Exception {
+    List<JsonObject> changes = c.drainChanges();
+    if (store.wantsCompaction()) {
+      store.compact(c.snapshot());
+    } else {
+      store.append(CatalogStore.lines(changes));
+    }
+  }
+
+  @Test
+  void everyKindOfChangeComesBackAfterARestart() throws Exception {
+    Catalog expected;
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog c = store.open();
+      c.commit("a.txt", 2, v(c.reserveVersion("a.txt"), 1, 2));
+      c.commit("b/c.bin", 3, v(c.reserveVersion("b/c.bin"), 1, 2, 3));
+      save(store, c);
+      c.commit("a.txt", 2, v(c.reserveVersion("a.txt"), 2, 3));
+      c.removeHolder("b/c.bin", 1, 3);
+      c.addHolder("b/c.bin", 1, 4);
+      c.setReplicas("b/c.bin", 2);
+      c.removeVersion("a.txt", 1);
+      c.reserveVersion("gone.txt");
+      c.commit("gone.txt", 1, v(1, 1));
+      save(store, c);
+      c.removeVersion("gone.txt", 1);
+      save(store, c);
+      expected = c;
+    }
+    assertThat(Files.exists(dir.resolve(CatalogStore.SNAPSHOT))).isFalse();
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog back = store.open();
+      assertThat(back.snapshot()).isEqualTo(expected.snapshot());
+      assertThat(back.buried("a.txt", 1)).isTrue();
+      assertThat(back.get("gone.txt")).isNull();
+      assertThat(back.reserveVersion("gone.txt")).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void aGrownJournalBecomesANewSnapshotAndAnEmptyJournal() throws Exception {
+    Catalog expected;
+    try (CatalogStore store = new CatalogStore(dir, 2_000)) {
+      Catalog c = store.open();
+      for (int i = 0; i < 200; i++) {
+        String n = "f" + i;
+        c.commit(n, 2, v(c.reserveVersion(n), 1, 2));
+        save(store, c);
+      }
+      expected = c;
+      assertThat(store.generation()).isGreaterThan(1);
+      assertThat(store.journalBytes()).isLessThanOrEqualTo(Files.size(dir.resolve(CatalogStore.SNAPSHOT)) + 200);
+    }
+    try (var files = Files.list(dir)) {
+      assertThat(files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".log")).toList()).hasSize(1);
+    }
+    try (CatalogStore store = new CatalogStore(dir, 2_000)) {
+      assertThat(store.open().snapshot()).isEqualTo(expected.snapshot());
+    }
+  }
+
+  @Test
+  void aLastLineCutShortByACrashIsDroppedAndTheRestKept() throws Exception {
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog c = store.open();
+      c.commit("kept.txt", 2, v(c.reserveVersion("kept.txt"), 1, 2));
+      save(store, c);
+    }
+    Path journal = dir.resolve("catalog-0.log");
+    Files.write(journal, "{\"name\":\"half".getBytes(StandardCharsets.UTF_8), StandardOpenOption.APPEND);
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog c = store.open();
+      assertThat(c.get("kept.txt")).isNotNull();
+      assertThat(c.get("half")).isNull();
+      // Appending goes on after the last whole line, not after the torn one.
+      c.commit("after.txt", 2, v(c.reserveVersion("after.txt"), 1, 2));
+      save(store, c);
+    }
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog c = store.open();
+      assertThat(c.get("kept.txt")).isNotNull();
+      assertThat(c.get("after.txt")).isNotNull();
+    }
+  }
+
+  @Test
+  void aJournalOfAnotherGenerationIsStaleAndIgnored() throws Exception {
+    // A crash right after a new snapshot was renamed into place, before the old journal went.
+    Catalog c = new Catalog();
+    c.commit("now.txt", 2, v(c.reserveVersion("now.txt"), 1, 2));
+    Files.writeString(dir.resolve(CatalogStore.SNAPSHOT), c.snapshot().put("gen", 3).encode());
+    Catalog old = new Catalog();
+    old.commit("now.txt", 2, v(old.reserveVersion("now.txt"), 4));
+    Files.write(dir.resolve("catalog-2.log"), CatalogStore.lines(old.drainChanges()));
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog back = store.open();
+      assertThat(back.get("now.txt").latest().servers()).containsExactly(1, 2);
+      assertThat(store.generation()).isEqualTo(3);
+    }
+    assertThat(Files.exists(dir.resolve("catalog-2.log"))).isFalse();
+  }
+
+  @Test
+  void readingBesideARunningManagerChangesNothing() throws Exception {
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog c = store.open();
+      c.commit("x/y.txt", 2, v(c.reserveVersion("x/y.txt"), 1, 2));
+      save(store, c);
+      long before = Files.size(dir.resolve("catalog-0.log"));
+      assertThat(CatalogStore.read(dir).namesUnder("x")).containsExactly("x/y.txt");
+      assertThat(Files.size(dir.resolve("catalog-0.log"))).isEqualTo(before);
+    }
+  }
+}
