@@ -16,6 +16,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.file.AsyncFile;
 import io.vertx.core.file.OpenOptions;
 import io.vertx.core.json.JsonObject;
@@ -39,6 +40,8 @@ public final class BackupClient implements AutoCloseable {
   static final int READ_BUFFER = 256 * 1024;
   /** At most this many idle connections are kept per server (as many as files in flight). */
   static final int IN_FLIGHT_LIMIT = 32;
+  /** Files up to this size are read whole and sent with their PUT and COMMIT in one write. */
+  static final long WHOLE_MAX = 256 * 1024;
 
   private final Vertx vertx;
   private final Config config;
@@ -351,8 +354,26 @@ public final class BackupClient implements AutoCloseable {
           onTransferClosed(sock, () -> done.tryFail(new BackupException(ErrorCode.CONNECTION,
               "storage server " + ticket.chain().get(0).id() + " closed the connection before confirming the backup of "
                   + name)));
-          sock.write(new Frame(Op.PUT, 1, new JsonObject().put("ticket", ticket.toJson()).put("hop", 0)
-              .put("replicas", replicas)).encode());
+          Buffer put = new Frame(Op.PUT, 1, new JsonObject().put("ticket", ticket.toJson()).put("hop", 0)
+              .put("replicas", replicas)).encode();
+          if (size <= WHOLE_MAX) {
+            // Small: read and hashed in one trip to a worker, sent with its PUT and COMMIT in one write.
+            vertx.executeBlocking(() -> readWhole(path, name, size), false)
+                .onSuccess(w -> {
+                  shaSent.complete(w.sha256());
+                  sock.write(put.appendBytes(w.bytes())
+                      .appendBuffer(new Frame(Op.COMMIT, 1, new JsonObject().put("sha256", w.sha256())).encode()));
+                  progress.accept(size);
+                })
+                .onFailure(t -> {
+                  shaSent.tryFail(t);
+                  done.tryFail(t);
+                  sock.close();
+                });
+            return done.future().compose(res -> shaSent.future().map(sha -> new Uploaded(name,
+                res.getLong("version", ticket.version()), size, sha, res.getJsonArray("stored").size(), false)));
+          }
+          sock.write(put);
           Sha256Stream hasher = new Sha256Stream(vertx.getOrCreateContext(), hashExecutor);
           TeeStream tee = new TeeStream(sock, hasher, TeeStream.counter(progress));
           Future<AsyncFile> opened = vertx.fileSystem().open(path, new OpenOptions().setRead(true).setWrite(false));
@@ -395,6 +416,28 @@ public final class BackupClient implements AutoCloseable {
           return done.future().compose(res -> shaSent.future().map(sha -> new Uploaded(name,
               res.getLong("version", ticket.version()), size, sha, res.getJsonArray("stored").size(), false)));
         });
+  }
+
+  /** A small file's bytes and their SHA-256. */
+  private record Whole(byte[] bytes, String sha256) {
+  }
+
+  /** Reads a small file whole (blocking), refusing one whose size is no longer {@code size}. */
+  private static Whole readWhole(String path, String name, long size) throws java.io.IOException {
+    byte[] bytes = new byte[(int) size];
+    int n = 0;
+    try (var ch = java.nio.channels.FileChannel.open(java.nio.file.Path.of(path), java.nio.file.StandardOpenOption.READ)) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+      int r = 0;
+      while (b.hasRemaining() && (r = ch.read(b)) >= 0) {
+        n += r;
+      }
+      if (n != size || ch.size() != size) {
+        throw new BackupException(ErrorCode.IO, name + " changed while it was being read (" + Math.max(n, ch.size())
+            + " of " + size + " bytes); back it up again");
+      }
+    }
+    return new Whole(bytes, dev.backup.storage.BlobStore.sha256(bytes));
   }
 
   /** What a restore of one file did. */

@@ -36,6 +36,8 @@ final class ServerConnection implements FrameDecoder.Listener {
   private static final Logger log = LoggerFactory.getLogger(ServerConnection.class);
 
   private static final long LINGER_MS = 3000;
+  /** Files up to this size are received whole in memory (at most this much per connection). */
+  static final long WHOLE_MAX = 256 * 1024;
 
   private enum State { AWAIT_PUT, RECEIVING, AWAIT_COMMIT, FINISHING, DONE, FAILED }
 
@@ -57,6 +59,7 @@ final class ServerConnection implements FrameDecoder.Listener {
   private long received;
   private Path tmp;
   private AsyncFile file;
+  private Buffer whole;
   private NetSocket down;
   private Sha256Stream hasher;
   private TeeStream tee;
@@ -142,7 +145,12 @@ final class ServerConnection implements FrameDecoder.Listener {
     tmp = server.store().tempFile(ticket.transferId() + "-" + hop);
     log.debug("server {}: receiving {} v{} ({} bytes, transfer {}, hop {})", server.id(), ticket.name(),
         ticket.version(), ticket.size(), ticket.transferId(), hop);
-    Future<AsyncFile> opened = server.vertx().fileSystem()
+    // A small file is kept whole in memory and written, forced and placed in one trip to a
+    // worker at COMMIT; a larger one streams into its temporary file as it arrives.
+    if (ticket.size() <= WHOLE_MAX) {
+      whole = Buffer.buffer((int) ticket.size());
+    }
+    Future<AsyncFile> opened = whole != null ? Future.succeededFuture(null) : server.vertx().fileSystem()
         .open(tmp.toString(), new OpenOptions().setWrite(true).setCreateNew(true));
     Future<NetSocket> connected = hop + 1 < ticket.chain().size() ? connectDown() : Future.succeededFuture(null);
     Future.all(opened, connected).onComplete(ar -> {
@@ -156,7 +164,7 @@ final class ServerConnection implements FrameDecoder.Listener {
         }
         return;
       }
-      if (opened.succeeded()) {
+      if (opened.succeeded() && opened.result() != null) {
         file = opened.result();
         file.setWriteQueueMaxSize(ServerVerticle.WRITE_QUEUE);
       }
@@ -167,8 +175,12 @@ final class ServerConnection implements FrameDecoder.Listener {
         fail(ar.cause(), true);
         return;
       }
-      hasher = new Sha256Stream(server.context(), server.hashExecutor());
-      tee = new TeeStream(file, down, hasher);
+      if (whole != null) {
+        tee = new TeeStream(TeeStream.appender(whole), down);
+      } else {
+        hasher = new Sha256Stream(server.context(), server.hashExecutor());
+        tee = new TeeStream(file, down, hasher);
+      }
       tee.exceptionHandler(t -> {
         if (down != null && tee.failedTarget() == down) {
           Ticket.Hop next = ticket.chain().get(hop + 1);
@@ -330,25 +342,9 @@ final class ServerConnection implements FrameDecoder.Listener {
           if (down != null) {
             down.write(new Frame(Op.COMMIT, requestId, new JsonObject().put("sha256", senderSha)).encode());
           }
-          return hasher.digest();
-        })
-        .compose(sha -> {
-          if (received != ticket.size() || !sha.equals(senderSha)) {
-            return Future.failedFuture(new BackupException(ErrorCode.INTEGRITY, "server " + server.id()
-                + ": received bytes do not match the sender's checksum (" + received + " of "
-                + ticket.size() + " bytes)"));
-          }
-          // The bytes and the metadata are forced to disk at the same time.
-          ReplicaMeta meta = new ReplicaMeta(ticket.name(), ticket.version(), ticket.size(), sha,
-              System.currentTimeMillis(), replicasWanted);
-          Future<Void> flushed = file.flush().compose(v -> file.close());
-          return Future.all(flushed, server.writeMeta(tmp, meta)).map(meta);
-        })
-        .compose(meta -> {
           // This copy goes into place while the rest of the chain commits theirs; if the
           // chain then fails, it is taken out again (fail() or right here, whichever is later).
-          Future<JsonArray> downstream = down == null ? Future.succeededFuture(new JsonArray()) : downResult.future();
-          Future<ReplicaMeta> local = server.placeReplica(tmp, meta).map(m -> {
+          return (whole != null ? storeWhole(senderSha) : storeStreamed(senderSha)).map(m -> {
             if (state == State.FAILED) {
               server.discardReplica(m);
             } else {
@@ -356,6 +352,10 @@ final class ServerConnection implements FrameDecoder.Listener {
             }
             return m;
           });
+        })
+        .compose(meta -> {
+          Future<JsonArray> downstream = down == null ? Future.succeededFuture(new JsonArray()) : downResult.future();
+          Future<ReplicaMeta> local = Future.succeededFuture(meta);
           return Future.all(downstream, local).map(x -> {
             JsonArray all = new JsonArray().add(server.id());
             downstream.result().forEach(all::add);
@@ -384,6 +384,33 @@ final class ServerConnection implements FrameDecoder.Listener {
           afterDone.run();
         })
         .onFailure(t -> fail(t, true));
+  }
+
+  private ReplicaMeta meta(String sha) {
+    return new ReplicaMeta(ticket.name(), ticket.version(), ticket.size(), sha, System.currentTimeMillis(),
+        replicasWanted);
+  }
+
+  private Future<ReplicaMeta> storeWhole(String senderSha) {
+    byte[] bytes = whole.getBytes();
+    whole = Buffer.buffer(0);
+    return server.storeWhole(tmp, bytes, senderSha, meta(senderSha))
+        .recover(t -> Future.failedFuture(BackupException.wrap(t).code() == ErrorCode.INTEGRITY
+            ? new BackupException(ErrorCode.INTEGRITY, "server " + server.id() + ": " + t.getMessage()) : t));
+  }
+
+  /** Checks the streamed bytes, forces them and their metadata to disk (together), then moves both into place. */
+  private Future<ReplicaMeta> storeStreamed(String senderSha) {
+    return hasher.digest().compose(sha -> {
+      if (received != ticket.size() || !sha.equals(senderSha)) {
+        return Future.failedFuture(new BackupException(ErrorCode.INTEGRITY, "server " + server.id()
+            + ": received bytes do not match the sender's checksum (" + received + " of "
+            + ticket.size() + " bytes)"));
+      }
+      ReplicaMeta meta = meta(sha);
+      Future<Void> flushed = file.flush().compose(v -> file.close());
+      return Future.all(flushed, server.writeMeta(tmp, meta)).compose(x -> server.placeReplica(tmp, meta));
+    });
   }
 
   @Override

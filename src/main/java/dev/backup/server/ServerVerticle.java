@@ -536,6 +536,17 @@ public final class ServerVerticle extends VerticleBase {
     }, false);
   }
 
+  /** Stores a small copy received whole (see {@link BlobStore#storeWhole}) in one trip to a worker. */
+  Future<ReplicaMeta> storeWhole(Path tmp, byte[] bytes, String senderSha, ReplicaMeta meta) {
+    return vertx.executeBlocking(() -> store.storeWhole(tmp, bytes, senderSha, meta), false).map(existed -> {
+      if (!existed) {
+        storedFiles++;
+        storedBytes += meta.size();
+      }
+      return meta;
+    });
+  }
+
   /** Moves a received copy whose bytes and metadata are on disk into place. */
   Future<ReplicaMeta> placeReplica(Path tmp, ReplicaMeta meta) {
     return vertx.executeBlocking(() -> {

@@ -205,6 +205,38 @@ public final class BlobStore {
   }
 
   /** SHA-256 of a file, read in 1 MiB blocks. Blocking: call it from a worker. */
+  /** The SHA-256 of bytes in memory, as lower-case hex. */
+  public static String sha256(byte[] bytes) {
+    try {
+      return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * Stores a small copy received whole in memory in one go: checked against the sender's
+   * SHA-256, written to its temporary name and forced, its metadata written and forced,
+   * both moved into place and the folder forced. Returns whether a copy was already there.
+   */
+  public boolean storeWhole(Path tempFile, byte[] bytes, String senderSha, ReplicaMeta meta) throws IOException {
+    if (bytes.length != meta.size() || !sha256(bytes).equals(senderSha)) {
+      throw new BackupException(ErrorCode.INTEGRITY, "received bytes do not match the sender's checksum ("
+          + bytes.length + " of " + meta.size() + " bytes)");
+    }
+    try (FileChannel ch = FileChannel.open(tempFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+      while (b.hasRemaining()) {
+        ch.write(b);
+      }
+      ch.force(true);
+    }
+    writeMeta(tempFile, meta);
+    boolean existed = Files.exists(replicaPath(meta.name(), meta.version()));
+    place(tempFile, meta);
+    return existed;
+  }
+
   public static String sha256(Path file) throws IOException {
     java.security.MessageDigest md;
     try {

@@ -101,13 +101,23 @@ public final class TeeStream implements WriteStream<Buffer> {
 
   /** A write stream that only counts what goes through it, telling {@code progress} the running total. */
   public static WriteStream<Buffer> counter(java.util.function.LongConsumer progress) {
-    return new WriteStream<>() {
-      private long total;
+    long[] total = {0};
+    return sink(data -> {
+      total[0] += data.length();
+      progress.accept(total[0]);
+    });
+  }
 
+  /** A write stream that appends what goes through it to {@code target} (for small files kept whole). */
+  public static WriteStream<Buffer> appender(Buffer target) {
+    return sink(target::appendBuffer);
+  }
+
+  private static WriteStream<Buffer> sink(java.util.function.Consumer<Buffer> each) {
+    return new WriteStream<>() {
       @Override
       public Future<Void> write(Buffer data) {
-        total += data.length();
-        progress.accept(total);
+        each.accept(data);
         return Future.succeededFuture();
       }
 
