@@ -8,7 +8,6 @@ import dev.backup.config.Tls;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
-import io.vertx.spi.cluster.hazelcast.ConfigUtil;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 
 /** Starts a clustered Vert.x on Hazelcast, tuned to notice a dead member within seconds. */
@@ -26,7 +25,13 @@ public final class Clustering {
   }
 
   public static Config hazelcastConfig(dev.backup.config.Config c) {
-    Config hz = ConfigUtil.loadConfig();
+    // What vertx-hazelcast's default-cluster.xml says, built here: parsing and validating
+    // that XML costs each element a noticeable share of its start on a small machine.
+    Config hz = new Config();
+    hz.addMultiMapConfig(new com.hazelcast.config.MultiMapConfig("__vertx.subs").setBackupCount(1)
+        .setValueCollectionType(com.hazelcast.config.MultiMapConfig.ValueCollectionType.SET));
+    hz.addMapConfig(new com.hazelcast.config.MapConfig("__vertx.haInfo").setBackupCount(1));
+    hz.addMapConfig(new com.hazelcast.config.MapConfig("__vertx.nodeInfo").setBackupCount(1));
     hz.setClusterName(hazelcastClusterName(c.clusterName(), c.secret()));
     hz.setProperty("hazelcast.phone.home.enabled", "false");
     hz.setProperty("hazelcast.logging.type", "slf4j");

@@ -135,7 +135,7 @@ class RestoreEndToEndIT extends EndToEndBase {
 
   @Test
   void aRestoreSurvivesTheDeathOfTheReplicaItStartedFrom() throws Exception {
-    Path f = TestSupport.randomFile(root().resolve("survive.bin"), 512L << 20, 21);
+    Path f = TestSupport.randomFile(root().resolve("survive.bin"), 1L << 30, 21);
     ok("backup", "survive.bin");
     ClusterProcesses.Running restore = cluster.clientProcess("restore", "survive.bin", "--to", "survived.bin");
     int sender = -1;
