@@ -64,6 +64,13 @@ public final class InProcessCluster implements AutoCloseable {
     vertx.undeploy(serverDeployments[id]).await();
   }
 
+  /** Starts server {@code id} again on its port and root (as a restarted process would). */
+  public void startServer(int id) {
+    String node = "node-" + id + "-" + System.nanoTime();
+    serverDeployments[id] = vertx.deployVerticle(new ServerVerticle(tweak.apply(TestSupport.config(Role.server, id,
+        serverPorts[id], managerPort, dir.resolve("server-" + id), idleTimeoutSeconds)), () -> node)).await();
+  }
+
   public long alive() {
     JsonObject s = client.request(new JsonObject().put("op", "status")).await();
     return s.getJsonArray("servers").stream().filter(o -> ((JsonObject) o).getBoolean("alive")).count();

@@ -637,6 +637,12 @@ final class ManagerService {
           } else {
             remove.add(item);
           }
+        } else if (aliveOthers(v, id) >= catalog.get(name).replicas() && !healing.containsKey(key(name, version))) {
+          // Healed elsewhere while this server was away (or a copy whose report was lost was
+          // recorded after its heal had moved on): enough live copies without this one.
+          catalog.removeHolder(name, version, id);
+          remove.add(item);
+          changed = true;
         }
       }
       if (adopted > 0) {
@@ -662,6 +668,17 @@ final class ManagerService {
     int n = 0;
     for (int id : v.servers()) {
       if (!gone(id)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Holders of a version other than {@code id} that are alive now (not merely suspected). */
+  private int aliveOthers(Catalog.Version v, int id) {
+    int n = 0;
+    for (int s : v.servers()) {
+      if (s != id && servers.health(s) == ServerTable.Health.alive) {
         n++;
       }
     }

@@ -439,7 +439,8 @@ final class ServerConnection implements FrameDecoder.Listener {
     }
     state = State.FAILED;
     finishCount();
-    BackupException e = BackupException.wrap(t);
+    boolean keepCopy = ServerVerticle.uncertain(t);
+    BackupException e = keepCopy ? ((ServerVerticle.Uncertain) t).reason() : BackupException.wrap(t);
     log.warn("server {}: transfer {} failed: {}", server.id(),
         ticket == null ? "(none)" : Names.printable(ticket.transferId()), e.getMessage());
     ready.tryFail(e);
@@ -452,8 +453,10 @@ final class ServerConnection implements FrameDecoder.Listener {
       Path p = tmp;
       closed.onComplete(x -> server.discard(p));
     }
-    if (committed != null) {
+    if (committed != null && !keepCopy) {
       // Moved into place but the transfer as a whole failed: it must not count as a copy.
+      // (Unless the manager may have recorded it: then it stays, and the manager's
+      // reconciliation keeps it or removes it knowing what its catalog says.)
       server.discardReplica(committed);
     }
     if (verified && hop == 0 && !copy && ticket.access().equals(Ticket.PUT)) {

@@ -592,8 +592,45 @@ public final class ServerVerticle extends VerticleBase {
     JsonObject body = new JsonObject().put("transferId", t.transferId()).put("copy", copy).put("name", t.name())
         .put("version", t.version()).put("size", t.size()).put("sha256", sha)
         .put("servers", stored).put("replicas", replicasWanted).put("created", System.currentTimeMillis());
-    return vertx.eventBus().request(Addresses.COMMITTED, body, new DeliveryOptions().setSendTimeout(10_000))
-        .recover(e -> Future.failedFuture(BackupException.wrap(e)))
-        .mapEmpty();
+    return reportCommitted(body, 1);
+  }
+
+  /**
+   * A report whose answer is lost may or may not have been recorded: it is sent again (the
+   * manager's handling is idempotent) a few times. If it still goes unanswered, the
+   * failure says the outcome is unknown ({@link #uncertain}): the copy must then stay, for
+   * reconciliation to settle, never be removed on a guess.
+   */
+  private Future<Void> reportCommitted(JsonObject body, int attempt) {
+    return vertx.eventBus().request(Addresses.COMMITTED, body, new DeliveryOptions().setSendTimeout(5_000))
+        .<Void>mapEmpty()
+        .recover(e -> {
+          boolean lost = e instanceof io.vertx.core.eventbus.ReplyException re
+              && re.failureType() != io.vertx.core.eventbus.ReplyFailure.RECIPIENT_FAILURE;
+          if (!lost) {
+            return Future.failedFuture(BackupException.wrap(e));
+          }
+          if (attempt < 3) {
+            return vertx.timer(500L * attempt).compose(x -> reportCommitted(body, attempt + 1));
+          }
+          return Future.failedFuture(new Uncertain(new BackupException(ErrorCode.TIMEOUT,
+              "the manager did not confirm " + body.getString("name") + " v" + body.getLong("version")
+                  + " (" + e.getMessage() + "); the copy is kept until the manager settles it")));
+        });
+  }
+
+  /** A failure after which nobody knows whether the manager recorded the copy. */
+  static final class Uncertain extends RuntimeException {
+    Uncertain(BackupException cause) {
+      super(cause.getMessage(), cause);
+    }
+
+    BackupException reason() {
+      return (BackupException) getCause();
+    }
+  }
+
+  static boolean uncertain(Throwable t) {
+    return t instanceof Uncertain;
   }
 }
