@@ -52,9 +52,11 @@ export CONTAINERS_CONF=$WORK/containers.conf
 
 service_pid=""
 healer_pid=""
+hung_pid=""
 cleanup() {
   set +e
   [[ -n "$healer_pid" ]] && kill "$healer_pid" 2>/dev/null
+  [[ -n "$hung_pid" ]] && kill -CONT "$hung_pid" 2>/dev/null
   if [[ -S "$SOCK" ]]; then
     # A paused container cannot be removed: let it go first.
     for c in $(podman ps --filter "label=com.docker.compose.project=$PROJECT" --filter status=paused -q 2>/dev/null); do
@@ -139,18 +141,37 @@ hung=$(for i in 1 2 3 4; do echo "$holders" | grep -qx "$i" || echo "$i"; done |
 step "kill server-$crashed (a holder) and pause server-$hung"
 t_kill=$(date +%s.%N)
 dc kill server-$crashed >"$WORK/kill.log" 2>&1 || fail "docker-compose kill server-$crashed: $(tail -5 "$WORK/kill.log")"
-t_pause=$(date +%s.%N)
-# podman itself pauses (freezes the container's cgroup) and is asked whether it took:
-# through podman's API, docker-compose 1.29 does not reliably find the container.
-podman pause "${PROJECT}_server-${hung}_1" >"$WORK/pause.log" 2>&1 \
-  || fail "podman pause server-$hung: $(tail -5 "$WORK/pause.log")"
-state=""
-for _ in $(seq 1 20); do
-  state=$(podman inspect -f '{{.State.Status}}' "${PROJECT}_server-${hung}_1" 2>/dev/null || true)
-  [[ "$state" == paused ]] && break
-  sleep 0.1
+# A hang: podman pauses the container (freezes its cgroup) and is asked whether it took.
+# The cgroup freezer sometimes refuses here (runc: "unable to freeze"); after a few tries
+# the element's own process (the container's PID 1, java) is stopped with SIGSTOP instead,
+# which hangs it the same way. Through podman's API, docker-compose 1.29 does not reliably
+# find the container, so podman is used directly.
+hung_container="${PROJECT}_server-${hung}_1"
+hang_how=""
+# (HANG_WITH=sigstop skips the freezer, to try the other way.)
+[[ "${HANG_WITH:-pause}" == sigstop ]] && tries="" || tries="1 2 3 4 5"
+for _ in $tries; do
+  t_pause=$(date +%s.%N)
+  if podman pause "$hung_container" >"$WORK/pause.log" 2>&1 \
+    && [[ $(podman inspect -f '{{.State.Status}}' "$hung_container" 2>/dev/null) == paused ]]; then
+    hang_how=pause
+    break
+  fi
+  sleep 0.5
 done
-[[ "$state" == paused ]] || fail "podman pause server-$hung did not take: the container is '$state'"
+if [[ -z "$hang_how" ]]; then
+  hung_pid=$(podman inspect -f '{{.State.Pid}}' "$hung_container" 2>/dev/null || true)
+  [[ "$hung_pid" =~ ^[0-9]+$ && "$hung_pid" -gt 1 ]] \
+    || fail "cannot hang server-$hung: podman pause failed ($(tail -2 "$WORK/pause.log")) and it has no process id"
+  t_pause=$(date +%s.%N)
+  kill -STOP "$hung_pid" || fail "cannot hang server-$hung: kill -STOP $hung_pid failed"
+  [[ $(awk '{print $3}' "/proc/$hung_pid/stat" 2>/dev/null) == T ]] || sleep 0.2
+  [[ $(awk '{print $3}' "/proc/$hung_pid/stat" 2>/dev/null) == T ]] \
+    || fail "cannot hang server-$hung: its process $hung_pid is not stopped after kill -STOP"
+  hang_how=sigstop
+  why=$([[ -s "$WORK/pause.log" ]] && tail -1 "$WORK/pause.log" | cut -c1-120 || echo "HANG_WITH=sigstop")
+  step "server-$hung hung with SIGSTOP to its process ($why)"
+fi
 noticed=""
 for _ in $(seq 1 60); do
   st=$(client status --json 2>/dev/null || true)
@@ -170,7 +191,7 @@ event_time() {
   date -u -d "${t% UTC}" +%s.%N
 }
 t_kill=$(event_time "server-$crashed" "${t_kill%.*}" kill)
-t_pause=$(event_time "server-$hung" "${t_pause%.*}" pause)
+[[ "$hang_how" == pause ]] && t_pause=$(event_time "server-$hung" "${t_pause%.*}" pause)
 # since ID STATES T0: seconds from T0 to the manager's first "server ID is STATE" after it.
 since() {
   local day when t t0=$3
@@ -210,8 +231,13 @@ cmp -s roots/client/restored.bin roots/client/payload.bin || fail "the restored 
 step "start them again: reconciled"
 dc start server-$crashed >"$WORK/start.log" 2>&1 || fail "docker-compose start server-$crashed: $(tail -5 "$WORK/start.log")"
 # (docker-compose 1.29 finds no paused container through podman's API: unpause it directly.)
-podman unpause "${PROJECT}_server-${hung}_1" >"$WORK/unpause.log" 2>&1 \
-  || fail "podman unpause server-$hung: $(tail -5 "$WORK/unpause.log")"
+if [[ "$hang_how" == pause ]]; then
+  podman unpause "$hung_container" >"$WORK/unpause.log" 2>&1 \
+    || fail "podman unpause server-$hung: $(tail -5 "$WORK/unpause.log")"
+else
+  kill -CONT "$hung_pid" || fail "kill -CONT $hung_pid (server-$hung)"
+  hung_pid=""
+fi
 for _ in $(seq 1 90); do [[ $(alive) == 4 ]] && break; sleep 2; done
 [[ $(alive) == 4 ]] || fail "the servers did not come back"
 gone=""
