@@ -108,7 +108,11 @@ public final class Clustering {
   public static Future<Clustered> start(dev.backup.config.Config c) {
     HazelcastClusterManager cm = new HazelcastClusterManager(hazelcastConfig(c));
     VertxOptions options = new VertxOptions();
-    options.getEventBusOptions().setHost(c.host()).setPort(0).setClusterPublicHost(c.host());
+    // The event bus is advertised by address: peers connecting to a name resolve it on
+    // their event loop, and a lookup that hangs (seen for a paused container's name) would
+    // stall them for seconds.
+    String ip = resolve(c.host());
+    options.getEventBusOptions().setHost(ip).setPort(0).setClusterPublicHost(ip);
     Tls.eventBus(c, options.getEventBusOptions());
     return Vertx.builder().with(options).withClusterManager(cm).buildClustered()
         .map(v -> new Clustered(v, cm));

@@ -269,6 +269,13 @@ final class ManagerService {
     String name = b.getString("name");
     long version = b.getLong("version");
     if (b.getBoolean("copy", false)) {
+      Catalog.Version v = catalog.version(name, version);
+      Catalog.Entry e = catalog.get(name);
+      if (v != null && e != null && ids.stream().noneMatch(v.servers()::contains) && present(v) >= e.replicas()) {
+        // A copy reported late (its heal had moved on and the file has its copies): not wanted.
+        return Future.failedFuture(new BackupException(ErrorCode.EXISTS, name + " v" + version
+            + " already has its " + e.replicas() + " copies"));
+      }
       for (int id : ids) {
         if (!catalog.addHolder(name, version, id)) {
           return Future.failedFuture(new BackupException(ErrorCode.NOT_FOUND, name + " v" + version + " was deleted"));

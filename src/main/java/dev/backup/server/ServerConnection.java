@@ -455,9 +455,11 @@ final class ServerConnection implements FrameDecoder.Listener {
     }
     if (committed != null && !keepCopy) {
       // Moved into place but the transfer as a whole failed: it must not count as a copy.
-      // (Unless the manager may have recorded it: then it stays, and the manager's
-      // reconciliation keeps it or removes it knowing what its catalog says.)
+      // (Unless the manager may have recorded it: then it stays, and is settled with the
+      // manager later, or by reconciliation.)
       server.discardReplica(committed);
+    } else if (committed != null && copy && hop == 0) {
+      server.settleLater(ticket, committed, new JsonArray().add(server.id()), replicasWanted);
     }
     if (verified && hop == 0 && !copy && ticket.access().equals(Ticket.PUT)) {
       server.reportAborted(ticket);

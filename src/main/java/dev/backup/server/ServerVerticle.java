@@ -619,6 +619,31 @@ public final class ServerVerticle extends VerticleBase {
         });
   }
 
+  /**
+   * A copy (heal or raise) kept after its report went unanswered: reported again every few
+   * seconds for two minutes until the manager answers. Recorded: it stays. Refused (the
+   * version is gone, or has its copies by now): it is removed. Still no answer: it stays
+   * for reconciliation. (A backup's copy is not reported again: its primary reports the
+   * transfer aborted, and the manager either has it recorded or buries it.)
+   */
+  void settleLater(Ticket t, ReplicaMeta meta, JsonArray stored, int replicasWanted) {
+    settle(t, meta, stored, replicasWanted, 1);
+  }
+
+  private void settle(Ticket t, ReplicaMeta meta, JsonArray stored, int replicasWanted, int round) {
+    vertx.setTimer(5_000, x -> reportCommitted(t, meta.sha256(), stored, replicasWanted, true).onComplete(ar -> {
+      if (ar.succeeded()) {
+        log.info("server {}: the manager recorded the copy of {} v{} at last", config.id(), t.name(), t.version());
+      } else if (!uncertain(ar.cause())) {
+        log.info("server {}: the manager does not want the copy of {} v{} ({}); removing it", config.id(), t.name(),
+            t.version(), ar.cause().getMessage());
+        discardReplica(meta);
+      } else if (round < 8) {
+        settle(t, meta, stored, replicasWanted, round + 1);
+      }
+    }));
+  }
+
   /** A failure after which nobody knows whether the manager recorded the copy. */
   static final class Uncertain extends RuntimeException {
     Uncertain(BackupException cause) {

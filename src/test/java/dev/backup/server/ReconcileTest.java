@@ -1,6 +1,7 @@
 package dev.backup.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.backup.InProcessCluster;
@@ -18,7 +19,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A returning server whose copy the catalog still lists, though the file has its copies elsewhere. */
+/** A copy reported late, after its file was healed elsewhere, and its server's return. */
 class ReconcileTest {
   @TempDir
   Path dir;
@@ -44,7 +45,7 @@ class ReconcileTest {
   }
 
   @Test
-  void aCopyRecordedLateOnAReturningServerIsTrimmedWhenEnoughLiveCopiesExist() throws Exception {
+  void aCopyReportedLateIsRefusedOnceTheFileHasItsCopiesAndGoesWhenItsServerReturns() throws Exception {
     cluster = new InProcessCluster(dir, 3);
     Path f = TestSupport.randomFile(dir.resolve("client/late.bin"), 50_000, 7);
     BackupClient.Uploaded u = cluster.client.upload(f.toString(), "late.bin", 2).await();
@@ -58,14 +59,17 @@ class ReconcileTest {
     await().atMost(Duration.ofSeconds(30)).until(() -> holders("late.bin").size() == 2
         && !holders("late.bin").contains(away));
     // The report of a copy onto the server that went away, whose answer had been lost,
-    // arrives late: the catalog now lists three holders, one of them away.
-    cluster.vertx.eventBus().request(Addresses.COMMITTED, new JsonObject().put("copy", true).put("name", "late.bin")
-        .put("version", u.version()).put("servers", new JsonArray().add(away))).await();
-    assertThat(holders("late.bin")).hasSize(3).contains(away);
+    // arrives late: the file has its two copies, so the manager refuses it (the server
+    // then removes that copy) and the catalog keeps listing the two real ones.
+    assertThatThrownBy(() -> cluster.vertx.eventBus().request(Addresses.COMMITTED, new JsonObject().put("copy", true)
+        .put("name", "late.bin").put("version", u.version()).put("servers", new JsonArray().add(away))).await())
+        .hasMessageContaining("already has its 2 copies");
+    assertThat(holders("late.bin")).hasSize(2).doesNotContain(away);
 
+    // When it comes back, its copy (which the catalog does not list) goes.
     cluster.startServer(away);
-    await().atMost(Duration.ofSeconds(20)).until(() -> holders("late.bin").size() == 2
-        && !holders("late.bin").contains(away) && !Files.exists(awayCopy));
+    await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(awayCopy));
+    assertThat(holders("late.bin")).hasSize(2).doesNotContain(away);
     for (int id : holders("late.bin")) {
       assertThat(Files.mismatch(dir.resolve("server-" + id).resolve("files/late.bin.v" + u.version()), f))
           .isEqualTo(-1L);
