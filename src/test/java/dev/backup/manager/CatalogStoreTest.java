@@ -29,6 +29,12 @@ class CatalogStoreTest {
     }
   }
 
+  /** Records a new version of {@code name} on servers 1 and 2 and saves the change. */
+  private static void backUp(CatalogStore store, Catalog c, String name) throws Exception {
+    c.commit(name, 2, v(c.reserveVersion(name), 1, 2));
+    save(store, c);
+  }
+
   @Test
   void everyKindOfChangeComesBackAfterARestart() throws Exception {
     Catalog expected;
@@ -66,8 +72,7 @@ class CatalogStoreTest {
       Catalog c = store.open();
       for (int i = 0; i < 200; i++) {
         String n = "f" + i;
-        c.commit(n, 2, v(c.reserveVersion(n), 1, 2));
-        save(store, c);
+        backUp(store, c, n);
       }
       expected = c;
       assertThat(store.generation()).isGreaterThan(1);
@@ -85,8 +90,7 @@ class CatalogStoreTest {
   void aLastLineCutShortByACrashIsDroppedAndTheRestKept() throws Exception {
     try (CatalogStore store = new CatalogStore(dir)) {
       Catalog c = store.open();
-      c.commit("kept.txt", 2, v(c.reserveVersion("kept.txt"), 1, 2));
-      save(store, c);
+      backUp(store, c, "kept.txt");
     }
     Path journal = dir.resolve("catalog-0.log");
     Files.write(journal, "{\"name\":\"half".getBytes(StandardCharsets.UTF_8), StandardOpenOption.APPEND);
@@ -95,8 +99,7 @@ class CatalogStoreTest {
       assertThat(c.get("kept.txt")).isNotNull();
       assertThat(c.get("half")).isNull();
       // Appending goes on after the last whole line, not after the torn one.
-      c.commit("after.txt", 2, v(c.reserveVersion("after.txt"), 1, 2));
-      save(store, c);
+      backUp(store, c, "after.txt");
     }
     try (CatalogStore store = new CatalogStore(dir)) {
       Catalog c = store.open();
@@ -126,8 +129,7 @@ class CatalogStoreTest {
   void readingBesideARunningManagerChangesNothing() throws Exception {
     try (CatalogStore store = new CatalogStore(dir)) {
       Catalog c = store.open();
-      c.commit("x/y.txt", 2, v(c.reserveVersion("x/y.txt"), 1, 2));
-      save(store, c);
+      backUp(store, c, "x/y.txt");
       long before = Files.size(dir.resolve("catalog-0.log"));
       assertThat(CatalogStore.read(dir).namesUnder("x")).containsExactly("x/y.txt");
       assertThat(Files.size(dir.resolve("catalog-0.log"))).isEqualTo(before);
