@@ -90,9 +90,11 @@ public final class CatalogStore implements AutoCloseable {
       snapshotBytes = 0;
       return new Catalog();
     }
+    // Read whole: it is the catalog the manager holds in memory anyway (metadata, never
+    // file data); parsed from the bytes, without a second copy as a string.
     byte[] bytes = Files.readAllBytes(p);
     snapshotBytes = bytes.length;
-    JsonObject j = new JsonObject(new String(bytes, StandardCharsets.UTF_8));
+    JsonObject j = new JsonObject(io.vertx.core.buffer.Buffer.buffer(bytes));
     gen = j.getLong("gen", 0L);
     return Catalog.fromSnapshot(j);
   }
