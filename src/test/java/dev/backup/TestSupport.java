@@ -39,6 +39,16 @@ public final class TestSupport {
         false, null, null, null, null, null);
   }
 
+  /** A Hazelcast member on loopback for cluster tests: its cluster port, the members it joins through, a cluster name. */
+  public static Config member(int id, int clusterPort, List<String> members, String name, String secret, Path root) {
+    Config base = config(Role.server, id, 0, 0, root);
+    return new Config(base.role(), id, "127.0.0.1", 0, clusterPort, members, name, "127.0.0.1", 7000,
+        base.root(), secret, false, base.connectTimeoutMs(), base.idleTimeoutSeconds(), base.ticketTtlSeconds(),
+        base.defaultReplicas(), base.versionsKept(), base.healConcurrency(), base.healPercent(),
+        base.scrubMegabytesPerSecond(), base.scrubIntervalSeconds(), base.reportIntervalMs(),
+        base.heartbeatSeconds(), base.maxNoHeartbeatSeconds(), false, null, null, null, null, null);
+  }
+
   /** A file of pseudo-random bytes (reproducible from the seed). */
   public static Path randomFile(Path p, long size, long seed) throws IOException {
     Files.createDirectories(p.toAbsolutePath().getParent());

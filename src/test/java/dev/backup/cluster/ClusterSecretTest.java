@@ -7,7 +7,6 @@ import static org.awaitility.Awaitility.await;
 import dev.backup.TestCerts;
 import dev.backup.TestSupport;
 import dev.backup.config.Config;
-import dev.backup.config.Role;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import java.nio.file.Path;
@@ -82,12 +81,7 @@ class ClusterSecretTest {
 
   private Config member(int id, int clusterPort, List<String> members, String name, String secret,
                         TestCerts.Set certs) {
-    Config base = TestSupport.config(Role.server, id, 0, 0, dir.resolve("m" + id));
-    return new Config(base.role(), id, "127.0.0.1", 0, clusterPort, members, name, "127.0.0.1", 7000,
-        base.root(), secret, false, base.connectTimeoutMs(), base.idleTimeoutSeconds(), base.ticketTtlSeconds(),
-        base.defaultReplicas(), base.versionsKept(), base.healConcurrency(), base.healPercent(),
-        base.scrubMegabytesPerSecond(), base.scrubIntervalSeconds(), base.reportIntervalMs(),
-        base.heartbeatSeconds(), base.maxNoHeartbeatSeconds(), false, null, null, null, null, null)
+    return TestSupport.member(id, clusterPort, members, name, secret, dir.resolve("m" + id))
         .withTls(certs.cert(), certs.key(), certs.ca());
   }
 }
