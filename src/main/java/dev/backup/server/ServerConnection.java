@@ -408,7 +408,8 @@ final class ServerConnection implements FrameDecoder.Listener {
             + ticket.size() + " bytes)"));
       }
       ReplicaMeta meta = meta(sha);
-      Future<Void> flushed = file.flush().compose(v -> file.close());
+      AsyncFile f = file;
+      Future<Void> flushed = f.flush().compose(v -> closeFile(f));
       return Future.all(flushed, server.writeMeta(tmp, meta)).compose(x -> server.placeReplica(tmp, meta));
     });
   }
@@ -422,6 +423,23 @@ final class ServerConnection implements FrameDecoder.Listener {
     if (counted) {
       counted = false;
       server.transferEnded(!copy);
+    }
+  }
+
+  /**
+   * Closes the temporary file once, whoever asks first (the commit, or a failure after it):
+   * a second close of an AsyncFile throws, and a throw in {@link #fail} would skip the rest
+   * of the clean-up and leave the sender waiting for an answer that never comes.
+   */
+  private Future<Void> closeFile(AsyncFile f) {
+    if (f == null || f != file) {
+      return Future.succeededFuture();
+    }
+    file = null;
+    try {
+      return f.close().recover(x -> Future.succeededFuture());
+    } catch (IllegalStateException alreadyClosed) {
+      return Future.succeededFuture();
     }
   }
 
@@ -448,7 +466,7 @@ final class ServerConnection implements FrameDecoder.Listener {
     if (down != null) {
       down.close();
     }
-    Future<Void> closed = file == null ? Future.succeededFuture() : file.close().recover(x -> Future.succeededFuture());
+    Future<Void> closed = closeFile(file);
     if (tmp != null) {
       Path p = tmp;
       closed.onComplete(x -> server.discard(p));

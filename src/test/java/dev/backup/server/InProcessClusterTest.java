@@ -85,6 +85,37 @@ class InProcessClusterTest {
     }
   }
 
+  /**
+   * The primary's "copy stored" report finds no manager (as when the manager has just
+   * died): the primary tries again, then gives up not knowing whether it was recorded. The
+   * client hears that at once, with the reason, not when the connection times out idle;
+   * no temporary file is left.
+   */
+  @Test
+  void aCommitTheManagerCannotConfirmFailsPromptlyWithItsReason() throws Exception {
+    Path f = TestSupport.randomFile(dir.resolve("client/unconfirmed.bin"), 3_000_000, 77);
+    io.vertx.core.Handler<io.vertx.core.eventbus.DeliveryContext<Object>> noManager = ctx -> {
+      if (dev.backup.cluster.Addresses.COMMITTED.equals(ctx.message().address())) {
+        ctx.message().reply(new io.vertx.core.eventbus.ReplyException(io.vertx.core.eventbus.ReplyFailure.NO_HANDLERS,
+            "no handlers (test)"));
+      } else {
+        ctx.next();
+      }
+    };
+    vertx.eventBus().addOutboundInterceptor(noManager);
+    long start = System.nanoTime();
+    try {
+      assertThatThrownBy(() -> client.upload(f.toString(), "unconfirmed.bin", 2).await())
+          .hasMessageContaining("did not confirm unconfirmed.bin");
+    } finally {
+      vertx.eventBus().removeOutboundInterceptor(noManager);
+    }
+    long seconds = Duration.ofNanos(System.nanoTime() - start).toSeconds();
+    assertThat(seconds).as("answered before the %d s idle timeout", cluster.idleTimeoutSeconds)
+        .isLessThan(cluster.idleTimeoutSeconds / 2);
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(InProcessClusterTest::assertNoTempFiles);
+  }
+
   @Test
   void thirtyTwoConcurrentBackupsEachLandAsTwoExactCopies() throws Exception {
     List<Future<BackupClient.Uploaded>> all = new ArrayList<>();
