@@ -28,7 +28,7 @@ public final class Clustering {
     // What vertx-hazelcast's default-cluster.xml says, built here: parsing and validating
     // that XML costs each element a noticeable share of its start on a small machine.
     Config hz = new Config();
-    hz.addMultiMapConfig(new com.hazelcast.config.MultiMapConfig("__vertx.subs").setBackupCount(1)
+    hz.addMultiMapConfig(new com.hazelcast.config.MultiMapConfig(Subscriptions.REGISTRY).setBackupCount(1)
         .setValueCollectionType(com.hazelcast.config.MultiMapConfig.ValueCollectionType.SET));
     hz.addMapConfig(new com.hazelcast.config.MapConfig("__vertx.haInfo").setBackupCount(1));
     hz.addMapConfig(new com.hazelcast.config.MapConfig("__vertx.nodeInfo").setBackupCount(1));

@@ -27,6 +27,11 @@ import org.slf4j.LoggerFactory;
  * still names it for each of its addresses, and where it does not, registers that consumer
  * again (the new one first, then the old one is removed, so the address is never without a
  * handler here).
+ *
+ * <p>The same races leave entries of members that are gone (a crashed server's handlers,
+ * still listed after it restarted as a new member): a request routed to one waits for its
+ * timeout. So one element (the manager) also sweeps the registry: every few seconds, entries
+ * of nodes that are not members are removed ({@link #sweepingStrangers}).
  */
 public final class Subscriptions {
   private static final Logger log = LoggerFactory.getLogger(Subscriptions.class);
@@ -38,6 +43,7 @@ public final class Subscriptions {
   private final List<Entry<?>> entries = new ArrayList<>();
   private long timer = -1;
   private boolean checking;
+  private boolean sweep;
 
   private static final class Entry<T> {
     final String address;
@@ -63,9 +69,16 @@ public final class Subscriptions {
     e.consumer = vertx.eventBus().consumer(address, handler);
     entries.add(e);
     if (cluster != null && timer < 0) {
+      // (One timer per element; the consumers' checks and the sweep share it.)
       timer = vertx.setPeriodic(CHECK_MILLIS, t -> check());
     }
     return e.consumer;
+  }
+
+  /** Also removes, at each check, the registry's entries of nodes that are not members. */
+  public Subscriptions sweepingStrangers() {
+    sweep = true;
+    return this;
   }
 
   /** Checks every address once now (also done every {@link #CHECK_MILLIS}). */
@@ -75,6 +88,9 @@ public final class Subscriptions {
     }
     checking = true;
     List<io.vertx.core.Future<?>> all = new ArrayList<>();
+    if (sweep) {
+      all.add(sweep());
+    }
     for (Entry<?> e : entries) {
       all.add(checkOne(e));
     }
@@ -100,6 +116,37 @@ public final class Subscriptions {
       return again.completion().compose(v -> current.unregister());
     }).onFailure(err -> log.debug("{}: could not check the subscription for {}: {}", who, e.address, err.toString()));
   }
+
+  /**
+   * Removes the registry's entries of nodes that are not cluster members. The entries are
+   * read before the members: a node listed in an entry was a member when it registered,
+   * so one missing from the later member list has left (a node that joins meanwhile is in
+   * it).
+   */
+  io.vertx.core.Future<Integer> sweep() {
+    if (!(cluster instanceof io.vertx.spi.cluster.hazelcast.HazelcastClusterManager hz)) {
+      return io.vertx.core.Future.succeededFuture(0);
+    }
+    return vertx.executeBlocking(() -> {
+      com.hazelcast.multimap.MultiMap<String, io.vertx.spi.cluster.hazelcast.impl.HazelcastRegistrationInfo> map =
+          hz.getHazelcastInstance().getMultiMap(REGISTRY);
+      var entries = new ArrayList<>(map.entrySet());
+      java.util.Set<String> members = new java.util.HashSet<>(hz.getNodes());
+      int removed = 0;
+      for (var e : entries) {
+        String node = e.getValue().unwrap().nodeId();
+        if (!members.contains(node) && map.remove(e.getKey(), e.getValue())) {
+          log.warn("{}: removed the cluster's stale handler for {} on node {}, no longer a member", who, e.getKey(),
+              node);
+          removed++;
+        }
+      }
+      return removed;
+    }, false).onFailure(err -> log.debug("{}: could not sweep the registry: {}", who, err.toString()));
+  }
+
+  /** The Hazelcast multimap in which the clustered event bus keeps its subscriptions. */
+  static final String REGISTRY = "__vertx.subs";
 
   /** Stops the checks (the consumers go with the element's undeployment). */
   public void close() {

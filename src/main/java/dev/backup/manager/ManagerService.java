@@ -36,6 +36,8 @@ final class ManagerService {
   private static final Logger log = LoggerFactory.getLogger(ManagerService.class);
   private static final DeliveryOptions SHORT = new DeliveryOptions().setSendTimeout(5_000);
   private static final DeliveryOptions LONG = new DeliveryOptions().setSendTimeout(600_000);
+  /** An inventory is a listing of the server's metadata: a minute is plenty, and a lost request is asked again. */
+  private static final DeliveryOptions INVENTORY = new DeliveryOptions().setSendTimeout(60_000);
 
   private final Vertx vertx;
   private final Config config;
@@ -598,14 +600,15 @@ final class ManagerService {
   static final int INVENTORY_ATTEMPTS = 5;
 
   private void reconcile(int id, int attempt) {
-    vertx.eventBus().<JsonObject>request(Addresses.inventory(id), new JsonObject(), LONG).onComplete(ar -> {
+    vertx.eventBus().<JsonObject>request(Addresses.inventory(id), new JsonObject(), INVENTORY).onComplete(ar -> {
       if (ar.failed()) {
         // A server that has just come back (a hung one that resumed and rejoined the
-        // cluster) may not have its handlers known cluster-wide yet: ask again shortly.
-        boolean noHandlerYet = ar.cause() instanceof io.vertx.core.eventbus.ReplyException re
-            && re.failureType() == io.vertx.core.eventbus.ReplyFailure.NO_HANDLERS;
-        if (noHandlerYet && attempt < INVENTORY_ATTEMPTS && servers.health(id) == ServerTable.Health.alive) {
-          log.info("manager: server {} cannot give its inventory yet; asking again", id);
+        // cluster) may not have its handlers known cluster-wide yet, or the request went to
+        // a stale entry of its previous run: ask again shortly.
+        boolean lost = ar.cause() instanceof io.vertx.core.eventbus.ReplyException re
+            && re.failureType() != io.vertx.core.eventbus.ReplyFailure.RECIPIENT_FAILURE;
+        if (lost && attempt < INVENTORY_ATTEMPTS && servers.health(id) == ServerTable.Health.alive) {
+          log.info("manager: server {} cannot give its inventory yet ({}); asking again", id, ar.cause().getMessage());
           vertx.setTimer(1000L * attempt, t -> reconcile(id, attempt + 1));
           return;
         }

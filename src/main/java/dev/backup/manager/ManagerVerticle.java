@@ -65,7 +65,7 @@ public final class ManagerVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    subscriptions = new dev.backup.cluster.Subscriptions(vertx, "manager");
+    subscriptions = new dev.backup.cluster.Subscriptions(vertx, "manager").sweepingStrangers();
     service = new ManagerService(vertx, config, servers, this::saveCatalog);
     users = new Users(config.root());
     netClient = vertx.createNetClient(Tls.client(config, new NetClientOptions()

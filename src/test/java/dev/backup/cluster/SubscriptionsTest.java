@@ -21,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Two real Hazelcast members on loopback. The cluster's registry of event-bus subscriptions
  * loses an element's entries (as it did after a hung server was merged back): a consumer
  * kept by {@link Subscriptions} is listed again within seconds and answers; a plain
- * consumer, lost the same way, stays unreachable.
+ * consumer, lost the same way, stays unreachable. And an entry of a node that left is
+ * swept away.
  */
 class SubscriptionsTest {
   @TempDir
@@ -37,7 +38,7 @@ class SubscriptionsTest {
   }
 
   @Test
-  void aLostSubscriptionIsListedAgain() {
+  void aLostSubscriptionIsListedAgainAndAStaleOneIsSwept() {
     String name = "subs-test-" + UUID.randomUUID();
     int[] ports = {TestSupport.freePort(), TestSupport.freePort()};
     List<String> members = List.of("127.0.0.1:" + ports[0]);
@@ -71,6 +72,24 @@ class SubscriptionsTest {
     // Requests from the member itself keep working through the change.
     assertThat(a.vertx().eventBus().request("subs-test.kept", "hi").await().body()).isEqualTo("kept");
     kept.close();
+
+    // The registry keeps an entry of a node that is gone (a crashed member's handler): half
+    // the requests to that address would go nowhere. The sweeping element removes it and
+    // leaves the live entries alone.
+    Subscriptions sweeper = new Subscriptions(a.vertx(), "member 1").sweepingStrangers();
+    sweeper.consumer("subs-test.swept", m -> m.reply("swept")).completion().await();
+    @SuppressWarnings("unchecked")
+    var typed = (com.hazelcast.multimap.MultiMap<String, Object>) (Object) registry;
+    typed.put("subs-test.swept", new io.vertx.spi.cluster.hazelcast.impl.HazelcastRegistrationInfo(
+        new io.vertx.core.spi.cluster.RegistrationInfo("a-node-that-left", 1, false)));
+    assertThat(registry.get("subs-test.swept")).hasSize(2);
+    await().atMost(Duration.ofMillis(3 * Subscriptions.CHECK_MILLIS)).pollInterval(Duration.ofMillis(200))
+        .until(() -> registry.get("subs-test.swept").size() == 1);
+    assertThat(registry.get("subs-test.kept")).as("live entries stay").hasSize(1);
+    for (int i = 0; i < 4; i++) {
+      assertThat(b.vertx().eventBus().request("subs-test.swept", "hi").await().body()).isEqualTo("swept");
+    }
+    sweeper.close();
   }
 
   private Clustering.Clustered start(Config c) {
