@@ -6,6 +6,7 @@
 # end (docker-compose down -v), even when a step fails.
 #
 #   mvn -B package -DskipTests && containers/test.sh
+#   containers/test.sh --prepare    # only the tools and the base image (no jar needed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROJECT_DIR=$PWD
@@ -24,7 +25,6 @@ fail() {
 step() { echo "container test: $*"; }
 
 [[ $(id -u) == 0 ]] || fail "needs root (podman runs the containers as root here)"
-[[ -f target/backup.jar ]] || fail "target/backup.jar is missing: run mvn -B package first"
 for tool in podman docker-compose debootstrap jq runc; do
   command -v "$tool" >/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc docker-compose debootstrap jq \
@@ -32,6 +32,15 @@ for tool in podman docker-compose debootstrap jq runc; do
     break
   }
 done
+
+# --prepare: only install the tools and make the base image (no jar needed yet), so that
+# this slow, mostly I/O-bound part can run beside the build (.ci/run does so).
+if [[ "${1:-}" == --prepare ]]; then
+  containers/base.sh || fail "cannot make the base image"
+  echo "container test: prepared (tools installed, base image ready)"
+  exit 0
+fi
+[[ -f target/backup.jar ]] || fail "target/backup.jar is missing: run mvn -B package first"
 
 WORK=$(mktemp -d /tmp/backup-containers.XXXXXX)
 PROJECT=backupct$$
