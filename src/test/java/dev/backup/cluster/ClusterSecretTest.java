@@ -11,31 +11,16 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Real Hazelcast members on loopback: a member with the cluster's name but another secret
  * is not let in, one with the same name and secret is (and their event bus, over TLS with
  * certificates on both sides, carries messages).
  */
-class ClusterSecretTest {
-  @TempDir
-  Path dir;
-
-  private final List<Clustering.Clustered> started = new ArrayList<>();
-
-  @AfterEach
-  void stop() {
-    for (Clustering.Clustered c : started) {
-      c.vertx().close().await();
-    }
-  }
-
+class ClusterSecretTest extends RealMembers {
   @Test
   void theDerivedNameDependsOnNameAndSecret() {
     String a = Clustering.hazelcastClusterName("backup", "s1");
@@ -71,12 +56,6 @@ class ClusterSecretTest {
         "echo hi".equals(friend.vertx().eventBus().<String>request("secret-test.echo", "hi").await().body()));
     assertThatThrownBy(() -> stranger.vertx().eventBus().request("secret-test.echo", "hi").await())
         .isInstanceOfSatisfying(ReplyException.class, e -> assertThat(e.failureType()).isEqualTo(ReplyFailure.NO_HANDLERS));
-  }
-
-  private Clustering.Clustered start(Config c) {
-    Clustering.Clustered cl = Clustering.start(c).await();
-    started.add(cl);
-    return cl;
   }
 
   private Config member(int id, int clusterPort, List<String> members, String name, String secret,

@@ -10,12 +10,9 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Two real Hazelcast members on loopback. The cluster's registry of event-bus subscriptions
@@ -24,19 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * consumer, lost the same way, stays unreachable. And an entry of a node that left is
  * swept away.
  */
-class SubscriptionsTest {
-  @TempDir
-  Path dir;
-
-  private final List<Clustering.Clustered> started = new ArrayList<>();
-
-  @AfterEach
-  void stop() {
-    for (Clustering.Clustered c : started) {
-      c.vertx().close().await();
-    }
-  }
-
+class SubscriptionsTest extends RealMembers {
   @Test
   void aLostSubscriptionIsListedAgainAndAStaleOneIsSwept() {
     String name = "subs-test-" + UUID.randomUUID();
@@ -90,12 +75,6 @@ class SubscriptionsTest {
       assertThat(b.vertx().eventBus().request("subs-test.swept", "hi").await().body()).isEqualTo("swept");
     }
     sweeper.close();
-  }
-
-  private Clustering.Clustered start(Config c) {
-    Clustering.Clustered cl = Clustering.start(c).await();
-    started.add(cl);
-    return cl;
   }
 
   private Config member(int id, int clusterPort, List<String> members, String name) {
