@@ -140,6 +140,9 @@ public final class Main implements Callable<Integer> {
     }
     Clustering.Clustered cl = Clustering.start(c).await();
     Vertx vertx = cl.vertx();
+    cl.hazelcast().getLifecycleService().addLifecycleListener(new dev.backup.cluster.MergeWatchdog(vertx,
+        c.role() == Role.manager ? "manager" : "server " + c.id(), dev.backup.cluster.MergeWatchdog.LIMIT_MILLIS,
+        dev.backup.cluster.MergeWatchdog::exitProcess));
     CountDownLatch stopped = new CountDownLatch(1);
     try {
       if (c.role() == Role.manager) {
