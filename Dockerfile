@@ -16,6 +16,7 @@ FROM ${BASE}
 COPY --chown=1000:1000 containers/data/ /data/
 COPY target/backup.jar /app/backup.jar
 COPY conf/ /app/conf/
+COPY bin/backup /app/bin/backup
 
 WORKDIR /app
 USER 1000:1000
@@ -28,4 +29,8 @@ HEALTHCHECK --interval=5s --timeout=5s --start-period=60s --retries=3 \
   CMD ["sh", "-c", "java -XX:TieredStopAtLevel=1 -Xshare:auto -jar /app/backup.jar health >/dev/null 2>&1"]
 
 # SIGTERM (docker stop) closes the element cleanly: transfers in progress are rolled back.
-ENTRYPOINT ["java", "-XX:MaxRAMPercentage=50", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/backup.jar"]
+# The launcher runs java -jar /app/backup.jar (as the process itself, so it gets the
+# signal) with a class-data archive kept in the container's /tmp: a restarted container
+# starts faster.
+ENV JAVA_OPTS="-XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError" BACKUP_CDS_DIR=/tmp/backup-cds
+ENTRYPOINT ["/app/bin/backup"]

@@ -73,62 +73,29 @@ final class ClusterProcesses implements AutoCloseable {
   }
 
   private List<String> common(String role) {
-    List<String> cmd = jvm(role);
+    List<String> cmd = launcher();
     cmd.addAll(List.of("--role=" + role, "--cluster-name", clusterName,
         "--cluster-port", String.valueOf(clusterPort), "--members", "127.0.0.1:" + clusterPort));
     return cmd;
   }
 
   /**
-   * The start of a command line for the jar. The JVMs share a class-data archive per role
-   * (the JDK's dynamic CDS): the first process of a role writes it when it exits, later
-   * ones map it, which takes about a third off a client command's start (there are a few
-   * hundred in a run). The JVM's own logging is off so that nothing of that (an archive
-   * that does not fit is silently not used) can mix into a command's output.
+   * The start of a command line for the jar: through {@code bin/backup}, the launcher users
+   * get, which keeps a class-data archive per role (here in target/) so that every JVM
+   * after the first of its role starts faster; there are a few hundred in a run.
    */
-  private static synchronized List<String> jvm(String role) {
-    List<String> cmd = new ArrayList<>(List.of(javaBin(), "-Xmx256m", "-XX:+UseSerialGC", "-Xlog:disable"));
-    Path archive = archive(role);
-    if (archive != null) {
-      Process writer = archiveWriters.get(archive);
-      boolean written = Files.exists(archive) && (writer == null || !writer.isAlive());
-      if (written) {
-        cmd.add("-XX:SharedArchiveFile=" + archive);
-      } else if (writer == null || !writer.isAlive()) {
-        cmd.add(ARCHIVE_AT_EXIT + archive); // the process started with this line writes it
-      }
-    }
-    cmd.addAll(List.of("-jar", JAR.toString()));
-    return cmd;
+  private static List<String> launcher() {
+    return new ArrayList<>(List.of(LAUNCHER.toString()));
   }
 
-  private static final String ARCHIVE_AT_EXIT = "-XX:ArchiveClassesAtExit=";
-  private static final Map<Path, Process> archiveWriters = new HashMap<>();
+  static final Path LAUNCHER = Path.of("bin", "backup").toAbsolutePath();
 
-  /** This jar's archive for {@code role}, named after the jar's size and time (older ones are removed). */
-  private static Path archive(String role) {
-    try {
-      String stamp = Files.size(JAR) + "-" + Files.getLastModifiedTime(JAR).toMillis();
-      try (var old = Files.newDirectoryStream(JAR.getParent(), "backup-cds-*.jsa")) {
-        for (Path p : old) {
-          if (!p.getFileName().toString().endsWith(stamp + ".jsa")) {
-            Files.deleteIfExists(p);
-          }
-        }
-      }
-      return JAR.resolveSibling("backup-cds-" + role + "-" + stamp + ".jsa");
-    } catch (IOException e) {
-      return null;
-    }
-  }
-
-  /** Remembers the process that writes an archive, so that nobody maps it half-written. */
-  private static synchronized void started(List<String> cmd, Process p) {
-    for (String arg : cmd) {
-      if (arg.startsWith(ARCHIVE_AT_EXIT)) {
-        archiveWriters.put(Path.of(arg.substring(ARCHIVE_AT_EXIT.length())), p);
-      }
-    }
+  /** What the launcher is told: this jar, its archives' folder, this JVM's settings. */
+  private static void launcherEnv(Map<String, String> env) {
+    env.put("BACKUP_JAR", JAR.toString());
+    env.put("BACKUP_CDS_DIR", JAR.resolveSibling("cds").toString());
+    env.put("JAVA_OPTS", "-Xmx256m -XX:+UseSerialGC");
+    env.put("PATH", Path.of(javaBin()).getParent() + ":" + env.getOrDefault("PATH", "/usr/bin:/bin"));
   }
 
   private static String javaBin() {
@@ -173,10 +140,10 @@ final class ClusterProcesses implements AutoCloseable {
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("logs").resolve(name + ".log").toFile()));
     pb.environment().put("BACKUP_SECRET", secret);
+    launcherEnv(pb.environment());
     pb.environment().putAll(env);
     pb.environment().remove("BACKUP_ROLE");
     Process p = pb.start();
-    started(cmd, p);
     all.add(p);
     return p;
   }
@@ -234,14 +201,14 @@ final class ClusterProcesses implements AutoCloseable {
 
   /** An admin command of the manager's role on its root ({@code users add NAME}), as its own process. */
   Result managerCommand(String... args) throws Exception {
-    List<String> cmd = jvm("admin");
+    List<String> cmd = launcher();
     cmd.addAll(List.of("--role=manager", "--root", root("manager").toString()));
     cmd.addAll(List.of(args));
     return run(cmd, Map.of());
   }
 
   Running rawClientProcess(Map<String, String> env, String... args) throws IOException {
-    List<String> cmd = jvm("client");
+    List<String> cmd = launcher();
     cmd.addAll(List.of("--role=client", "--root", clientRoot().toString()));
     cmd.addAll(List.of(args));
     Files.createDirectories(clientRoot());
@@ -260,9 +227,9 @@ final class ClusterProcesses implements AutoCloseable {
         .redirectOutput(out.toFile()).redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(
             Path.of("/dev/null").toFile()));
     pb.environment().remove("BACKUP_ROLE");
+    launcherEnv(pb.environment());
     pb.environment().putAll(env);
     Process p = pb.start();
-    started(cmd, p);
     all.add(p);
     return new Running(p, out, err);
   }

@@ -1,0 +1,62 @@
+package dev.backup.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * bin/backup, the launcher: the first run of a role writes its class-data archive, the next
+ * one takes it into place and the ones after map it; the command's output is the jar's,
+ * nothing added; BACKUP_CDS=off writes nothing.
+ */
+class LauncherIT {
+  @TempDir
+  Path dir;
+
+  private String run(Path cds, String... env) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(ClusterProcesses.LAUNCHER.toString(), "--role=client", "--version")
+        .redirectErrorStream(true);
+    pb.environment().put("BACKUP_JAR", ClusterProcesses.JAR.toString());
+    pb.environment().put("BACKUP_CDS_DIR", cds.toString());
+    pb.environment().put("PATH", Path.of(System.getProperty("java.home"), "bin") + ":" + System.getenv("PATH"));
+    for (int i = 0; i < env.length; i += 2) {
+      pb.environment().put(env[i], env[i + 1]);
+    }
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor()).as(out).isZero();
+    return out;
+  }
+
+  private static List<String> names(Path d) throws Exception {
+    if (!Files.exists(d)) {
+      return List.of();
+    }
+    try (Stream<Path> s = Files.list(d)) {
+      return s.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+  }
+
+  @Test
+  void theArchiveIsWrittenOnceThenUsedAndTheOutputIsTheJars() throws Exception {
+    Path cds = dir.resolve("cds");
+    String first = run(cds);
+    assertThat(first).startsWith("backup ").hasLineCount(1);
+    assertThat(names(cds)).singleElement().asString().startsWith("client-").endsWith(".lock");
+    assertThat(run(cds)).isEqualTo(first);
+    assertThat(names(cds)).singleElement().asString().startsWith("client-").endsWith(".jsa");
+    assertThat(Files.size(cds.resolve(names(cds).get(0)))).isPositive();
+    assertThat(run(cds)).isEqualTo(first);
+    assertThat(names(cds)).hasSize(1);
+
+    Path off = dir.resolve("off");
+    assertThat(run(off, "BACKUP_CDS", "off")).isEqualTo(first);
+    assertThat(names(off)).isEmpty();
+  }
+}
