@@ -99,7 +99,7 @@ export BACKUP_SECRET=container-test-$$
 # A copy of the project's container files, so the test's client root is its own.
 mkdir -p "$WORK/project/target" "$WORK/project/roots/client"
 cp Dockerfile docker-compose.yml "$WORK/project/"
-cp -r conf "$WORK/project/"
+cp -r conf bin "$WORK/project/"
 mkdir -p "$WORK/project/containers" && cp -r containers/data "$WORK/project/containers/"
 cp target/backup.jar "$WORK/project/target/"
 # A crashed machine does not come straight back: the test turns the restart policy off so
