@@ -43,6 +43,7 @@ public final class Subscriptions {
   private final List<Entry<?>> entries = new ArrayList<>();
   private long timer = -1;
   private boolean checking;
+  private boolean closed;
   private boolean sweep;
 
   private static final class Entry<T> {
@@ -83,7 +84,7 @@ public final class Subscriptions {
 
   /** Checks every address once now (also done every {@link #CHECK_MILLIS}). */
   public void check() {
-    if (cluster == null || checking) {
+    if (cluster == null || checking || closed) {
       return;
     }
     checking = true;
@@ -94,26 +95,35 @@ public final class Subscriptions {
     for (Entry<?> e : entries) {
       all.add(checkOne(e));
     }
-    io.vertx.core.Future.join(all).onComplete(x -> checking = false);
+    // (A registry call that hangs must not stop the checks for good.)
+    io.vertx.core.Future.join(all).timeout(30, java.util.concurrent.TimeUnit.SECONDS)
+        .onComplete(x -> checking = false);
   }
 
   private <T> io.vertx.core.Future<?> checkOne(Entry<T> e) {
     MessageConsumer<T> current = e.consumer;
-    if (!current.isRegistered() || !current.completion().succeeded()) {
+    if (!current.completion().isComplete()) {
       return io.vertx.core.Future.succeededFuture(); // still being registered
     }
+    // (A registration whose cluster part failed is treated as not listed: checked below.)
     io.vertx.core.Promise<List<RegistrationInfo>> listed = io.vertx.core.Promise.promise();
     cluster.getRegistrations(e.address, listed);
     String me = cluster.getNodeId();
     return listed.future().compose(list -> {
-      if (list.stream().anyMatch(r -> me.equals(r.nodeId())) || e.consumer != current) {
+      if (closed || e.consumer != current || (current.completion().succeeded()
+          && list.stream().anyMatch(r -> me.equals(r.nodeId())))) {
         return io.vertx.core.Future.succeededFuture();
       }
       log.warn("{}: the cluster no longer lists this element's handler for {}; registering it again",
           who, e.address);
       MessageConsumer<T> again = vertx.eventBus().consumer(e.address, e.handler);
       e.consumer = again;
-      return again.completion().compose(v -> current.unregister());
+      // Listed again: the old one goes. Not listed (the cluster refused): the new one goes,
+      // and the next check tries again.
+      return again.completion().compose(v -> current.unregister(), err -> {
+        e.consumer = current;
+        return again.unregister();
+      });
     }).onFailure(err -> log.debug("{}: could not check the subscription for {}: {}", who, e.address, err.toString()));
   }
 
@@ -150,6 +160,7 @@ public final class Subscriptions {
 
   /** Stops the checks (the consumers go with the element's undeployment). */
   public void close() {
+    closed = true;
     if (timer >= 0) {
       vertx.cancelTimer(timer);
       timer = -1;
