@@ -604,7 +604,7 @@ final class ManagerService {
   }
 
   /** How many times an inventory is asked for when the server cannot answer yet. */
-  static final int INVENTORY_ATTEMPTS = 5;
+  static final int INVENTORY_ATTEMPTS = 8;
 
   private void reconcile(int id, int attempt) {
     vertx.eventBus().<JsonObject>request(Addresses.inventory(id), new JsonObject(), inventoryTimeout(attempt)).onComplete(ar -> {
