@@ -43,7 +43,6 @@ public final class Subscriptions {
   private final List<Entry<?>> entries = new ArrayList<>();
   private long timer = -1;
   private boolean checking;
-  private boolean closed;
   private boolean sweep;
 
   private static final class Entry<T> {
@@ -84,7 +83,7 @@ public final class Subscriptions {
 
   /** Checks every address once now (also done every {@link #CHECK_MILLIS}). */
   public void check() {
-    if (cluster == null || checking || closed) {
+    if (cluster == null || checking) {
       return;
     }
     checking = true;
@@ -95,35 +94,26 @@ public final class Subscriptions {
     for (Entry<?> e : entries) {
       all.add(checkOne(e));
     }
-    // (A registry call that hangs must not stop the checks for good.)
-    io.vertx.core.Future.join(all).timeout(30, java.util.concurrent.TimeUnit.SECONDS)
-        .onComplete(x -> checking = false);
+    io.vertx.core.Future.join(all).onComplete(x -> checking = false);
   }
 
   private <T> io.vertx.core.Future<?> checkOne(Entry<T> e) {
     MessageConsumer<T> current = e.consumer;
-    if (!current.completion().isComplete()) {
+    if (!current.isRegistered() || !current.completion().succeeded()) {
       return io.vertx.core.Future.succeededFuture(); // still being registered
     }
-    // (A registration whose cluster part failed is treated as not listed: checked below.)
     io.vertx.core.Promise<List<RegistrationInfo>> listed = io.vertx.core.Promise.promise();
     cluster.getRegistrations(e.address, listed);
     String me = cluster.getNodeId();
     return listed.future().compose(list -> {
-      if (closed || e.consumer != current || (current.completion().succeeded()
-          && list.stream().anyMatch(r -> me.equals(r.nodeId())))) {
+      if (list.stream().anyMatch(r -> me.equals(r.nodeId())) || e.consumer != current) {
         return io.vertx.core.Future.succeededFuture();
       }
       log.warn("{}: the cluster no longer lists this element's handler for {}; registering it again",
           who, e.address);
       MessageConsumer<T> again = vertx.eventBus().consumer(e.address, e.handler);
       e.consumer = again;
-      // Listed again: the old one goes. Not listed (the cluster refused): the new one goes,
-      // and the next check tries again.
-      return again.completion().compose(v -> current.unregister(), err -> {
-        e.consumer = current;
-        return again.unregister();
-      });
+      return again.completion().compose(v -> current.unregister());
     }).onFailure(err -> log.debug("{}: could not check the subscription for {}: {}", who, e.address, err.toString()));
   }
 
@@ -160,7 +150,6 @@ public final class Subscriptions {
 
   /** Stops the checks (the consumers go with the element's undeployment). */
   public void close() {
-    closed = true;
     if (timer >= 0) {
       vertx.cancelTimer(timer);
       timer = -1;

@@ -36,15 +36,8 @@ final class ManagerService {
   private static final Logger log = LoggerFactory.getLogger(ManagerService.class);
   private static final DeliveryOptions SHORT = new DeliveryOptions().setSendTimeout(5_000);
   private static final DeliveryOptions LONG = new DeliveryOptions().setSendTimeout(600_000);
-  /**
-   * How long an inventory (a listing of the server's metadata) may take at the given
-   * attempt: a minute first (a request lost to a stale route is asked again soon), then
-   * twice as long each time, up to ten minutes (a large store's listing is not cut short
-   * again and again).
-   */
-  static DeliveryOptions inventoryTimeout(int attempt) {
-    return new DeliveryOptions().setSendTimeout(Math.min(600_000L, 60_000L << Math.min(attempt - 1, 4)));
-  }
+  /** An inventory is a listing of the server's metadata: a minute is plenty, and a lost request is asked again. */
+  private static final DeliveryOptions INVENTORY = new DeliveryOptions().setSendTimeout(60_000);
 
   private final Vertx vertx;
   private final Config config;
@@ -607,7 +600,7 @@ final class ManagerService {
   static final int INVENTORY_ATTEMPTS = 8;
 
   private void reconcile(int id, int attempt) {
-    vertx.eventBus().<JsonObject>request(Addresses.inventory(id), new JsonObject(), inventoryTimeout(attempt)).onComplete(ar -> {
+    vertx.eventBus().<JsonObject>request(Addresses.inventory(id), new JsonObject(), INVENTORY).onComplete(ar -> {
       if (ar.failed()) {
         // A server that has just come back (a hung one that resumed and rejoined the
         // cluster) may not have its handlers known cluster-wide yet, or the request went to

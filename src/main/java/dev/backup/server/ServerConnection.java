@@ -409,19 +409,8 @@ final class ServerConnection implements FrameDecoder.Listener {
       }
       ReplicaMeta meta = meta(sha);
       AsyncFile f = file;
-      // (If the transfer failed meanwhile, fail() has the file and removes it: stop here.)
-      Future<Void> flushed = f.flush().compose(v -> f == file ? closeFile(f) : Future.failedFuture(
-          new BackupException(ErrorCode.CONNECTION, "the transfer ended while its copy was being written")));
-      Future<Void> metaWritten = server.writeMeta(tmp, meta);
-      return Future.join(flushed, metaWritten).transform(ar -> {
-        if (state == State.FAILED) {
-          // fail() removed the temporary file, maybe before its metadata was written: again.
-          server.discard(tmp);
-          return Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
-              "the transfer ended before its copy was placed"));
-        }
-        return ar.failed() ? Future.failedFuture(ar.cause()) : server.placeReplica(tmp, meta);
-      });
+      Future<Void> flushed = f.flush().compose(v -> closeFile(f));
+      return Future.all(flushed, server.writeMeta(tmp, meta)).compose(x -> server.placeReplica(tmp, meta));
     });
   }
 
