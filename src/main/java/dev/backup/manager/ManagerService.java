@@ -597,7 +597,7 @@ final class ManagerService {
   }
 
   /** How many times an inventory is asked for when the server cannot answer yet. */
-  static final int INVENTORY_ATTEMPTS = 8;
+  static final int INVENTORY_ATTEMPTS = 5;
 
   private void reconcile(int id, int attempt) {
     vertx.eventBus().<JsonObject>request(Addresses.inventory(id), new JsonObject(), INVENTORY).onComplete(ar -> {

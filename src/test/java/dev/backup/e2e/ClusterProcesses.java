@@ -81,7 +81,8 @@ final class ClusterProcesses implements AutoCloseable {
 
   /**
    * The start of a command line for the jar: through {@code bin/backup}, the launcher users
-   * get (here with its class-data archives off, see {@link #launcherEnv}).
+   * get, which keeps a class-data archive per role (here in target/) so that every JVM
+   * after the first of its role starts faster; there are a few hundred in a run.
    */
   private static List<String> launcher() {
     return new ArrayList<>(List.of(LAUNCHER.toString()));
@@ -93,10 +94,6 @@ final class ClusterProcesses implements AutoCloseable {
   private static void launcherEnv(Map<String, String> env) {
     env.put("BACKUP_JAR", JAR.toString());
     env.put("BACKUP_CDS_DIR", JAR.resolveSibling("cds").toString());
-    // Without class archives: with them (every first run of a role writing one at exit),
-    // the returning-server tests failed in three full runs in a row; until that is
-    // understood the tests run the JVMs plain (LauncherIT covers the archives).
-    env.put("BACKUP_CDS", "off");
     env.put("JAVA_OPTS", "-Xmx256m -XX:+UseSerialGC");
     env.put("PATH", Path.of(javaBin()).getParent() + ":" + env.getOrDefault("PATH", "/usr/bin:/bin"));
   }

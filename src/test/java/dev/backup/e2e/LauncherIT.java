@@ -11,9 +11,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * bin/backup, the launcher: the first run of a role writes its class-data archive (a file of
- * its own), the next one takes it into place and the ones after map it; the command's
- * output is the jar's, nothing added; BACKUP_CDS=off writes nothing.
+ * bin/backup, the launcher: the first run of a role writes its class-data archive, the next
+ * one takes it into place and the ones after map it; the command's output is the jar's,
+ * nothing added; BACKUP_CDS=off writes nothing.
  */
 class LauncherIT {
   @TempDir
@@ -48,7 +48,7 @@ class LauncherIT {
     Path cds = dir.resolve("cds");
     String first = run(cds);
     assertThat(first).startsWith("backup ").hasLineCount(1);
-    assertThat(names(cds)).singleElement().asString().startsWith("client-").endsWith(".part");
+    assertThat(names(cds)).singleElement().asString().startsWith("client-").endsWith(".lock");
     assertThat(run(cds)).isEqualTo(first);
     assertThat(names(cds)).singleElement().asString().startsWith("client-").endsWith(".jsa");
     assertThat(Files.size(cds.resolve(names(cds).get(0)))).isPositive();
