@@ -72,16 +72,12 @@ public final class MergeWatchdog implements LifecycleListener {
   public static void exitProcess() {
     Thread t = new Thread(() -> {
       // Stopping can wait on the merge that never ended: do not wait for it forever.
-      Thread halt = new Thread(() -> {
-        try {
-          Thread.sleep(30_000);
-        } catch (InterruptedException e) {
-          return;
+      new java.util.Timer("backup-halt", true).schedule(new java.util.TimerTask() {
+        @Override
+        public void run() {
+          Runtime.getRuntime().halt(6);
         }
-        Runtime.getRuntime().halt(6);
-      }, "backup-halt");
-      halt.setDaemon(true);
-      halt.start();
+      }, 30_000);
       System.exit(6);
     }, "backup-give-up");
     t.start();
