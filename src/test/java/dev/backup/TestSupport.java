@@ -41,7 +41,13 @@ public final class TestSupport {
 
   /** A Hazelcast member on loopback for cluster tests: its cluster port, the members it joins through, a cluster name. */
   public static Config member(int id, int clusterPort, List<String> members, String name, String secret, Path root) {
-    Config base = config(Role.server, id, 0, 0, root);
+    return member(Role.server, id, clusterPort, members, name, secret, root);
+  }
+
+  /** A cluster member of this role (a manager's id is 0). */
+  public static Config member(Role role, int id, int clusterPort, List<String> members, String name, String secret,
+      Path root) {
+    Config base = config(role, id, 0, 0, root);
     return new Config(base.role(), id, "127.0.0.1", 0, clusterPort, members, name, "127.0.0.1", 7000,
         base.root(), secret, false, base.connectTimeoutMs(), base.idleTimeoutSeconds(), base.ticketTtlSeconds(),
         base.defaultReplicas(), base.versionsKept(), base.healConcurrency(), base.healPercent(),

@@ -28,7 +28,7 @@ public final class Clustering {
     // What vertx-hazelcast's default-cluster.xml says, built here: parsing and validating
     // that XML costs each element a noticeable share of its start on a small machine.
     Config hz = new Config();
-    hz.addMultiMapConfig(new com.hazelcast.config.MultiMapConfig(Subscriptions.REGISTRY).setBackupCount(1)
+    hz.addMultiMapConfig(new com.hazelcast.config.MultiMapConfig("__vertx.subs").setBackupCount(1)
         .setValueCollectionType(com.hazelcast.config.MultiMapConfig.ValueCollectionType.SET));
     hz.addMapConfig(new com.hazelcast.config.MapConfig("__vertx.haInfo").setBackupCount(1));
     hz.addMapConfig(new com.hazelcast.config.MapConfig("__vertx.nodeInfo").setBackupCount(1));
@@ -106,7 +106,7 @@ public final class Clustering {
   }
 
   public static Future<Clustered> start(dev.backup.config.Config c) {
-    HazelcastClusterManager cm = new HazelcastClusterManager(hazelcastConfig(c));
+    HazelcastClusterManager cm = new RoutedClusterManager(hazelcastConfig(c));
     VertxOptions options = new VertxOptions();
     // The event bus is advertised by address: peers connecting to a name resolve it on
     // their event loop, and a lookup that hangs (seen for a paused container's name) would

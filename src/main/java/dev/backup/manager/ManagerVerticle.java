@@ -48,7 +48,6 @@ public final class ManagerVerticle extends VerticleBase {
   private final Map<Integer, NetSocket> watches = new HashMap<>();
   private final Set<Integer> connecting = new HashSet<>();
   private ManagerService service;
-  private dev.backup.cluster.Subscriptions subscriptions;
   private Users users;
   private Map<String, Users.User> knownUsers = Map.of();
   private long knownUsersAt = Long.MIN_VALUE;
@@ -65,7 +64,6 @@ public final class ManagerVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    subscriptions = new dev.backup.cluster.Subscriptions(vertx, "manager").sweepingStrangers();
     service = new ManagerService(vertx, config, servers, this::saveCatalog);
     users = new Users(config.root());
     netClient = vertx.createNetClient(Tls.client(config, new NetClientOptions()
@@ -93,10 +91,10 @@ public final class ManagerVerticle extends VerticleBase {
         }
       });
     }
-    subscriptions.<JsonObject>consumer(Addresses.LOAD, this::onLoadReport);
-    subscriptions.<JsonObject>consumer(Addresses.COMMITTED, this::onCommitted);
-    subscriptions.<JsonObject>consumer(Addresses.ABORTED, m -> service.aborted(m.body()));
-    subscriptions.<JsonObject>consumer(Addresses.BAD_COPY,
+    vertx.eventBus().<JsonObject>consumer(Addresses.LOAD, this::onLoadReport);
+    vertx.eventBus().<JsonObject>consumer(Addresses.COMMITTED, this::onCommitted);
+    vertx.eventBus().<JsonObject>consumer(Addresses.ABORTED, m -> service.aborted(m.body()));
+    vertx.eventBus().<JsonObject>consumer(Addresses.BAD_COPY,
         m -> service.badCopy(m.body().getInteger("id"), m.body().getString("name"), m.body().getLong("version")));
     return loadCatalog()
         .compose(v -> vertx.createNetServer(Tls.server(config, new NetServerOptions()
@@ -113,7 +111,6 @@ public final class ManagerVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    subscriptions.close();
     vertx.cancelTimer(tickTimer);
     return lastSave.transform(x -> netServer == null ? Future.succeededFuture() : netServer.close())
         .transform(x -> netClient.close())

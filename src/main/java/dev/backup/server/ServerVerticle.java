@@ -64,7 +64,6 @@ public final class ServerVerticle extends VerticleBase {
   /** The address others reach this server at: --host, resolved once (no name lookups on the data path) unless TLS is on. */
   private String advertised;
   private boolean reporting;
-  private dev.backup.cluster.Subscriptions subscriptions;
 
   public ServerVerticle(Config config, java.util.function.Supplier<String> nodeId) {
     this.config = config;
@@ -74,7 +73,6 @@ public final class ServerVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    subscriptions = new dev.backup.cluster.Subscriptions(vertx, "server " + config.id());
     hashExecutor = Executors.newFixedThreadPool(2, r -> {
       Thread t = new Thread(r, "backup-hash-" + config.id());
       t.setDaemon(true);
@@ -102,11 +100,11 @@ public final class ServerVerticle extends VerticleBase {
       }
       return null;
     });
-    subscriptions.<JsonObject>consumer(Addresses.prepare(config.id()), this::onPrepare);
-    subscriptions.<JsonObject>consumer(Addresses.delete(config.id()), this::onDelete);
-    subscriptions.<JsonObject>consumer(Addresses.verify(config.id()), this::onVerify);
-    subscriptions.<JsonObject>consumer(Addresses.copy(config.id()), this::onCopy);
-    subscriptions.<JsonObject>consumer(Addresses.inventory(config.id()), this::onInventory);
+    vertx.eventBus().<JsonObject>consumer(Addresses.prepare(config.id()), this::onPrepare);
+    vertx.eventBus().<JsonObject>consumer(Addresses.delete(config.id()), this::onDelete);
+    vertx.eventBus().<JsonObject>consumer(Addresses.verify(config.id()), this::onVerify);
+    vertx.eventBus().<JsonObject>consumer(Addresses.copy(config.id()), this::onCopy);
+    vertx.eventBus().<JsonObject>consumer(Addresses.inventory(config.id()), this::onInventory);
     return opened
         .compose(v -> vertx.createNetServer(Tls.server(config, new NetServerOptions()
                 .setHost(config.host()).setPort(config.port())
@@ -124,7 +122,6 @@ public final class ServerVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    subscriptions.close();
     vertx.cancelTimer(reportTimer);
     vertx.cancelTimer(scrubTimer);
     peers.closeIdle();
