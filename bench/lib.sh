@@ -36,19 +36,21 @@ common=(--cluster-name "$NAME" --cluster-port "$CPORT" --members "127.0.0.1:$CPO
 # Every element through the launcher users get (bin/backup: a class-data archive per role,
 # kept in target/cds, written by the first run of a role and used by the next ones).
 export BACKUP_JAR="$JAR" BACKUP_CDS_DIR="$PWD/target/cds"
-launch() { JAVA_OPTS="${JAVA_OPTS:-} $1" bin/backup "${@:2}"; }
-client() { launch -Xmx128m --role=client --manager "127.0.0.1:$PORT" --root "$WORK/client" "$@"; }
+# (launch for elements in the background: the subshell execs the launcher, which execs
+# java, so $! is the JVM's process id, to stop it and read its memory.)
+launch() { JAVA_OPTS="${JAVA_OPTS:-} $1" exec bin/backup "${@:2}"; }
+client() { JAVA_OPTS="${JAVA_OPTS:-} -Xmx128m" bin/backup --role=client --manager "127.0.0.1:$PORT" --root "$WORK/client" "$@"; }
 peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 alive_servers() { client status --json 2>/dev/null | grep -c '"alive" : true' || true; }
 
 # Starts the manager and servers 1-4 and waits until all four are alive in status.
 start_cluster() {
   mkdir -p "$WORK/client" "$WORK/logs"
-  launch -Xmx256m --role=manager "${common[@]}" --port "$PORT" --root "$WORK/manager" \
+  (launch -Xmx256m --role=manager "${common[@]}" --port "$PORT" --root "$WORK/manager") \
     >"$WORK/logs/manager.log" 2>&1 &
   pids+=($!)
   for id in 1 2 3 4; do
-    launch -Xmx128m --role=server --id=$id "${common[@]}" --port $((PORT + id)) --root "$WORK/server-$id" \
+    (launch -Xmx128m --role=server --id=$id "${common[@]}" --port $((PORT + id)) --root "$WORK/server-$id") \
       >"$WORK/logs/server-$id.log" 2>&1 &
     pids+=($!)
     server_pids+=($!)

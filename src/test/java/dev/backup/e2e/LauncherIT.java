@@ -11,15 +11,22 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * bin/backup, the launcher: the first run of a role writes its class-data archive, the next
- * one takes it into place and the ones after map it; the command's output is the jar's,
- * nothing added; BACKUP_CDS=off writes nothing.
+ * bin/backup, the launcher: the first run of a role writes its class-data archive (a file of
+ * its own), the next one takes it into place and the ones after map it; the command's
+ * output is the jar's, nothing added; BACKUP_CDS=off writes nothing.
  */
 class LauncherIT {
   @TempDir
   Path dir;
 
   private String run(Path cds, String... env) throws Exception {
+    Process p = start(cds, env);
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor()).as(out).isZero();
+    return out;
+  }
+
+  private Process start(Path cds, String... env) throws Exception {
     ProcessBuilder pb = new ProcessBuilder(ClusterProcesses.LAUNCHER.toString(), "--role=client", "--version")
         .redirectErrorStream(true);
     pb.environment().put("BACKUP_JAR", ClusterProcesses.JAR.toString());
@@ -28,10 +35,7 @@ class LauncherIT {
     for (int i = 0; i < env.length; i += 2) {
       pb.environment().put(env[i], env[i + 1]);
     }
-    Process p = pb.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor()).as(out).isZero();
-    return out;
+    return pb.start();
   }
 
   private static List<String> names(Path d) throws Exception {
@@ -48,7 +52,7 @@ class LauncherIT {
     Path cds = dir.resolve("cds");
     String first = run(cds);
     assertThat(first).startsWith("backup ").hasLineCount(1);
-    assertThat(names(cds)).singleElement().asString().startsWith("client-").endsWith(".lock");
+    assertThat(names(cds)).singleElement().asString().startsWith("client-").endsWith(".part");
     assertThat(run(cds)).isEqualTo(first);
     assertThat(names(cds)).singleElement().asString().startsWith("client-").endsWith(".jsa");
     assertThat(Files.size(cds.resolve(names(cds).get(0)))).isPositive();
@@ -58,5 +62,24 @@ class LauncherIT {
     Path off = dir.resolve("off");
     assertThat(run(off, "BACKUP_CDS", "off")).isEqualTo(first);
     assertThat(names(off)).isEmpty();
+  }
+
+  @Test
+  void firstRunsAtOnceAllSucceedAndOneArchiveIsKept() throws Exception {
+    Path cds = dir.resolve("cds");
+    List<Process> runs = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      runs.add(start(cds));
+    }
+    for (Process p : runs) {
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(p.waitFor()).as(out).isZero();
+      assertThat(out).startsWith("backup ").hasLineCount(1);
+    }
+    // Each wrote an archive of its own (or, started late, used one already in place).
+    assertThat(names(cds)).isNotEmpty().allMatch(n -> n.startsWith("client-") && (n.endsWith(".part")
+        || n.endsWith(".jsa")));
+    run(cds);
+    assertThat(names(cds)).singleElement().asString().endsWith(".jsa");
   }
 }
