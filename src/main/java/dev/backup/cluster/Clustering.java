@@ -41,6 +41,12 @@ public final class Clustering {
     hz.setProperty("hazelcast.merge.next.run.delay.seconds", "5");
     hz.setProperty("hazelcast.tcp.join.port.try.count", "10");
     hz.setProperty("hazelcast.wait.seconds.before.join", "0");
+    // A partition migration that does not finish in 15 s is given up and planned again
+    // (Hazelcast's default waits 300 s). The maps here are a few entries; what made a
+    // migration wait was its target being frozen (a paused server): meanwhile every
+    // operation on the partitions involved was refused as "migrating", for minutes (a
+    // restarted server could not publish its event-bus address and gave up).
+    hz.setProperty("hazelcast.partition.migration.timeout", "15");
     hz.setProperty("hazelcast.shutdownhook.enabled", "false");
     hz.getMemberAttributeConfig().setAttribute(ATTR_ROLE, c.role().name());
     hz.getMemberAttributeConfig().setAttribute(ATTR_ID, String.valueOf(c.id()));
