@@ -103,11 +103,25 @@ public final class BlobStore {
    * while the file's own bytes are being forced).
    */
   public void writeMeta(Path tempFile, ReplicaMeta meta) throws IOException {
-    Path metaTmp = tempFile.resolveSibling(tempFile.getFileName() + META_SUFFIX);
-    try (FileChannel ch = FileChannel.open(metaTmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.TRUNCATE_EXISTING)) {
-      ch.write(java.nio.ByteBuffer.wrap(meta.toJson().encodePrettily().getBytes(StandardCharsets.UTF_8)));
+    try (FileChannel ch = openMeta(tempFile, meta)) {
       ch.force(true);
+    }
+  }
+
+  /** Writes the metadata of a temporary file beside it, not yet forced: the caller forces the channel. */
+  private FileChannel openMeta(Path tempFile, ReplicaMeta meta) throws IOException {
+    Path metaTmp = tempFile.resolveSibling(tempFile.getFileName() + META_SUFFIX);
+    FileChannel ch = FileChannel.open(metaTmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.TRUNCATE_EXISTING);
+    try {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(meta.toJson().encodePrettily().getBytes(StandardCharsets.UTF_8));
+      while (b.hasRemaining()) {
+        ch.write(b);
+      }
+      return ch;
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
     }
   }
 
@@ -122,7 +136,7 @@ public final class BlobStore {
     Path metaTmp = tempFile.resolveSibling(tempFile.getFileName() + META_SUFFIX);
     move(metaTmp, metaTarget);
     move(tempFile, target);
-    fsyncDir(target.getParent());
+    folders.sync(target.getParent());
     return target;
   }
 
@@ -134,13 +148,16 @@ public final class BlobStore {
     }
   }
 
-  private static void fsyncDir(Path dir) {
+  static void fsyncDir(Path dir) {
     try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
       ch.force(true);
     } catch (IOException | UnsupportedOperationException ignored) {
       // Not every platform lets a folder be opened for sync; the files themselves are synced.
     }
   }
+
+  /** Forces folders to disk, one force serving every move made in a folder before it began. */
+  private final FolderSync folders = new FolderSync(BlobStore::fsyncDir);
 
   public void deleteQuietly(Path p) {
     try {
@@ -216,8 +233,10 @@ public final class BlobStore {
 
   /**
    * Stores a small copy received whole in memory in one go: checked against the sender's
-   * SHA-256, written to its temporary name and forced, its metadata written and forced,
-   * both moved into place and the folder forced. Returns whether a copy was already there.
+   * SHA-256, written to its temporary name and its metadata beside it, both forced (the
+   * second force finds little left to do when the first has committed the file system's
+   * journal), both moved into place and the folder forced. Returns whether a copy was
+   * already there.
    */
   public boolean storeWhole(Path tempFile, byte[] bytes, String senderSha, ReplicaMeta meta) throws IOException {
     if (bytes.length != meta.size() || !sha256(bytes).equals(senderSha)) {
@@ -229,9 +248,11 @@ public final class BlobStore {
       while (b.hasRemaining()) {
         ch.write(b);
       }
-      ch.force(true);
+      try (FileChannel metaCh = openMeta(tempFile, meta)) {
+        ch.force(true);
+        metaCh.force(true);
+      }
     }
-    writeMeta(tempFile, meta);
     boolean existed = Files.exists(replicaPath(meta.name(), meta.version()));
     place(tempFile, meta);
     return existed;

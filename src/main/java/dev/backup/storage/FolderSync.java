@@ -1,0 +1,74 @@
+package dev.backup.storage;
+
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/**
+ * Group commit for folder forces: many copies land in one folder at once (a backup of a
+ * folder of small files), and each must see its move durable before it says "stored".
+ * One force of the folder makes durable every move made in it before the force began, so
+ * a caller that comes while a force is running waits for it to end and then for the next
+ * one, which serves everyone who came meanwhile. Called on worker threads (it blocks).
+ */
+final class FolderSync {
+  private final Consumer<Path> force;
+  private final Map<Path, State> states = new HashMap<>();
+
+  private static final class State {
+    final ReentrantLock lock = new ReentrantLock();
+    final Condition changed = lock.newCondition();
+    long asked;
+    long done;
+    boolean running;
+    int users;
+  }
+
+  FolderSync(Consumer<Path> force) {
+    this.force = force;
+  }
+
+  /** Returns once a force of {@code dir} that began after this call was made has ended. */
+  void sync(Path dir) {
+    State s;
+    synchronized (states) {
+      s = states.computeIfAbsent(dir, d -> new State());
+      s.users++;
+    }
+    s.lock.lock();
+    try {
+      long mine = ++s.asked;
+      while (s.done < mine) {
+        if (s.running) {
+          s.changed.awaitUninterruptibly();
+          continue;
+        }
+        s.running = true;
+        long upTo = s.asked;
+        s.lock.unlock();
+        boolean ok = false;
+        try {
+          force.accept(dir);
+          ok = true;
+        } finally {
+          s.lock.lock();
+          s.running = false;
+          if (ok) {
+            s.done = Math.max(s.done, upTo);
+          }
+          s.changed.signalAll();
+        }
+      }
+    } finally {
+      s.lock.unlock();
+      synchronized (states) {
+        if (--s.users == 0) {
+          states.remove(dir);
+        }
+      }
+    }
+  }
+}

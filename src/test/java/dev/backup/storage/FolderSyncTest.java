@@ -1,0 +1,69 @@
+package dev.backup.storage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+class FolderSyncTest {
+  @Test
+  void movesMadeDuringAForceShareTheNextOneAndEachCallerWaitsForAForceThatCoversIt() throws Exception {
+    AtomicLong moves = new AtomicLong();
+    List<Long> covered = new CopyOnWriteArrayList<>();
+    CountDownLatch firstMayEnd = new CountDownLatch(1);
+    FolderSync sync = new FolderSync(dir -> {
+      long upTo = moves.get(); // every move made before this force began
+      if (covered.isEmpty()) {
+        try {
+          firstMayEnd.await();
+        } catch (InterruptedException e) {
+          throw new IllegalStateException(e);
+        }
+      }
+      covered.add(upTo);
+    });
+    Path dir = Path.of("folder");
+    List<Thread> threads = new ArrayList<>();
+    List<String> problems = new CopyOnWriteArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      Thread t = new Thread(() -> {
+        long mine = moves.incrementAndGet(); // the caller's move
+        sync.sync(dir);
+        if (covered.stream().noneMatch(c -> c >= mine)) {
+          problems.add("move " + mine + " returned before a force covered it: " + covered);
+        }
+      });
+      threads.add(t);
+      t.start();
+      if (i == 0) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> t.getState() == Thread.State.WAITING);
+      }
+    }
+    // All others wait while the first force runs; then one force serves them all.
+    await().atMost(Duration.ofSeconds(10)).until(() -> threads.stream().allMatch(t -> t.getState() == Thread.State.WAITING));
+    firstMayEnd.countDown();
+    for (Thread t : threads) {
+      t.join(10_000);
+      assertThat(t.isAlive()).isFalse();
+    }
+    assertThat(problems).isEmpty();
+    assertThat(covered).hasSize(2).containsExactly(1L, 20L);
+  }
+
+  @Test
+  void aLoneCallerForcesOnceEachTime() {
+    List<Path> forced = new ArrayList<>();
+    FolderSync sync = new FolderSync(forced::add);
+    sync.sync(Path.of("a"));
+    sync.sync(Path.of("a"));
+    sync.sync(Path.of("b"));
+    assertThat(forced).containsExactly(Path.of("a"), Path.of("a"), Path.of("b"));
+  }
+}
