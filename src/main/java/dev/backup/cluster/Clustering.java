@@ -113,7 +113,10 @@ public final class Clustering {
 
   public static Future<Clustered> start(dev.backup.config.Config c) {
     HazelcastClusterManager cm = new RoutedClusterManager(hazelcastConfig(c));
-    VertxOptions options = new VertxOptions();
+    // A loop held longer than 2 s is reported with the stack that held it (the default
+    // prints the stack only after 5 s), so that a stall seen once can be traced.
+    VertxOptions options = new VertxOptions().setWarningExceptionTime(2)
+        .setWarningExceptionTimeUnit(java.util.concurrent.TimeUnit.SECONDS);
     // The event bus is advertised by address: peers connecting to a name resolve it on
     // their event loop, and a lookup that hangs (seen for a paused container's name) would
     // stall them for seconds.
