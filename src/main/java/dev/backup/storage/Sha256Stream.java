@@ -72,15 +72,15 @@ public final class Sha256Stream implements WriteStream<Buffer> {
     batchBytes += len;
     Promise<Void> p = context.promise();
     waiting.add(p);
-    if (!busy) {
-      next();
-    }
+    next();
     return p.future();
   }
 
   /** Starts the hasher on what has been written meanwhile, or on the digest once all is hashed. */
   private void next() {
-    if (failure != null) {
+    // One trip at a time: the digest is not thread-safe, and a drain handler run below
+    // may already have started the next trip by writing.
+    if (busy || failure != null) {
       return;
     }
     if (!batch.isEmpty()) {
@@ -171,7 +171,7 @@ public final class Sha256Stream implements WriteStream<Buffer> {
       digest = context.promise();
       if (failure != null) {
         digest.tryFail(failure);
-      } else if (!busy) {
+      } else {
         next();
       }
     }
