@@ -51,6 +51,7 @@ public class RoutedClusterManager extends HazelcastClusterManager {
   private UUID membershipListener;
   private UUID lifecycleListener;
   private long timer = -1;
+  private final Object refreshing = new Object();
 
   public RoutedClusterManager(Config config) {
     super(config);
@@ -200,12 +201,22 @@ public class RoutedClusterManager extends HazelcastClusterManager {
     return node == null ? List.of() : List.of(new RegistrationInfo(node, 0, false));
   }
 
-  /** Tells the event bus where each address it has asked about lives now, when that changed. */
-  synchronized void refresh() {
+  /**
+   * Tells the event bus where each address it has asked about lives now, when that changed.
+   * (Its own lock: vertx-hazelcast's membership handlers hold this object's monitor while
+   * they update Hazelcast maps, which can take seconds, and this runs on an event loop.)
+   */
+  void refresh() {
     RegistrationListener l = listener;
     if (l == null) {
       return;
     }
+    synchronized (refreshing) {
+      refreshRoutes(l);
+    }
+  }
+
+  private void refreshRoutes(RegistrationListener l) {
     try {
       for (Map.Entry<String, List<RegistrationInfo>> e : routed.entrySet()) {
         String address = e.getKey();
