@@ -87,13 +87,37 @@ public class RoutedClusterManager extends HazelcastClusterManager {
   @Override
   public void registrationListener(RegistrationListener listener) {
     this.listener = listener;
-    super.registrationListener(listener);
+    // The registry's own updates are passed on for other addresses only: for an element's
+    // address an entry left in the registry (or a local-only consumer) must not move the
+    // route that membership gives.
+    super.registrationListener(new RegistrationListener() {
+      @Override
+      public void registrationsUpdated(RegistrationUpdateEvent event) {
+        if (route(event.address()) == null) {
+          listener.registrationsUpdated(event);
+        }
+      }
+
+      @Override
+      public void registrationsLost() {
+        listener.registrationsLost();
+      }
+
+      @Override
+      public boolean wantsUpdatesFor(String address) {
+        return route(address) == null && listener.wantsUpdatesFor(address);
+      }
+    });
   }
 
   @Override
   public void join(Completable<Void> promise) {
     super.join((v, err) -> {
-      if (err == null) {
+      if (err != null) {
+        promise.fail(err);
+        return;
+      }
+      try {
         var hz = getHazelcastInstance();
         membershipListener = hz.getCluster().addMembershipListener(new MembershipListener() {
           @Override
@@ -112,8 +136,11 @@ public class RoutedClusterManager extends HazelcastClusterManager {
           }
         });
         timer = vertx.setPeriodic(CHECK_MILLIS, t -> refresh());
+      } catch (RuntimeException e) {
+        promise.fail(e);
+        return;
       }
-      promise.complete(v, err);
+      promise.succeed();
     });
   }
 
