@@ -136,7 +136,11 @@ public final class BlobStore {
     Path metaTmp = tempFile.resolveSibling(tempFile.getFileName() + META_SUFFIX);
     move(metaTmp, metaTarget);
     move(tempFile, target);
-    folders.sync(target.getParent());
+    try {
+      folders.sync(target.getParent());
+    } catch (java.io.UncheckedIOException e) {
+      throw e.getCause();
+    }
     return target;
   }
 
@@ -148,11 +152,22 @@ public final class BlobStore {
     }
   }
 
+  /**
+   * Forces a folder (its entries: the moves made in it) to disk. Not every platform lets a
+   * folder be opened for that; there the files themselves are forced and this does
+   * nothing. A force that fails is an error: the copies waiting on it are not durable.
+   */
   static void fsyncDir(Path dir) {
-    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+    FileChannel ch;
+    try {
+      ch = FileChannel.open(dir, StandardOpenOption.READ);
+    } catch (IOException | UnsupportedOperationException cannotOpen) {
+      return;
+    }
+    try (ch) {
       ch.force(true);
-    } catch (IOException | UnsupportedOperationException ignored) {
-      // Not every platform lets a folder be opened for sync; the files themselves are synced.
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot force " + dir + " to disk: " + e.getMessage(), e);
     }
   }
 

@@ -66,4 +66,21 @@ class FolderSyncTest {
     sync.sync(Path.of("b"));
     assertThat(forced).containsExactly(Path.of("a"), Path.of("a"), Path.of("b"));
   }
+
+  @Test
+  void aForceThatFailsFailsItsCallerAndTheNextCallerForcesAgain() {
+    List<Path> forced = new ArrayList<>();
+    boolean[] fail = {true};
+    FolderSync sync = new FolderSync(dir -> {
+      if (fail[0]) {
+        fail[0] = false;
+        throw new java.io.UncheckedIOException(new java.io.IOException("I/O error"));
+      }
+      forced.add(dir);
+    });
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> sync.sync(Path.of("a")))
+        .isInstanceOf(java.io.UncheckedIOException.class).hasMessageContaining("I/O error");
+    sync.sync(Path.of("a"));
+    assertThat(forced).containsExactly(Path.of("a"));
+  }
 }
