@@ -17,7 +17,6 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.Message;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
@@ -404,46 +403,15 @@ public final class ManagerVerticle extends VerticleBase {
     sock.exceptionHandler(t -> log.debug("manager: client connection error: {}", t.toString()));
   }
 
-  /** Copy reports, one or several in a message: each is recorded or refused on its own. */
   private void onCommitted(Message<JsonObject> msg) {
-    JsonArray reports = msg.body().getJsonArray("reports");
-    if (reports == null) {
-      record(msg.body()).onComplete(ar -> {
-        if (ar.result().getBoolean("ok", false)) {
-          msg.reply(new JsonObject().put("ok", true));
-        } else {
-          msg.fail(ar.result().getInteger("code"), ar.result().getString("message"));
-        }
-      });
-      return;
-    }
-    List<Future<JsonObject>> results = new java.util.ArrayList<>();
-    for (int i = 0; i < reports.size(); i++) {
-      results.add(record(reports.getJsonObject(i)));
-    }
-    Future.join(results).onComplete(x -> {
-      JsonArray out = new JsonArray();
-      results.forEach(r -> out.add(r.result()));
-      msg.reply(new JsonObject().put("results", out));
-    });
-  }
-
-  /** Records one copy report; always succeeds, with {@code ok} or the refusal's code and message. */
-  private Future<JsonObject> record(JsonObject report) {
-    Future<Void> done;
-    try {
-      done = service.committed(report);
-    } catch (RuntimeException e) {
-      done = Future.failedFuture(e);
-    }
-    return done.transform(ar -> {
+    service.committed(msg.body()).onComplete(ar -> {
       if (ar.succeeded()) {
-        return Future.succeededFuture(new JsonObject().put("ok", true));
+        msg.reply(new JsonObject().put("ok", true));
+      } else {
+        BackupException e = BackupException.wrap(ar.cause());
+        log.error("manager: cannot record {}: {}", msg.body().getString("name"), e.getMessage());
+        msg.fail(e.code().code(), "manager cannot record the copy: " + e.getMessage());
       }
-      BackupException e = BackupException.wrap(ar.cause());
-      log.error("manager: cannot record {}: {}", report.getString("name"), e.getMessage());
-      return Future.succeededFuture(new JsonObject().put("ok", false).put("code", e.code().code())
-          .put("message", "manager cannot record the copy: " + e.getMessage()));
     });
   }
 }

@@ -592,34 +592,18 @@ public final class ServerVerticle extends VerticleBase {
     JsonObject body = new JsonObject().put("transferId", t.transferId()).put("copy", copy).put("name", t.name())
         .put("version", t.version()).put("size", t.size()).put("sha256", sha)
         .put("servers", stored).put("replicas", replicasWanted).put("created", System.currentTimeMillis());
-    return commitReports.submit(body);
+    return reportCommitted(body, 1);
   }
 
-  /** Copy reports go to the manager together: those made while one message is out go in the next. */
-  private final dev.backup.cluster.Batcher<JsonObject, Void> commitReports =
-      new dev.backup.cluster.Batcher<>(bodies -> reportCommitted(bodies, 1), 256);
-
   /**
-   * A message of reports whose answer is lost may or may not have been recorded: it is
-   * sent again (the manager's handling is idempotent) a few times. If it still goes
-   * unanswered, each report's failure says the outcome is unknown ({@link #uncertain}):
-   * the copy must then stay, for reconciliation to settle, never be removed on a guess.
-   * The manager answers each report on its own: recorded, or refused with its reason.
+   * A report whose answer is lost may or may not have been recorded: it is sent again (the
+   * manager's handling is idempotent) a few times. If it still goes unanswered, the
+   * failure says the outcome is unknown ({@link #uncertain}): the copy must then stay, for
+   * reconciliation to settle, never be removed on a guess.
    */
-  private Future<List<Future<Void>>> reportCommitted(List<JsonObject> bodies, int attempt) {
-    JsonObject message = new JsonObject().put("reports", new JsonArray(new java.util.ArrayList<>(bodies)));
-    return vertx.eventBus().<JsonObject>request(Addresses.COMMITTED, message, new DeliveryOptions().setSendTimeout(5_000))
-        .map(reply -> {
-          JsonArray results = reply.body().getJsonArray("results", new JsonArray());
-          List<Future<Void>> out = new java.util.ArrayList<>();
-          for (int i = 0; i < bodies.size(); i++) {
-            JsonObject r = i < results.size() ? results.getJsonObject(i) : new JsonObject();
-            out.add(r.getBoolean("ok", false) ? Future.succeededFuture()
-                : Future.failedFuture(new BackupException(ErrorCode.of(r.getInteger("code", ErrorCode.INTERNAL.code())),
-                    r.getString("message", "the manager gave no answer for this copy"))));
-          }
-          return out;
-        })
+  private Future<Void> reportCommitted(JsonObject body, int attempt) {
+    return vertx.eventBus().request(Addresses.COMMITTED, body, new DeliveryOptions().setSendTimeout(5_000))
+        .<Void>mapEmpty()
         .recover(e -> {
           boolean lost = e instanceof io.vertx.core.eventbus.ReplyException re
               && re.failureType() != io.vertx.core.eventbus.ReplyFailure.RECIPIENT_FAILURE;
@@ -627,15 +611,11 @@ public final class ServerVerticle extends VerticleBase {
             return Future.failedFuture(BackupException.wrap(e));
           }
           if (attempt < 3) {
-            return vertx.timer(500L * attempt).compose(x -> reportCommitted(bodies, attempt + 1));
+            return vertx.timer(500L * attempt).compose(x -> reportCommitted(body, attempt + 1));
           }
-          List<Future<Void>> out = new java.util.ArrayList<>();
-          for (JsonObject body : bodies) {
-            out.add(Future.failedFuture(new Uncertain(new BackupException(ErrorCode.TIMEOUT,
-                "the manager did not confirm " + body.getString("name") + " v" + body.getLong("version")
-                    + " (" + e.getMessage() + "); the copy is kept until the manager settles it"))));
-          }
-          return Future.succeededFuture(out);
+          return Future.failedFuture(new Uncertain(new BackupException(ErrorCode.TIMEOUT,
+              "the manager did not confirm " + body.getString("name") + " v" + body.getLong("version")
+                  + " (" + e.getMessage() + "); the copy is kept until the manager settles it")));
         });
   }
 
