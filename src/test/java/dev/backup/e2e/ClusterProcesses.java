@@ -357,5 +357,19 @@ final class ClusterProcesses implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
+    keepLogs();
+  }
+
+  /** The elements' logs outlive the test's temporary folder, in target/e2e-logs, to read after a failure. */
+  private void keepLogs() {
+    Path kept = JAR.resolveSibling("e2e-logs").resolve(dir.getFileName().toString());
+    try (var logs = Files.list(dir.resolve("logs"))) {
+      Files.createDirectories(kept);
+      for (Path log : logs.toList()) {
+        Files.copy(log, kept.resolve(log.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    } catch (IOException e) {
+      // Only a convenience: the test's result does not depend on it.
+    }
   }
 }
