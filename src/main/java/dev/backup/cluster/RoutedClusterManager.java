@@ -5,6 +5,7 @@ import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.config.Config;
 import com.hazelcast.core.LifecycleEvent;
+import dev.backup.config.Role;
 import io.vertx.core.Completable;
 import io.vertx.core.Vertx;
 import io.vertx.core.spi.cluster.NodeInfo;
@@ -62,20 +63,26 @@ public class RoutedClusterManager extends HazelcastClusterManager {
   }
 
   static Route route(String address) {
-    if (address.startsWith("backup.manager.")) {
-      return new Route("manager", 0);
+    if (address.startsWith(Addresses.MANAGER_PREFIX)) {
+      return new Route(Role.manager.name(), 0);
     }
-    if (address.startsWith("backup.server.")) {
-      int end = address.indexOf('.', "backup.server.".length());
+    if (address.startsWith(Addresses.SERVER_PREFIX)) {
+      int start = Addresses.SERVER_PREFIX.length();
+      int end = address.indexOf('.', start);
       if (end > 0) {
         try {
-          return new Route("server", Integer.parseInt(address.substring("backup.server.".length(), end)));
+          return new Route(Role.server.name(), Integer.parseInt(address.substring(start, end)));
         } catch (NumberFormatException e) {
           return null;
         }
       }
     }
     return null;
+  }
+
+  /** Whether membership, not the registry, says where this registration's address lives. */
+  private static boolean byMembership(String address, RegistrationInfo info) {
+    return route(address) != null && !info.localOnly();
   }
 
   @Override
@@ -179,7 +186,7 @@ public class RoutedClusterManager extends HazelcastClusterManager {
 
   @Override
   public void addRegistration(String address, RegistrationInfo info, Completable<Void> promise) {
-    if (route(address) != null && !info.localOnly()) {
+    if (byMembership(address, info)) {
       promise.succeed();
     } else {
       super.addRegistration(address, info, promise);
@@ -188,7 +195,7 @@ public class RoutedClusterManager extends HazelcastClusterManager {
 
   @Override
   public void removeRegistration(String address, RegistrationInfo info, Completable<Void> promise) {
-    if (route(address) != null && !info.localOnly()) {
+    if (byMembership(address, info)) {
       promise.succeed();
     } else {
       super.removeRegistration(address, info, promise);
@@ -221,7 +228,7 @@ public class RoutedClusterManager extends HazelcastClusterManager {
     String node = null;
     for (Member m : hz.getCluster().getMembers()) { // oldest first
       if (role.equals(m.getAttribute(Clustering.ATTR_ROLE))
-          && ("manager".equals(role) || id.equals(m.getAttribute(Clustering.ATTR_ID)))) {
+          && (Role.manager.name().equals(role) || id.equals(m.getAttribute(Clustering.ATTR_ID)))) {
         node = m.getAttribute(NODE_ID_ATTRIBUTE);
       }
     }

@@ -136,11 +136,7 @@ public final class BlobStore {
     Path metaTmp = tempFile.resolveSibling(tempFile.getFileName() + META_SUFFIX);
     move(metaTmp, metaTarget);
     move(tempFile, target);
-    try {
-      folders.sync(target.getParent());
-    } catch (java.io.UncheckedIOException e) {
-      throw e.getCause();
-    }
+    folders.sync(target.getParent());
     return target;
   }
 
@@ -157,7 +153,7 @@ public final class BlobStore {
    * folder be opened for that; there the files themselves are forced and this does
    * nothing. A force that fails is an error: the copies waiting on it are not durable.
    */
-  static void fsyncDir(Path dir) {
+  static void fsyncDir(Path dir) throws IOException {
     FileChannel ch;
     try {
       ch = FileChannel.open(dir, StandardOpenOption.READ);
@@ -166,8 +162,6 @@ public final class BlobStore {
     }
     try (ch) {
       ch.force(true);
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException("cannot force " + dir + " to disk: " + e.getMessage(), e);
     }
   }
 

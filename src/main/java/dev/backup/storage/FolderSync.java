@@ -1,11 +1,11 @@
 package dev.backup.storage;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.Consumer;
 
 /**
  * Group commit for folder forces: many copies land in one folder at once (a backup of a
@@ -15,7 +15,12 @@ import java.util.function.Consumer;
  * one, which serves everyone who came meanwhile. Called on worker threads (it blocks).
  */
 final class FolderSync {
-  private final Consumer<Path> force;
+  /** Forces one folder to disk. */
+  interface Force {
+    void force(Path dir) throws IOException;
+  }
+
+  private final Force force;
   private final Map<Path, State> states = new HashMap<>();
 
   private static final class State {
@@ -27,12 +32,12 @@ final class FolderSync {
     int users;
   }
 
-  FolderSync(Consumer<Path> force) {
+  FolderSync(Force force) {
     this.force = force;
   }
 
   /** Returns once a force of {@code dir} that began after this call was made has ended. */
-  void sync(Path dir) {
+  void sync(Path dir) throws IOException {
     State s;
     synchronized (states) {
       s = states.computeIfAbsent(dir, d -> new State());
@@ -51,7 +56,7 @@ final class FolderSync {
         s.lock.unlock();
         boolean ok = false;
         try {
-          force.accept(dir);
+          force.force(dir);
           ok = true;
         } finally {
           s.lock.lock();
