@@ -5,9 +5,14 @@ import dev.backup.config.Role;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ServerSocket;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
@@ -89,8 +94,35 @@ public final class TestSupport {
     if (!Files.exists(root)) {
       return List.of();
     }
-    try (var s = Files.walk(root)) {
-      return s.filter(Files::isRegularFile).map(x -> root.relativize(x).toString().replace('\\', '/')).sorted().toList();
-    }
+    // The servers may be removing files while this looks: a file or folder that vanishes
+    // between its listing and its visit is simply not there.
+    List<String> out = new ArrayList<>();
+    Files.walkFileTree(root, new SimpleFileVisitor<>() {
+      @Override
+      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
+        if (attrs.isRegularFile()) {
+          out.add(root.relativize(file).toString().replace('\\', '/'));
+        }
+        return FileVisitResult.CONTINUE;
+      }
+
+      @Override
+      public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+        if (e instanceof NoSuchFileException) {
+          return FileVisitResult.CONTINUE;
+        }
+        throw e;
+      }
+
+      @Override
+      public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+        if (e != null && !(e instanceof NoSuchFileException)) {
+          throw e;
+        }
+        return FileVisitResult.CONTINUE;
+      }
+    });
+    out.sort(null);
+    return out;
   }
 }

@@ -146,7 +146,8 @@ public final class Main implements Callable<Integer> {
     CountDownLatch stopped = new CountDownLatch(1);
     try {
       if (c.role() == Role.manager) {
-        vertx.deployVerticle(new ManagerVerticle(c, cl.hazelcast())).await();
+        vertx.deployVerticle(new ManagerVerticle(c, cl.hazelcast(),
+            cl.clusterManager()::refresh)).await();
         log.info("manager ready on {}:{}{}", c.host(), c.port(), c.tls() ? " (TLS, " + dev.backup.config.Tls.engineName() + ")" : "");
       } else {
         vertx.deployVerticle(new ServerVerticle(c, cl.clusterManager()::getNodeId)).await();

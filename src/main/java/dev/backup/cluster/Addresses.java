@@ -14,6 +14,11 @@ public final class Addresses {
   public static final String ABORTED = MANAGER_PREFIX + "aborted";
   /** server → manager: a scrub found a copy whose bytes no longer match its checksum. */
   public static final String BAD_COPY = MANAGER_PREFIX + "bad-copy";
+  /**
+   * server → manager: every copy this server holds, sent when the reply to a load report
+   * asks for it; the reply names the copies to remove (reconciliation).
+   */
+  public static final String INVENTORY = MANAGER_PREFIX + "inventory";
 
   private Addresses() {
   }
@@ -31,11 +36,6 @@ public final class Addresses {
   /** manager → server: send a copy of a replica you hold to another server. */
   public static String copy(int serverId) {
     return SERVER_PREFIX + serverId + ".copy";
-  }
-
-  /** manager → server: list every copy you hold. */
-  public static String inventory(int serverId) {
-    return SERVER_PREFIX + serverId + ".inventory";
   }
 
   /** manager → a primary server: expect this transfer and pass it down its chain. */

@@ -8,7 +8,6 @@ import dev.backup.config.Tls;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
-import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 
 /** Starts a clustered Vert.x on Hazelcast, tuned to notice a dead member within seconds. */
 public final class Clustering {
@@ -18,7 +17,7 @@ public final class Clustering {
   private Clustering() {
   }
 
-  public record Clustered(Vertx vertx, HazelcastClusterManager clusterManager) {
+  public record Clustered(Vertx vertx, RoutedClusterManager clusterManager) {
     public HazelcastInstance hazelcast() {
       return clusterManager.getHazelcastInstance();
     }
@@ -112,7 +111,7 @@ public final class Clustering {
   }
 
   public static Future<Clustered> start(dev.backup.config.Config c) {
-    HazelcastClusterManager cm = new RoutedClusterManager(hazelcastConfig(c));
+    RoutedClusterManager cm = new RoutedClusterManager(hazelcastConfig(c));
     // A loop held longer than 2 s is reported with the stack that held it (the default
     // prints the stack only after 5 s), so that a stall seen once can be traced.
     VertxOptions options = new VertxOptions().setWarningExceptionTime(2)

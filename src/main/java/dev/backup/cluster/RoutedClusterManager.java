@@ -239,8 +239,10 @@ public class RoutedClusterManager extends HazelcastClusterManager {
    * Tells the event bus where each address it has asked about lives now, when that changed.
    * (Its own lock: vertx-hazelcast's membership handlers hold this object's monitor while
    * they update Hazelcast maps, which can take seconds, and this runs on an event loop.)
+   * Also called by an element that learns of a new process for an element (the manager,
+   * from a restarted server's first report) before the membership event is handled here.
    */
-  void refresh() {
+  public void refresh() {
     RegistrationListener l = listener;
     if (l == null) {
       return;

@@ -12,6 +12,7 @@ import dev.backup.protocol.Names;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -36,8 +37,6 @@ final class ManagerService {
   private static final Logger log = LoggerFactory.getLogger(ManagerService.class);
   private static final DeliveryOptions SHORT = new DeliveryOptions().setSendTimeout(5_000);
   private static final DeliveryOptions LONG = new DeliveryOptions().setSendTimeout(600_000);
-  /** An inventory is a listing of the server's metadata: a minute is plenty, and a lost request is asked again. */
-  private static final DeliveryOptions INVENTORY = new DeliveryOptions().setSendTimeout(60_000);
 
   private final Vertx vertx;
   private final Config config;
@@ -514,6 +513,8 @@ final class ManagerService {
       all.add(vertx.eventBus().request(Addresses.delete(id), items, SHORT).map(m -> (Object) m.body())
           .onFailure(e -> {
             deferred.add(id);
+            // Reconciliation removes it: the server is asked for its inventory again.
+            servers.wantInventory(id);
             log.warn("manager: server {} did not delete {} v{}: {}; it will when it reports again", id, name, version,
                 e.getMessage());
           }));
@@ -586,88 +587,80 @@ final class ManagerService {
   // ---- reconciliation ----
 
   /**
-   * A server came (back) to life: compare what it holds with the catalog. Copies of
-   * deleted versions, copies beyond what a version wants and copies whose checksum does
-   * not match are removed; copies of versions the catalog does not know (a manager that
-   * lost its catalog, a transfer whose end it never heard of) are adopted, so the catalog
-   * can be rebuilt from the servers.
+   * A server came (back) to life and sent what it holds, as the reply to its load report
+   * asked: compare it with the catalog. Copies of deleted versions, copies beyond what a
+   * version wants and copies whose checksum does not match are named in the reply, for the
+   * server to remove once the catalog no longer lists them; copies of versions the catalog
+   * does not know (a manager that lost its catalog, a transfer whose end it never heard of)
+   * are adopted, so the catalog can be rebuilt from the servers.
+   *
+   * <p>The server sends its inventory and the manager answers: no message goes to the
+   * server's address, which may still lead to its previous, dead, process just after it
+   * restarted. Until the server reports that it applied the answer, every reply to its
+   * load reports asks again, so a lost message only delays this.
    */
-  void reconcile(int id) {
-    reconcile(id, 1);
-  }
-
-  /** How many times an inventory is asked for when the server cannot answer yet. */
-  static final int INVENTORY_ATTEMPTS = 5;
-
-  private void reconcile(int id, int attempt) {
-    vertx.eventBus().<JsonObject>request(Addresses.inventory(id), new JsonObject(), INVENTORY).onComplete(ar -> {
+  void reconcile(Message<JsonObject> msg) {
+    int id = msg.body().getInteger("id", 0);
+    if (servers.health(id) != ServerTable.Health.alive) {
+      msg.fail(ErrorCode.NOT_ENOUGH_SERVERS.code(), "server " + id + " is not alive for this manager yet");
+      return;
+    }
+    JsonArray remove = new JsonArray();
+    int adopted = 0;
+    boolean changed = false;
+    for (Object o : msg.body().getJsonArray("items", new JsonArray())) {
+      JsonObject it = (JsonObject) o;
+      String name = it.getString("name");
+      long version = it.getLong("version");
+      String sha = it.getString("sha256");
+      Catalog.Version v = catalog.version(name, version);
+      JsonObject item = new JsonObject().put("name", name).put("version", version);
+      if (v == null) {
+        if (catalog.buried(name, version)) {
+          remove.add(item);
+        } else if (!pending.containsKey(key(name, version))) {
+          int wanted = it.getInteger("replicas", 0) > 0 ? it.getInteger("replicas") : config.defaultReplicas();
+          catalog.commit(name, catalog.get(name) == null ? wanted : catalog.get(name).replicas(),
+              new Catalog.Version(version, it.getLong("size"), sha, it.getLong("created", 0L), List.of(id)));
+          adopted++;
+          changed = true;
+        }
+      } else if (!v.sha256().equals(sha)) {
+        log.warn("manager: server {} holds a damaged copy of {} v{}; removing it", id, name, version);
+        catalog.removeHolder(name, version, id);
+        remove.add(item);
+        changed = true;
+      } else if (!v.servers().contains(id)) {
+        if (present(v) < catalog.get(name).replicas()) {
+          catalog.addHolder(name, version, id);
+          changed = true;
+        } else {
+          remove.add(item);
+        }
+      } else if (aliveOthers(v, id) >= catalog.get(name).replicas() && !healing.containsKey(key(name, version))) {
+        // Healed elsewhere while this server was away (or a copy whose report was lost was
+        // recorded after its heal had moved on): enough live copies without this one.
+        catalog.removeHolder(name, version, id);
+        remove.add(item);
+        changed = true;
+      }
+    }
+    if (adopted > 0) {
+      log.info("manager: adopted {} cop{} from server {} into the catalog", adopted, adopted == 1 ? "y" : "ies", id);
+    }
+    if (!remove.isEmpty()) {
+      log.info("manager: server {} holds {} cop{} the catalog does not want; removing", id, remove.size(),
+          remove.size() == 1 ? "y" : "ies");
+    }
+    // A copy is removed only after the catalog that no longer lists it is durable.
+    (changed ? save.get() : Future.<Void>succeededFuture()).onComplete(ar -> {
       if (ar.failed()) {
-        // A server that has just come back (a hung one that resumed and rejoined the
-        // cluster) may not have its handlers known cluster-wide yet, or the request went to
-        // a stale entry of its previous run: ask again shortly.
-        boolean lost = ar.cause() instanceof io.vertx.core.eventbus.ReplyException re
-            && re.failureType() != io.vertx.core.eventbus.ReplyFailure.RECIPIENT_FAILURE;
-        if (lost && attempt < INVENTORY_ATTEMPTS && servers.health(id) == ServerTable.Health.alive) {
-          log.info("manager: server {} cannot give its inventory yet ({}); asking again", id, ar.cause().getMessage());
-          vertx.setTimer(1000L * attempt, t -> reconcile(id, attempt + 1));
-          return;
-        }
-        log.warn("manager: no inventory from server {}: {}", id, ar.cause().getMessage());
-        return;
+        msg.fail(ErrorCode.IO.code(), "the manager cannot write its catalog: " + ar.cause().getMessage());
+      } else {
+        msg.reply(new JsonObject().put("remove", remove));
       }
-      JsonArray remove = new JsonArray();
-      int adopted = 0;
-      boolean changed = false;
-      for (Object o : ar.result().body().getJsonArray("items", new JsonArray())) {
-        JsonObject it = (JsonObject) o;
-        String name = it.getString("name");
-        long version = it.getLong("version");
-        String sha = it.getString("sha256");
-        Catalog.Version v = catalog.version(name, version);
-        JsonObject item = new JsonObject().put("name", name).put("version", version);
-        if (v == null) {
-          if (catalog.buried(name, version)) {
-            remove.add(item);
-          } else if (!pending.containsKey(key(name, version))) {
-            int wanted = it.getInteger("replicas", 0) > 0 ? it.getInteger("replicas") : config.defaultReplicas();
-            catalog.commit(name, catalog.get(name) == null ? wanted : catalog.get(name).replicas(),
-                new Catalog.Version(version, it.getLong("size"), sha, it.getLong("created", 0L), List.of(id)));
-            adopted++;
-            changed = true;
-          }
-        } else if (!v.sha256().equals(sha)) {
-          log.warn("manager: server {} holds a damaged copy of {} v{}; removing it", id, name, version);
-          catalog.removeHolder(name, version, id);
-          remove.add(item);
-          changed = true;
-        } else if (!v.servers().contains(id)) {
-          if (present(v) < catalog.get(name).replicas()) {
-            catalog.addHolder(name, version, id);
-            changed = true;
-          } else {
-            remove.add(item);
-          }
-        } else if (aliveOthers(v, id) >= catalog.get(name).replicas() && !healing.containsKey(key(name, version))) {
-          // Healed elsewhere while this server was away (or a copy whose report was lost was
-          // recorded after its heal had moved on): enough live copies without this one.
-          catalog.removeHolder(name, version, id);
-          remove.add(item);
-          changed = true;
-        }
-      }
-      if (adopted > 0) {
-        log.info("manager: adopted {} cop{} from server {} into the catalog", adopted, adopted == 1 ? "y" : "ies", id);
-      }
-      if (changed) {
-        save.get();
-      }
-      if (!remove.isEmpty()) {
-        log.info("manager: server {} holds {} cop{} the catalog does not want; removing", id, remove.size(),
-            remove.size() == 1 ? "y" : "ies");
-        vertx.eventBus().request(Addresses.delete(id), new JsonObject().put("items", remove), LONG);
-      }
-      heal();
     });
+    heal();
   }
 
   /**

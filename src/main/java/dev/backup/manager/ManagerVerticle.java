@@ -44,6 +44,7 @@ public final class ManagerVerticle extends VerticleBase {
 
   private final Config config;
   private final HazelcastInstance hazelcast;
+  private final Runnable refreshRoutes;
   private final ServerTable servers = new ServerTable(2500);
   private final Map<Integer, NetSocket> watches = new HashMap<>();
   private final Set<Integer> connecting = new HashSet<>();
@@ -58,8 +59,17 @@ public final class ManagerVerticle extends VerticleBase {
   private long pingSeq;
 
   public ManagerVerticle(Config config, HazelcastInstance hazelcast) {
+    this(config, hazelcast, () -> { });
+  }
+
+  /**
+   * @param refreshRoutes corrects the event bus's routes to the elements from the member
+   *     list; called when a server's report comes from a new process
+   */
+  public ManagerVerticle(Config config, HazelcastInstance hazelcast, Runnable refreshRoutes) {
     this.config = config;
     this.hazelcast = hazelcast;
+    this.refreshRoutes = refreshRoutes;
   }
 
   @Override
@@ -94,6 +104,7 @@ public final class ManagerVerticle extends VerticleBase {
     vertx.eventBus().<JsonObject>consumer(Addresses.LOAD, this::onLoadReport);
     vertx.eventBus().<JsonObject>consumer(Addresses.COMMITTED, this::onCommitted);
     vertx.eventBus().<JsonObject>consumer(Addresses.ABORTED, m -> service.aborted(m.body()));
+    vertx.eventBus().<JsonObject>consumer(Addresses.INVENTORY, service::reconcile);
     vertx.eventBus().<JsonObject>consumer(Addresses.BAD_COPY,
         m -> service.badCopy(m.body().getInteger("id"), m.body().getString("name"), m.body().getLong("version")));
     return loadCatalog()
@@ -188,19 +199,26 @@ public final class ManagerVerticle extends VerticleBase {
 
   private void onLoadReport(Message<JsonObject> msg) {
     JsonObject r = msg.body();
-    msg.reply(new JsonObject());
     int id = r.getInteger("id", 0);
     if (id <= 0) {
+      msg.reply(new JsonObject());
       return;
     }
+    String before = servers.node(id);
     boolean changed = servers.onReport(r, isMember(id), System.currentTimeMillis());
+    if (before != null && !before.equals(r.getString("node"))) {
+      // The server was restarted: what is sent to it from now on must reach the new
+      // process, even if the member list's change has not been handled here yet.
+      refreshRoutes.run();
+    }
+    servers.inventoryApplied(id, r.getString("reconciled"));
     if (changed) {
       log.info("manager: server {} is {}", id, servers.health(id));
-      if (servers.health(id) == ServerTable.Health.alive) {
-        service.serversChanged();
-        service.reconcile(id);
-      }
     }
+    // The reply asks for the server's inventory while one is wanted (it came back, or a
+    // deletion sent to it was lost): see ManagerService#reconcile.
+    String wanted = servers.inventoryWanted(id);
+    msg.reply(wanted == null ? new JsonObject() : new JsonObject().put("inventory", wanted));
     serversChanged();
     if (!servers.watched(id) && !connecting.contains(id)) {
       watch(id);

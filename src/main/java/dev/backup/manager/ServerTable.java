@@ -32,6 +32,8 @@ public final class ServerTable {
     boolean member = true;
     boolean watched;
     Health health = Health.suspected;
+    /** While this server's inventory is wanted, the token it is asked for with; else null. */
+    String inventoryWanted;
 
     Server(int id) {
       this.id = id;
@@ -40,6 +42,9 @@ public final class ServerTable {
 
   private final TreeMap<Integer, Server> servers = new TreeMap<>();
   private final long suspectAfterMillis;
+  /** Tokens name this manager's run, so that one a server applied for a previous run never matches. */
+  private final String run = java.util.UUID.randomUUID().toString();
+  private long inventorySeq;
 
   public ServerTable(long suspectAfterMillis) {
     this.suspectAfterMillis = suspectAfterMillis;
@@ -143,7 +148,38 @@ public final class ServerTable {
     }
     boolean changed = h != s.health;
     s.health = h;
+    if (changed && h == Health.alive) {
+      // Back (or here for the first time): what it holds is compared with the catalog.
+      s.inventoryWanted = run + "/" + ++inventorySeq;
+    }
     return changed;
+  }
+
+  /**
+   * The token with which a live server is asked for its inventory (in the reply to each of
+   * its load reports), until it reports that it applied the answer to one sent with that
+   * token; null when nothing is wanted. Asking on every report, not once, means a lost message
+   * only delays reconciliation.
+   */
+  public String inventoryWanted(int id) {
+    Server s = servers.get(id);
+    return s == null || s.health != Health.alive ? null : s.inventoryWanted;
+  }
+
+  /** Server {@code id} should be reconciled again (a message to it was lost). */
+  public void wantInventory(int id) {
+    Server s = servers.get(id);
+    if (s != null) {
+      s.inventoryWanted = run + "/" + ++inventorySeq;
+    }
+  }
+
+  /** Server {@code id} applied the reconciliation asked with {@code token}. */
+  public void inventoryApplied(int id, String token) {
+    Server s = servers.get(id);
+    if (s != null && token != null && token.equals(s.inventoryWanted)) {
+      s.inventoryWanted = null;
+    }
   }
 
   public Health health(int id) {
@@ -171,6 +207,12 @@ public final class ServerTable {
           s.freeBytes, s.transfers, s.latencyMicros));
     }
     return out;
+  }
+
+  /** The event-bus node of the process that last reported as server {@code id}, or null. */
+  public String node(int id) {
+    Server s = servers.get(id);
+    return s == null ? null : s.node;
   }
 
   public String host(int id) {

@@ -64,6 +64,11 @@ public final class ServerVerticle extends VerticleBase {
   /** The address others reach this server at: --host, resolved once (no name lookups on the data path) unless TLS is on. */
   private String advertised;
   private boolean reporting;
+  /** A reconciliation is under way; the token of the last one applied. */
+  private boolean reconciling;
+  private String reconciled;
+  /** An inventory is a listing of this server's metadata: half a minute is plenty, and the manager asks again. */
+  static final long INVENTORY_TIMEOUT_MS = 30_000;
 
   public ServerVerticle(Config config, java.util.function.Supplier<String> nodeId) {
     this.config = config;
@@ -104,7 +109,6 @@ public final class ServerVerticle extends VerticleBase {
     vertx.eventBus().<JsonObject>consumer(Addresses.delete(config.id()), this::onDelete);
     vertx.eventBus().<JsonObject>consumer(Addresses.verify(config.id()), this::onVerify);
     vertx.eventBus().<JsonObject>consumer(Addresses.copy(config.id()), this::onCopy);
-    vertx.eventBus().<JsonObject>consumer(Addresses.inventory(config.id()), this::onInventory);
     return opened
         .compose(v -> vertx.createNetServer(Tls.server(config, new NetServerOptions()
                 .setHost(config.host()).setPort(config.port())
@@ -183,9 +187,19 @@ public final class ServerVerticle extends VerticleBase {
   }
 
   private void onDelete(Message<JsonObject> msg) {
+    removeCopies(msg.body().getJsonArray("items", new JsonArray())).onComplete(ar -> {
+      if (ar.succeeded()) {
+        msg.reply(new JsonObject().put("deleted", ar.result()));
+      } else {
+        msg.fail(ErrorCode.IO.code(), "server " + config.id() + " cannot delete: " + ar.cause().getMessage());
+      }
+    });
+  }
+
+  /** Removes these copies ({@code name}, {@code version}); completes with how many there were. */
+  private Future<Integer> removeCopies(JsonArray items) {
     List<ReplicaMeta> gone = new java.util.ArrayList<>();
-    JsonArray items = msg.body().getJsonArray("items", new JsonArray());
-    vertx.executeBlocking(() -> {
+    return vertx.executeBlocking(() -> {
       for (Object o : items) {
         JsonObject it = (JsonObject) o;
         String name = it.getString("name");
@@ -200,17 +214,12 @@ public final class ServerVerticle extends VerticleBase {
         store.pruneEmptyFolders(replica.getParent());
       }
       return gone.size();
-    }, false).onComplete(ar -> {
-      if (ar.succeeded()) {
-        for (ReplicaMeta m : gone) {
-          storedFiles--;
-          storedBytes -= m.size();
-        }
-        log.info("server {}: deleted {} cop{}", config.id(), ar.result(), ar.result() == 1 ? "y" : "ies");
-        msg.reply(new JsonObject().put("deleted", ar.result()));
-      } else {
-        msg.fail(ErrorCode.IO.code(), "server " + config.id() + " cannot delete: " + ar.cause().getMessage());
+    }, false).onSuccess(n -> {
+      for (ReplicaMeta m : gone) {
+        storedFiles--;
+        storedBytes -= m.size();
       }
+      log.info("server {}: deleted {} cop{}", config.id(), n, n == 1 ? "y" : "ies");
     });
   }
 
@@ -233,19 +242,37 @@ public final class ServerVerticle extends VerticleBase {
     });
   }
 
-  private void onInventory(Message<JsonObject> msg) {
-    vertx.executeBlocking(store::inventory, false).onComplete(ar -> {
-      if (ar.failed()) {
-        msg.fail(ErrorCode.IO.code(), ar.cause().getMessage());
-        return;
-      }
-      JsonArray items = new JsonArray();
-      for (ReplicaMeta m : ar.result()) {
-        items.add(new JsonObject().put("name", m.name()).put("version", m.version()).put("size", m.size())
-            .put("sha256", m.sha256()).put("created", m.createdMillis()).put("replicas", m.replicasWanted()));
-      }
-      msg.reply(new JsonObject().put("id", config.id()).put("items", items));
-    });
+  /**
+   * Reconciliation, asked for in the reply to a load report: sends every copy held here
+   * to the manager and removes those its answer names. Applied, its token goes with the
+   * following reports, so the manager stops asking. One at a time.
+   */
+  private void reconcile(String token) {
+    reconciling = true;
+    vertx.executeBlocking(store::inventory, false)
+        .compose(list -> {
+          JsonArray items = new JsonArray();
+          for (ReplicaMeta m : list) {
+            items.add(new JsonObject().put("name", m.name()).put("version", m.version()).put("size", m.size())
+                .put("sha256", m.sha256()).put("created", m.createdMillis()).put("replicas", m.replicasWanted()));
+          }
+          return vertx.eventBus().<JsonObject>request(Addresses.INVENTORY,
+              new JsonObject().put("id", config.id()).put("token", token).put("items", items),
+              new DeliveryOptions().setSendTimeout(INVENTORY_TIMEOUT_MS));
+        })
+        .compose(reply -> {
+          JsonArray remove = reply.body().getJsonArray("remove", new JsonArray());
+          return remove.isEmpty() ? Future.succeededFuture(0) : removeCopies(remove);
+        })
+        .onComplete(ar -> {
+          reconciling = false;
+          if (ar.succeeded()) {
+            reconciled = token;
+          } else {
+            log.warn("server {}: reconciliation with the manager failed ({}); it asks again", config.id(),
+                ar.cause().getMessage());
+          }
+        });
   }
 
   /** Pushes a copy of a replica held here to another server (server to server, never through the manager). */
@@ -435,12 +462,17 @@ public final class ServerVerticle extends VerticleBase {
     JsonObject r = new JsonObject().put("id", config.id()).put("node", nodeId.get())
         .put("host", advertised).put("port", netServer.actualPort())
         .put("bytes", storedBytes).put("files", storedFiles).put("freeBytes", freeBytes)
-        .put("transfers", transfers).put("foreground", foregroundTransfers).put("latencyMicros", lastLatencyMicros);
-    vertx.eventBus().request(Addresses.LOAD, r, new DeliveryOptions().setSendTimeout(3000))
+        .put("transfers", transfers).put("foreground", foregroundTransfers).put("latencyMicros", lastLatencyMicros)
+        .put("reconciled", reconciled);
+    vertx.eventBus().<JsonObject>request(Addresses.LOAD, r, new DeliveryOptions().setSendTimeout(3000))
         .onComplete(ar -> {
           reporting = false;
           if (ar.succeeded()) {
             lastLatencyMicros = (System.nanoTime() - sent) / 1000;
+            String wanted = ar.result().body().getString("inventory");
+            if (wanted != null && !reconciling) {
+              reconcile(wanted);
+            }
             if (reportsFailing) {
               reportsFailing = false;
               log.info("server {}: the manager hears this server's reports again", config.id());

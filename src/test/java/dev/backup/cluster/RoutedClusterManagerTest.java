@@ -32,47 +32,47 @@ class RoutedClusterManagerTest extends RealMembers {
     Clustering.Clustered first = start(member(Role.server, 2, ports[1], members, name));
     await().atMost(Duration.ofSeconds(20)).until(() -> manager.hazelcast().getCluster().getMembers().size() == 2);
 
-    first.vertx().eventBus().consumer(Addresses.inventory(2), m -> m.reply("first")).completion().await();
+    first.vertx().eventBus().consumer(Addresses.verify(2), m -> m.reply("first")).completion().await();
     manager.vertx().eventBus().consumer(Addresses.LOAD, m -> m.reply("manager")).completion().await();
     // Nothing of either element is in the registry, and nothing needs to be.
     var registry = manager.hazelcast().getMultiMap("__vertx.subs");
-    assertThat(registry.get(Addresses.inventory(2))).isEmpty();
+    assertThat(registry.get(Addresses.verify(2))).isEmpty();
     assertThat(registry.get(Addresses.LOAD)).isEmpty();
-    assertThat(ask(manager, Addresses.inventory(2))).isEqualTo("first");
+    assertThat(ask(manager, Addresses.verify(2))).isEqualTo("first");
     assertThat(ask(first, Addresses.LOAD)).isEqualTo("manager");
     registry.clear();
-    assertThat(ask(manager, Addresses.inventory(2))).isEqualTo("first");
+    assertThat(ask(manager, Addresses.verify(2))).isEqualTo("first");
     // An entry left in the registry for an element's address (a node long gone) moves nothing.
     @SuppressWarnings("unchecked")
     var typed = (com.hazelcast.multimap.MultiMap<String, Object>) (Object) registry;
-    typed.put(Addresses.inventory(2), new io.vertx.spi.cluster.hazelcast.impl.HazelcastRegistrationInfo(
+    typed.put(Addresses.verify(2), new io.vertx.spi.cluster.hazelcast.impl.HazelcastRegistrationInfo(
         new io.vertx.core.spi.cluster.RegistrationInfo("a-node-that-left", 1, false)));
     for (int i = 0; i < 10; i++) {
-      assertThat(ask(manager, Addresses.inventory(2))).isEqualTo("first");
+      assertThat(ask(manager, Addresses.verify(2))).isEqualTo("first");
       Thread.sleep(200);
     }
 
     // An id no member has: the request fails at once, it does not wait for its timeout.
     long t0 = System.nanoTime();
-    assertThatThrownBy(() -> ask(manager, Addresses.inventory(3)))
+    assertThatThrownBy(() -> ask(manager, Addresses.verify(3)))
         .isInstanceOfSatisfying(ReplyException.class,
             e -> assertThat(e.failureType()).isEqualTo(ReplyFailure.NO_HANDLERS));
     assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
 
     // Server 2 again, as a new member: the manager's cached route moves to it as it joins.
     Clustering.Clustered second = start(member(Role.server, 2, ports[2], members, name));
-    second.vertx().eventBus().consumer(Addresses.inventory(2), m -> m.reply("second")).completion().await();
+    second.vertx().eventBus().consumer(Addresses.verify(2), m -> m.reply("second")).completion().await();
     await().atMost(Duration.ofSeconds(20)).until(() -> manager.hazelcast().getCluster().getMembers().size() == 3);
     await().atMost(Duration.ofMillis(3 * RoutedClusterManager.CHECK_MILLIS)).pollInterval(Duration.ofMillis(100))
-        .until(() -> "second".equals(ask(manager, Addresses.inventory(2))));
+        .until(() -> "second".equals(ask(manager, Addresses.verify(2))));
     for (int i = 0; i < 6; i++) {
-      assertThat(ask(manager, Addresses.inventory(2))).as("only the youngest answers").isEqualTo("second");
+      assertThat(ask(manager, Addresses.verify(2))).as("only the youngest answers").isEqualTo("second");
     }
 
     // The second leaves: its address is the first's again.
     second.vertx().close().await();
     await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100)).ignoreExceptions()
-        .until(() -> "first".equals(ask(manager, Addresses.inventory(2))));
+        .until(() -> "first".equals(ask(manager, Addresses.verify(2))));
   }
 
   @Test

@@ -60,4 +60,52 @@ class ServerTableTest {
     t.onMemberRemoved(1);
     assertThat(t.clientsBeingServed()).isFalse();
   }
+
+  @Test
+  void aServerIsAskedForItsInventoryUntilItAppliedTheAnswerEachTimeItComesAlive() {
+    ServerTable t = new ServerTable(2500);
+    t.onReport(report(1), true, 1_000);
+    String first = t.inventoryWanted(1);
+    assertThat(first).as("asked when first alive").isNotNull();
+    // Asked in every reply until applied: a lost request or answer only delays it.
+    t.onReport(report(1), true, 1_500);
+    assertThat(t.inventoryWanted(1)).isEqualTo(first);
+    t.inventoryApplied(1, "some other token");
+    assertThat(t.inventoryWanted(1)).isEqualTo(first);
+    t.inventoryApplied(1, first);
+    assertThat(t.inventoryWanted(1)).isNull();
+    t.onReport(report(1), true, 2_000);
+    assertThat(t.inventoryWanted(1)).as("not asked again while it stays alive").isNull();
+
+    // Silent, then back: asked again, with a new token (an answer to the old one does not count).
+    tickThrough(t, 2_000, 5_000);
+    assertThat(t.health(1)).isEqualTo(ServerTable.Health.suspected);
+    assertThat(t.inventoryWanted(1)).as("not asked while it is not alive").isNull();
+    t.onReport(report(1), true, 5_100);
+    String second = t.inventoryWanted(1);
+    assertThat(second).isNotNull().isNotEqualTo(first);
+    t.inventoryApplied(1, first);
+    assertThat(t.inventoryWanted(1)).isEqualTo(second);
+
+    // A deletion sent to it was lost: asked again.
+    t.inventoryApplied(1, second);
+    t.wantInventory(1);
+    assertThat(t.inventoryWanted(1)).isNotNull().isNotEqualTo(second);
+
+    // Its connection broke and it came back: asked again.
+    t.inventoryApplied(1, t.inventoryWanted(1));
+    t.onWatchLost(1);
+    t.onReport(report(1), true, 5_600);
+    assertThat(t.inventoryWanted(1)).isNotNull();
+  }
+
+  @Test
+  void anotherManagerRunNeverTakesATokenOfThisOneAsApplied() {
+    ServerTable before = new ServerTable(2500);
+    before.onReport(report(1), true, 1_000);
+    ServerTable after = new ServerTable(2500);
+    after.onReport(report(1), true, 1_000);
+    after.inventoryApplied(1, before.inventoryWanted(1));
+    assertThat(after.inventoryWanted(1)).isNotNull();
+  }
 }
