@@ -690,8 +690,7 @@ final class ManagerService {
 
   private boolean gone(int id) {
     ServerTable.Health h = servers.health(id);
-    return h == ServerTable.Health.dead
-        || (h == ServerTable.Health.unknown && System.currentTimeMillis() - startedAt >= HEAL_GRACE_MS);
+    return h == ServerTable.Health.dead || (h == ServerTable.Health.unknown && !inGrace());
   }
 
   /** A transfer failed after some server may have stored its copy: that version must not surface later. */
@@ -755,9 +754,20 @@ final class ManagerService {
       heal();
     }
   }
-  /** How long after the manager starts it waits for servers to report before healing. */
+
+  /**
+   * How long after the first server's report reaches this manager it waits for the others
+   * before healing. Counted from that report, not from the manager's start: a manager
+   * (re)started on a busy machine was seen to hear its first report 13 s after it
+   * listened, and took the servers not heard of yet for dead.
+   */
   static final long HEAL_GRACE_MS = 10_000;
-  private final long startedAt = System.currentTimeMillis();
+
+  /** Whether servers holding copies may still be about to report for the first time. */
+  private boolean inGrace() {
+    long first = servers.firstReportAt();
+    return first == 0 || System.currentTimeMillis() - first < HEAL_GRACE_MS;
+  }
 
   /**
    * Makes new copies of every version with fewer copies on servers that are not dead than
@@ -780,7 +790,7 @@ final class ManagerService {
     if (healing.size() >= healSlots()) {
       return;
     }
-    if (System.currentTimeMillis() - startedAt < HEAL_GRACE_MS) {
+    if (inGrace()) {
       // Just started: servers that hold copies may not have reported yet. Do not take
       // "not heard of yet" for "dead".
       return;

@@ -45,6 +45,7 @@ public final class ServerTable {
   /** Tokens name this manager's run, so that one a server applied for a previous run never matches. */
   private final String run = java.util.UUID.randomUUID().toString();
   private long inventorySeq;
+  private long firstReportAt;
 
   public ServerTable(long suspectAfterMillis) {
     this.suspectAfterMillis = suspectAfterMillis;
@@ -52,6 +53,9 @@ public final class ServerTable {
 
   /** Applies a load report; returns true when the server's health changed. */
   public boolean onReport(JsonObject r, boolean member, long now) {
+    if (firstReportAt == 0) {
+      firstReportAt = System.currentTimeMillis();
+    }
     int id = r.getInteger("id");
     Server s = servers.computeIfAbsent(id, Server::new);
     s.node = r.getString("node");
@@ -207,6 +211,11 @@ public final class ServerTable {
           s.freeBytes, s.transfers, s.latencyMicros));
     }
     return out;
+  }
+
+  /** When the first load report of any server reached this manager (wall clock), or 0. */
+  public long firstReportAt() {
+    return firstReportAt;
   }
 
   /** The event-bus node of the process that last reported as server {@code id}, or null. */
