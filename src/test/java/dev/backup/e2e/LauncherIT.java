@@ -82,4 +82,13 @@ class LauncherIT {
     run(cds);
     assertThat(names(cds)).singleElement().asString().endsWith(".jsa");
   }
+
+  @Test
+  void theClientCompilesOnlyWhatIsHotUnlessToldOtherwise() throws Exception {
+    Path cds = dir.resolve("jit");
+    String lean = run(cds, "BACKUP_CDS", "off", "JAVA_OPTS", "-XX:+PrintFlagsFinal");
+    assertThat(lean).containsPattern("Tier4InvocationThreshold\\s+= 50000\\b");
+    String plain = run(cds, "BACKUP_CDS", "off", "JAVA_OPTS", "-XX:+PrintFlagsFinal", "BACKUP_CLIENT_JIT", "default");
+    assertThat(plain).containsPattern("Tier4InvocationThreshold\\s+= 5000\\b");
+  }
 }
