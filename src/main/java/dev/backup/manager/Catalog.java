@@ -51,6 +51,12 @@ public final class Catalog {
   /** Names changed since the last {@link #drainChanges}, and versions buried since. */
   private final java.util.Set<String> dirty = new java.util.LinkedHashSet<>();
   private final List<JsonObject> buriedSince = new ArrayList<>();
+  /**
+   * The bytes of every kept version (each counted once, whatever its copies), by the first
+   * segment of the name with its slash ("" for names without one): a user's files are all
+   * under {@code user/}, so a quota check costs a lookup, not a walk of the user's files.
+   */
+  private final Map<String, Long> bytesByTop = new HashMap<>();
 
   /** The version number a new backup of {@code name} gets; never handed out twice. */
   public long reserveVersion(String name) {
@@ -68,7 +74,8 @@ public final class Catalog {
   public void commit(String name, int replicas, Version v) {
     Entry e = entries.computeIfAbsent(name, n -> new Entry(n, replicas));
     e.replicas = replicas;
-    e.versions.put(v.version(), v);
+    Version old = e.versions.put(v.version(), v);
+    count(name, v.size() - (old == null ? 0 : old.size()));
     lastVersion.merge(name, v.version(), Math::max);
     dirty.add(name);
   }
@@ -160,6 +167,9 @@ public final class Catalog {
       return null;
     }
     Version v = e.versions.remove(version);
+    if (v != null) {
+      count(name, -v.size());
+    }
     dirty.add(name);
     if (e.versions.isEmpty()) {
       entries.remove(name);
@@ -175,6 +185,22 @@ public final class Catalog {
     }
     List<Version> all = new ArrayList<>(e.versions.values());
     return List.copyOf(all.subList(0, all.size() - keep));
+  }
+
+  /**
+   * The bytes of every kept version of the names under {@code prefix}, a first segment
+   * with its slash (a user's {@code user/}); each version counted once.
+   */
+  public long bytesUnder(String prefix) {
+    if (prefix.indexOf('/') != prefix.length() - 1) {
+      throw new IllegalArgumentException("not a first segment with its slash: " + prefix);
+    }
+    return bytesByTop.getOrDefault(prefix, 0L);
+  }
+
+  private void count(String name, long delta) {
+    int slash = name.indexOf('/');
+    bytesByTop.merge(slash < 0 ? "" : name.substring(0, slash + 1), delta, Long::sum);
   }
 
   public List<Entry> entries() {
@@ -231,7 +257,10 @@ public final class Catalog {
     if (name == null) {
       throw new IllegalArgumentException("a journal record without a name");
     }
-    entries.remove(name);
+    Entry gone = entries.remove(name);
+    if (gone != null) {
+      gone.versions.values().forEach(v -> count(name, -v.size()));
+    }
     JsonObject f = r.getJsonObject("file");
     if (f != null) {
       load(this, f);

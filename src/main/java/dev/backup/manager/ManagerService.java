@@ -185,12 +185,7 @@ final class ManagerService {
     if (ns.user() == null || ns.quota() <= 0) {
       return;
     }
-    long used = 0;
-    for (String n : ns.under(catalog, "")) {
-      for (Catalog.Version v : catalog.get(n).versions()) {
-        used += v.size();
-      }
-    }
+    long used = catalog.bytesUnder(ns.prefix());
     for (Map.Entry<String, Long> p : pendingBytes.entrySet()) {
       if (p.getKey().startsWith(ns.prefix())) {
         used += p.getValue();
