@@ -609,7 +609,10 @@ final class ManagerService {
       long version = it.getLong("version");
       String sha = it.getString("sha256");
       Catalog.Version v = catalog.version(name, version);
-      JsonObject item = new JsonObject().put("name", name).put("version", version);
+      // The server removes it only if the copy it holds then is still the one it listed (a
+      // heal may put a new copy there while this answer is on its way).
+      JsonObject item = new JsonObject().put("name", name).put("version", version).put("sha256", sha)
+          .put("created", it.getLong("created", 0L));
       if (v == null) {
         if (catalog.buried(name, version)) {
           remove.add(item);

@@ -101,13 +101,19 @@ public final class ManagerVerticle extends VerticleBase {
         }
       });
     }
-    vertx.eventBus().<JsonObject>consumer(Addresses.LOAD, this::onLoadReport);
-    vertx.eventBus().<JsonObject>consumer(Addresses.COMMITTED, this::onCommitted);
-    vertx.eventBus().<JsonObject>consumer(Addresses.ABORTED, m -> service.aborted(m.body()));
-    vertx.eventBus().<JsonObject>consumer(Addresses.INVENTORY, service::reconcile);
-    vertx.eventBus().<JsonObject>consumer(Addresses.BAD_COPY,
-        m -> service.badCopy(m.body().getInteger("id"), m.body().getString("name"), m.body().getLong("version")));
+    // The servers' messages are taken once the catalog is loaded: an inventory compared with
+    // an empty catalog would be adopted whole. (Until then they go unanswered; the servers
+    // report again every half second and send commit reports again.)
     return loadCatalog()
+        .compose(v -> {
+          vertx.eventBus().<JsonObject>consumer(Addresses.LOAD, this::onLoadReport);
+          vertx.eventBus().<JsonObject>consumer(Addresses.COMMITTED, this::onCommitted);
+          vertx.eventBus().<JsonObject>consumer(Addresses.ABORTED, m -> service.aborted(m.body()));
+          vertx.eventBus().<JsonObject>consumer(Addresses.INVENTORY, service::reconcile);
+          vertx.eventBus().<JsonObject>consumer(Addresses.BAD_COPY,
+              m -> service.badCopy(m.body().getInteger("id"), m.body().getString("name"), m.body().getLong("version")));
+          return Future.succeededFuture();
+        })
         .compose(v -> vertx.createNetServer(Tls.server(config, new NetServerOptions()
                 .setHost(config.host()).setPort(config.port())
                 .setIdleTimeout(config.idleTimeoutSeconds()).setIdleTimeoutUnit(TimeUnit.SECONDS).setTcpNoDelay(true)))
@@ -208,8 +214,10 @@ public final class ManagerVerticle extends VerticleBase {
     boolean changed = servers.onReport(r, isMember(id), System.currentTimeMillis());
     if (before != null && !before.equals(r.getString("node"))) {
       // The server was restarted: what is sent to it from now on must reach the new
-      // process, even if the member list's change has not been handled here yet.
+      // process, even if the member list's change has not been handled here yet; and what
+      // it holds is compared with the catalog (whether or not its death was noticed).
       refreshRoutes.run();
+      servers.wantInventory(id);
     }
     servers.inventoryApplied(id, r.getString("reconciled"));
     if (changed) {

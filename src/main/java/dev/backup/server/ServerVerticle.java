@@ -67,6 +67,9 @@ public final class ServerVerticle extends VerticleBase {
   /** A reconciliation is under way; the token of the last one applied. */
   private boolean reconciling;
   private String reconciled;
+  private long reconcileBackoff;
+  private long reconcileNotBefore;
+  static final long RECONCILE_BACKOFF_MAX_MS = 60_000;
   /** An inventory is a listing of this server's metadata: half a minute is plenty, and the manager asks again. */
   static final long INVENTORY_TIMEOUT_MS = 30_000;
 
@@ -196,7 +199,11 @@ public final class ServerVerticle extends VerticleBase {
     });
   }
 
-  /** Removes these copies ({@code name}, {@code version}); completes with how many there were. */
+  /**
+   * Removes these copies ({@code name}, {@code version}); an item that also names the
+   * copy's {@code sha256} and {@code created} (reconciliation's) removes it only if the copy
+   * here is still that one. Completes with how many were removed.
+   */
   private Future<Integer> removeCopies(JsonArray items) {
     List<ReplicaMeta> gone = new java.util.ArrayList<>();
     return vertx.executeBlocking(() -> {
@@ -204,6 +211,11 @@ public final class ServerVerticle extends VerticleBase {
         JsonObject it = (JsonObject) o;
         String name = it.getString("name");
         long version = it.getLong("version");
+        if (it.containsKey("created") && !sameCopy(name, version, it.getString("sha256"), it.getLong("created"))) {
+          log.info("server {}: keeps {} v{}: the copy here is not the one listed for removal", config.id(), name,
+              version);
+          continue;
+        }
         java.nio.file.Path meta = store.metaPath(name, version);
         java.nio.file.Path replica = store.replicaPath(name, version);
         long size = java.nio.file.Files.exists(replica) ? java.nio.file.Files.size(replica) : -1;
@@ -242,6 +254,16 @@ public final class ServerVerticle extends VerticleBase {
     });
   }
 
+  /** Whether the copy held here of {@code name} v{@code version} is the one with this checksum and time. */
+  private boolean sameCopy(String name, long version, String sha256, long created) {
+    try {
+      ReplicaMeta m = store.readMeta(name, version);
+      return m.sha256().equals(sha256) && m.createdMillis() == created;
+    } catch (java.io.IOException | RuntimeException e) {
+      return false; // gone already, or its metadata unreadable: nothing to remove on this word
+    }
+  }
+
   /**
    * Reconciliation, asked for in the reply to a load report: sends every copy held here
    * to the manager and removes those its answer names. Applied, its token goes with the
@@ -268,9 +290,14 @@ public final class ServerVerticle extends VerticleBase {
           reconciling = false;
           if (ar.succeeded()) {
             reconciled = token;
+            reconcileBackoff = 0;
           } else {
-            log.warn("server {}: reconciliation with the manager failed ({}); it asks again", config.id(),
-                ar.cause().getMessage());
+            // Asked again by the next reports, but not at once: a manager that cannot save its
+            // catalog (or a disk here that refuses) should not get the whole inventory twice a second.
+            reconcileBackoff = Math.min(RECONCILE_BACKOFF_MAX_MS, Math.max(1000, reconcileBackoff * 2));
+            reconcileNotBefore = System.currentTimeMillis() + reconcileBackoff;
+            log.warn("server {}: reconciliation with the manager failed ({}); trying again in {} s", config.id(),
+                ar.cause().getMessage(), reconcileBackoff / 1000);
           }
         });
   }
@@ -470,7 +497,9 @@ public final class ServerVerticle extends VerticleBase {
           if (ar.succeeded()) {
             lastLatencyMicros = (System.nanoTime() - sent) / 1000;
             String wanted = ar.result().body().getString("inventory");
-            if (wanted != null && !reconciling) {
+            // (A reply to a report sent before the last reconciliation ended may still ask for it.)
+            if (wanted != null && !wanted.equals(reconciled) && !reconciling
+                && System.currentTimeMillis() >= reconcileNotBefore) {
               reconcile(wanted);
             }
             if (reportsFailing) {

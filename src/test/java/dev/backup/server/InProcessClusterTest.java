@@ -359,4 +359,28 @@ class InProcessClusterTest {
       fake.close().await();
     }
   }
+
+  @Test
+  void aRemovalNamingAnotherCopyThanTheOneHeldLeavesItAlone() throws Exception {
+    Path f = TestSupport.randomFile(dir.resolve("client/kept.bin"), 5000, 77);
+    BackupClient.Uploaded u = client.upload(f.toString(), "kept.bin", 1).await();
+    Path copy = copiesOf("kept.bin", u.version()).get(0);
+    int holder = Integer.parseInt(copy.getParent().getParent().getFileName().toString().substring("server-".length()));
+    JsonObject meta = new JsonObject(Files.readString(copy.resolveSibling(copy.getFileName() + ".meta")));
+    long created = meta.getLong("created");
+    // Reconciliation listed an older copy (another time of writing) and a heal has put a new
+    // one here since: the removal is not for this copy.
+    JsonObject stale = new JsonObject().put("name", "kept.bin").put("version", u.version())
+        .put("sha256", u.sha256()).put("created", created - 1);
+    JsonObject reply = vertx.eventBus().<JsonObject>request(dev.backup.cluster.Addresses.delete(holder),
+        new JsonObject().put("items", new io.vertx.core.json.JsonArray().add(stale))).await().body();
+    assertThat(reply.getInteger("deleted")).isZero();
+    assertThat(copiesOf("kept.bin", u.version())).containsExactly(copy);
+    // The copy it did list is removed.
+    JsonObject listed = stale.copy().put("created", created);
+    reply = vertx.eventBus().<JsonObject>request(dev.backup.cluster.Addresses.delete(holder),
+        new JsonObject().put("items", new io.vertx.core.json.JsonArray().add(listed))).await().body();
+    assertThat(reply.getInteger("deleted")).isEqualTo(1);
+    assertThat(copiesOf("kept.bin", u.version())).isEmpty();
+  }
 }
