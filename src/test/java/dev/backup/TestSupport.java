@@ -24,13 +24,30 @@ public final class TestSupport {
   private TestSupport() {
   }
 
+  private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * A port free on loopback now, for an element to listen on, taken below the range the
+   * system picks the local ports of outgoing connections from (32768 and up on Linux): a
+   * port from that range, free when looked at, was seen taken by some connection before the
+   * element started ("Address already in use"). Never the same port twice in a test run; Hazelcast's ports in the end-to-end tests are
+   * 30000 and up.
+   */
   public static int freePort() {
-    try (ServerSocket s = new ServerSocket(0)) {
-      s.setReuseAddress(true);
-      return s.getLocalPort();
-    } catch (IOException e) {
-      throw new RuntimeException(e);
+    Random r = new Random();
+    for (int i = 0; i < 10_000; i++) {
+      int port = 20_000 + r.nextInt(10_000);
+      if (!HANDED_OUT.add(port)) {
+        continue;
+      }
+      try (ServerSocket s = new ServerSocket()) {
+        s.bind(new java.net.InetSocketAddress("127.0.0.1", port));
+        return port;
+      } catch (IOException taken) {
+        // someone listens there: try another
+      }
     }
+    throw new IllegalStateException("no free port between 20000 and 29999 on loopback");
   }
 
   public static Config config(Role role, int id, int port, int managerPort, Path root) {

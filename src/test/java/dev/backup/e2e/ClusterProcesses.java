@@ -37,7 +37,9 @@ final class ClusterProcesses implements AutoCloseable {
   private ClusterProcesses(Path dir) {
     this.dir = dir;
     this.managerPort = dev.backup.TestSupport.freePort();
-    this.clusterPort = 20000 + (int) (Math.random() * 20000);
+    // (Hazelcast takes the next ports up when one is taken: 30000-32699 stays clear of the
+    // elements' ports, 20000-29999, and of the system's ephemeral ports, 32768 and up.)
+    this.clusterPort = 30000 + (int) (Math.random() * 2600);
   }
 
   static ClusterProcesses start(Path dir, int nServers) throws Exception {
