@@ -609,13 +609,11 @@ final class ManagerService {
       long version = it.getLong("version");
       String sha = it.getString("sha256");
       Catalog.Version v = catalog.version(name, version);
-      // The server removes it only if the copy it holds then is still the one it listed (a
-      // heal may put a new copy there while this answer is on its way).
-      JsonObject item = new JsonObject().put("name", name).put("version", version).put("sha256", sha)
-          .put("created", it.getLong("created", 0L));
+      // A removal is the item as listed: with its checksum and time, the server removes the
+      // copy only if it is still that one (a heal may put a new copy there meanwhile).
       if (v == null) {
         if (catalog.buried(name, version)) {
-          remove.add(item);
+          remove.add(it);
         } else if (!pending.containsKey(key(name, version))) {
           int wanted = it.getInteger("replicas", 0) > 0 ? it.getInteger("replicas") : config.defaultReplicas();
           catalog.commit(name, catalog.get(name) == null ? wanted : catalog.get(name).replicas(),
@@ -626,20 +624,20 @@ final class ManagerService {
       } else if (!v.sha256().equals(sha)) {
         log.warn("manager: server {} holds a damaged copy of {} v{}; removing it", id, name, version);
         catalog.removeHolder(name, version, id);
-        remove.add(item);
+        remove.add(it);
         changed = true;
       } else if (!v.servers().contains(id)) {
         if (present(v) < catalog.get(name).replicas()) {
           catalog.addHolder(name, version, id);
           changed = true;
         } else {
-          remove.add(item);
+          remove.add(it);
         }
       } else if (aliveOthers(v, id) >= catalog.get(name).replicas() && !healing.containsKey(key(name, version))) {
         // Healed elsewhere while this server was away (or a copy whose report was lost was
         // recorded after its heal had moved on): enough live copies without this one.
         catalog.removeHolder(name, version, id);
-        remove.add(item);
+        remove.add(it);
         changed = true;
       }
     }

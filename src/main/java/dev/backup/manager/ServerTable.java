@@ -54,7 +54,7 @@ public final class ServerTable {
   /** Applies a load report; returns true when the server's health changed. */
   public boolean onReport(JsonObject r, boolean member, long now) {
     if (firstReportAt == 0) {
-      firstReportAt = System.currentTimeMillis();
+      firstReportAt = now;
     }
     int id = r.getInteger("id");
     Server s = servers.computeIfAbsent(id, Server::new);
@@ -213,7 +213,7 @@ public final class ServerTable {
     return out;
   }
 
-  /** When the first load report of any server reached this manager (wall clock), or 0. */
+  /** When the first load report of any server reached this manager (as given to {@link #onReport}), or 0. */
   public long firstReportAt() {
     return firstReportAt;
   }

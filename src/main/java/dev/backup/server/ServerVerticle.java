@@ -271,13 +271,16 @@ public final class ServerVerticle extends VerticleBase {
    */
   private void reconcile(String token) {
     reconciling = true;
-    vertx.executeBlocking(store::inventory, false)
-        .compose(list -> {
-          JsonArray items = new JsonArray();
-          for (ReplicaMeta m : list) {
-            items.add(new JsonObject().put("name", m.name()).put("version", m.version()).put("size", m.size())
-                .put("sha256", m.sha256()).put("created", m.createdMillis()).put("replicas", m.replicasWanted()));
-          }
+    // Listed and put in the message's form on a worker: a server may hold millions of copies.
+    vertx.executeBlocking(() -> {
+      JsonArray items = new JsonArray();
+      for (ReplicaMeta m : store.inventory()) {
+        items.add(new JsonObject().put("name", m.name()).put("version", m.version()).put("size", m.size())
+            .put("sha256", m.sha256()).put("created", m.createdMillis()).put("replicas", m.replicasWanted()));
+      }
+      return items;
+    }, false)
+        .compose(items -> {
           return vertx.eventBus().<JsonObject>request(Addresses.INVENTORY,
               new JsonObject().put("id", config.id()).put("token", token).put("items", items),
               new DeliveryOptions().setSendTimeout(INVENTORY_TIMEOUT_MS));
