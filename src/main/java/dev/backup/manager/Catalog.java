@@ -294,17 +294,39 @@ public final class Catalog {
   public static Catalog fromSnapshot(JsonObject j) {
     Catalog c = new Catalog();
     for (Object o : j.getJsonArray("files", new JsonArray())) {
-      load(c, (JsonObject) o);
+      c.loadFile((JsonObject) o);
     }
     for (Object o : j.getJsonArray("tombstones", new JsonArray())) {
-      JsonObject t = (JsonObject) o;
-      c.tombstones.put(key(t.getString("name"), t.getLong("version")), t.getLong("at", 0L));
+      c.loadTombstone((JsonObject) o);
     }
     JsonObject counters = j.getJsonObject("lastVersion", new JsonObject());
     for (String k : counters.fieldNames()) {
-      c.lastVersion.merge(k, counters.getLong(k), Math::max);
+      c.loadCounter(k, counters.getLong(k));
     }
-    c.dirty.clear();
+    c.loaded();
     return c;
+  }
+
+  // A snapshot's parts, for a reader that streams it (see CatalogStore): the same as
+  // fromSnapshot, one element at a time.
+
+  /** One element of a snapshot's {@code files}. */
+  void loadFile(JsonObject f) {
+    load(this, f);
+  }
+
+  /** One element of a snapshot's {@code tombstones}. */
+  void loadTombstone(JsonObject t) {
+    tombstones.put(key(t.getString("name"), t.getLong("version")), t.getLong("at", 0L));
+  }
+
+  /** One field of a snapshot's {@code lastVersion}. */
+  void loadCounter(String name, long last) {
+    lastVersion.merge(name, last, Math::max);
+  }
+
+  /** The snapshot is in: what was loaded is not a change. */
+  void loaded() {
+    dirty.clear();
   }
 }

@@ -1,5 +1,10 @@
 package dev.backup.manager;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import java.io.BufferedReader;
@@ -90,13 +95,94 @@ public final class CatalogStore implements AutoCloseable {
       snapshotBytes = 0;
       return new Catalog();
     }
-    // Read whole: it is the catalog the manager holds in memory anyway (metadata, never
-    // file data); parsed from the bytes, without a second copy as a string.
-    byte[] bytes = Files.readAllBytes(p);
-    snapshotBytes = bytes.length;
-    JsonObject j = new JsonObject(io.vertx.core.buffer.Buffer.buffer(bytes));
-    gen = j.getLong("gen", 0L);
-    return Catalog.fromSnapshot(j);
+    // Streamed: one file's entry at a time goes into the catalog, so loading takes the
+    // catalog's own memory and no copy of the file or of its whole JSON tree beside it.
+    snapshotBytes = Files.size(p);
+    Catalog c = new Catalog();
+    try (var in = Files.newInputStream(p); JsonParser json = JSON.createParser(in)) {
+      expect(json, json.nextToken(), JsonToken.START_OBJECT, p);
+      while (json.nextToken() == JsonToken.FIELD_NAME) {
+        String field = json.currentName();
+        JsonToken value = json.nextToken();
+        switch (field) {
+          case "gen" -> gen = json.getValueAsLong(0);
+          case "files" -> {
+            expect(json, value, JsonToken.START_ARRAY, p);
+            while (json.nextToken() == JsonToken.START_OBJECT) {
+              c.loadFile(object(json));
+            }
+          }
+          case "tombstones" -> {
+            expect(json, value, JsonToken.START_ARRAY, p);
+            while (json.nextToken() == JsonToken.START_OBJECT) {
+              c.loadTombstone(object(json));
+            }
+          }
+          case "lastVersion" -> {
+            expect(json, value, JsonToken.START_OBJECT, p);
+            while (json.nextToken() == JsonToken.FIELD_NAME) {
+              String name = json.currentName();
+              json.nextToken();
+              c.loadCounter(name, json.getValueAsLong(0));
+            }
+          }
+          default -> json.skipChildren();
+        }
+      }
+    } catch (JsonProcessingException | DecodeException | IllegalArgumentException | ClassCastException
+        | NullPointerException e) {
+      throw new IOException("the catalog snapshot " + p + " is damaged: " + e.getMessage(), e);
+    }
+    c.loaded();
+    return c;
+  }
+
+  private static final JsonFactory JSON = new JsonFactory();
+
+  private static void expect(JsonParser json, JsonToken got, JsonToken wanted, Path p) throws IOException {
+    if (got != wanted) {
+      throw new IOException("the catalog snapshot " + p + " is damaged near line "
+          + json.currentLocation().getLineNr() + ": " + wanted + " expected, " + got + " found");
+    }
+  }
+
+  /** The object the parser is at (its START_OBJECT read), whole: one element of the snapshot, small. */
+  private static JsonObject object(JsonParser json) throws IOException {
+    JsonObject o = new JsonObject();
+    while (json.nextToken() == JsonToken.FIELD_NAME) {
+      String name = json.currentName();
+      o.put(name, value(json, json.nextToken()));
+    }
+    return o;
+  }
+
+  private static Object value(JsonParser json, JsonToken t) throws IOException {
+    switch (t) {
+      case START_OBJECT:
+        return object(json);
+      case START_ARRAY: {
+        io.vertx.core.json.JsonArray a = new io.vertx.core.json.JsonArray();
+        JsonToken e;
+        while ((e = json.nextToken()) != JsonToken.END_ARRAY) {
+          a.add(value(json, e));
+        }
+        return a;
+      }
+      case VALUE_STRING:
+        return json.getText();
+      case VALUE_NUMBER_INT:
+        return json.getLongValue();
+      case VALUE_NUMBER_FLOAT:
+        return json.getDoubleValue();
+      case VALUE_TRUE:
+        return true;
+      case VALUE_FALSE:
+        return false;
+      case VALUE_NULL:
+        return null;
+      default:
+        throw new JsonParseException(json, "unexpected " + t);
+    }
   }
 
   /** Applies the journal of the snapshot's generation; returns the length of its whole lines. */

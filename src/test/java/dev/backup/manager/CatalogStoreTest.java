@@ -135,4 +135,34 @@ class CatalogStoreTest {
       assertThat(Files.size(dir.resolve("catalog-0.log"))).isEqualTo(before);
     }
   }
+
+  @Test
+  void aSnapshotComesBackWholeAndADamagedOneIsNamed() throws Exception {
+    Catalog expected;
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog c = store.open();
+      c.commit("a.txt", 2, v(c.reserveVersion("a.txt"), 1, 2));
+      c.commit("a.txt", 2, v(c.reserveVersion("a.txt"), 2, 3));
+      c.commit("dir/b.bin", 3, v(c.reserveVersion("dir/b.bin"), 1, 2, 3));
+      c.removeVersion("a.txt", 1);
+      c.reserveVersion("never.txt");
+      c.drainChanges();
+      store.compact(c.snapshot());
+      expected = c;
+    }
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog back = store.open();
+      assertThat(back.snapshot()).isEqualTo(expected.snapshot());
+      assertThat(back.drainChanges()).as("loading is not a change").isEmpty();
+      assertThat(back.buried("a.txt", 1)).isTrue();
+      assertThat(back.reserveVersion("never.txt")).isEqualTo(2);
+    }
+    Path snapshot = dir.resolve(CatalogStore.SNAPSHOT);
+    String text = Files.readString(snapshot);
+    Files.writeString(snapshot, text.substring(0, text.length() / 2));
+    try (CatalogStore store = new CatalogStore(dir)) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(store::open).isInstanceOf(java.io.IOException.class)
+          .hasMessageContaining(CatalogStore.SNAPSHOT);
+    }
+  }
 }
