@@ -12,6 +12,7 @@ import dev.backup.protocol.Op;
 import dev.backup.protocol.Scram;
 import dev.backup.storage.Sha256Stream;
 import dev.backup.storage.TeeStream;
+import dev.backup.storage.WriteBehind;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -23,6 +24,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
+import io.vertx.core.streams.WriteStream;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -38,6 +40,8 @@ import java.util.function.Supplier;
  */
 public final class BackupClient implements AutoCloseable {
   static final int READ_BUFFER = 256 * 1024;
+  /** Bytes of a restored file queued for its disk before the connection is paused. */
+  static final int WRITE_QUEUE = 1024 * 1024;
   /** At most this many idle connections are kept per server (as many as files in flight). */
   static final int IN_FLIGHT_LIMIT = 32;
   /** Files up to this size are read whole and sent with their PUT and COMMIT in one write. */
@@ -499,13 +503,17 @@ public final class BackupClient implements AutoCloseable {
           .recover(e -> Future.failedFuture(new BackupException(ErrorCode.IO, "cannot write " + tmp + ": "
               + e.getMessage(), e)))
           .onSuccess(af -> temps.add(tmp))
-          .compose(af -> new Fetch(name, size, sha, sources, af, tmp, notice, progress).from(0)
-              .compose(v -> af.flush())
-              .eventually(() -> af.close())
-              .compose(v -> vertx.fileSystem().move(tmp.toString(), target.toAbsolutePath().toString(),
-                  new io.vertx.core.file.CopyOptions().setAtomicMove(true).setReplaceExisting(true)))
-              .recover(e -> vertx.fileSystem().delete(tmp.toString()).transform(x -> Future.failedFuture(e)))
-              .onComplete(x -> temps.remove(tmp)))
+          .compose(af -> {
+            // Forced on the way, so that the final force finds little left to write.
+            WriteBehind out = new WriteBehind(af.setWriteQueueMaxSize(WRITE_QUEUE));
+            return new Fetch(name, size, sha, sources, af, out, tmp, notice, progress).from(0)
+                .compose(v -> out.flush())
+                .eventually(() -> out.settled().compose(x -> af.close()))
+                .compose(v -> vertx.fileSystem().move(tmp.toString(), target.toAbsolutePath().toString(),
+                    new io.vertx.core.file.CopyOptions().setAtomicMove(true).setReplaceExisting(true)))
+                .recover(e -> vertx.fileSystem().delete(tmp.toString()).transform(x -> Future.failedFuture(e)))
+                .onComplete(x -> temps.remove(tmp));
+          })
           .map(v -> new Restored(name, version, size, target, false));
     }));
   }
@@ -517,13 +525,14 @@ public final class BackupClient implements AutoCloseable {
     final String sha;
     final io.vertx.core.json.JsonArray sources;
     final AsyncFile file;
+    final WriteBehind out;
     final java.nio.file.Path tmp;
     final java.util.function.Consumer<String> notice;
     final java.util.function.LongConsumer progress;
     Sha256Stream hasher = new Sha256Stream(vertx.getOrCreateContext(), hashExecutor);
     long done;
 
-    Fetch(String name, long size, String sha, io.vertx.core.json.JsonArray sources, AsyncFile file,
+    Fetch(String name, long size, String sha, io.vertx.core.json.JsonArray sources, AsyncFile file, WriteBehind out,
           java.nio.file.Path tmp, java.util.function.Consumer<String> notice, java.util.function.LongConsumer progress) {
       this.progress = progress;
       this.name = name;
@@ -531,6 +540,7 @@ public final class BackupClient implements AutoCloseable {
       this.sha = sha;
       this.sources = sources;
       this.file = file;
+      this.out = out;
       this.tmp = tmp;
       this.notice = notice;
     }
@@ -538,7 +548,7 @@ public final class BackupClient implements AutoCloseable {
     Future<Void> from(int i) {
       JsonObject src = sources.getJsonObject(i);
       int id = src.getInteger("id");
-      return fetch(src, size, done, file, hasher, n -> {
+      return fetch(src, size, done, out, hasher, n -> {
         done += n;
         progress.accept(done);
       })
@@ -567,7 +577,7 @@ public final class BackupClient implements AutoCloseable {
   }
 
   /** One GET from one source, appending to the file from {@code offset}. */
-  private Future<Void> fetch(JsonObject src, long size, long offset, AsyncFile file, Sha256Stream hasher,
+  private Future<Void> fetch(JsonObject src, long size, long offset, WriteStream<Buffer> file, Sha256Stream hasher,
                              java.util.function.LongConsumer progress) {
     int id = src.getInteger("id");
     Promise<Void> done = Promise.promise();

@@ -11,6 +11,7 @@ import dev.backup.protocol.Op;
 import dev.backup.storage.ReplicaMeta;
 import dev.backup.storage.Sha256Stream;
 import dev.backup.storage.TeeStream;
+import dev.backup.storage.WriteBehind;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
@@ -59,6 +60,8 @@ final class ServerConnection implements FrameDecoder.Listener {
   private long received;
   private Path tmp;
   private AsyncFile file;
+  /** The temporary file as written to: forced on the way (see WriteBehind). */
+  private WriteBehind fileOut;
   private Buffer whole;
   private NetSocket down;
   private Sha256Stream hasher;
@@ -167,6 +170,7 @@ final class ServerConnection implements FrameDecoder.Listener {
       if (opened.succeeded() && opened.result() != null) {
         file = opened.result();
         file.setWriteQueueMaxSize(ServerVerticle.WRITE_QUEUE);
+        fileOut = new WriteBehind(file);
       }
       if (connected.succeeded()) {
         down = connected.result();
@@ -179,7 +183,7 @@ final class ServerConnection implements FrameDecoder.Listener {
         tee = new TeeStream(TeeStream.appender(whole), down);
       } else {
         hasher = new Sha256Stream(server.context(), server.hashExecutor());
-        tee = new TeeStream(file, down, hasher);
+        tee = new TeeStream(fileOut, down, hasher);
       }
       tee.exceptionHandler(t -> {
         if (down != null && tee.failedTarget() == down) {
@@ -409,7 +413,7 @@ final class ServerConnection implements FrameDecoder.Listener {
       }
       ReplicaMeta meta = meta(sha);
       AsyncFile f = file;
-      Future<Void> flushed = f.flush().compose(v -> closeFile(f));
+      Future<Void> flushed = fileOut.flush().compose(v -> closeFile(f));
       return Future.all(flushed, server.writeMeta(tmp, meta)).compose(x -> server.placeReplica(tmp, meta));
     });
   }
@@ -437,7 +441,8 @@ final class ServerConnection implements FrameDecoder.Listener {
     }
     file = null;
     try {
-      return f.close().recover(x -> Future.succeededFuture());
+      // A force started on the way ends before the file closes (it would fail on a closed one).
+      return fileOut.settled().compose(x -> f.close()).recover(x -> Future.succeededFuture());
     } catch (IllegalStateException alreadyClosed) {
       return Future.succeededFuture();
     }
