@@ -37,13 +37,24 @@ b=$(now)
 bk_s=$(secs "$a" "$b")
 printf 'large backup: %d MiB R=2 in %.2f s (%.0f MB/s); 2 x cp + sync %.2f s; ratio %.2f (target >= 0.8)\n' \
   "$SIZE_MB" "$bk_s" "$(calc "$SIZE_MB * 1.048576 / $bk_s")" "$cp_s" "$(calc "$cp_s / $bk_s")"
-rm "$WORK/client/big.bin"
+# The restore's own limit on this disk: one cp of the file and a sync (a restore, too,
+# forces the file to disk before it is in place).
+mkdir -p "$WORK/cp"
+sync
+a=$(now)
+cp "$WORK/client/big.bin" "$WORK/cp/a"
+sync
+b=$(now)
+rm -rf "$WORK/cp" "$WORK/client/big.bin"
+sync
+cp1_s=$(secs "$a" "$b")
 a=$(now)
 client restore big.bin >/dev/null
 b=$(now)
 rs_s=$(secs "$a" "$b")
-printf 'large restore: %d MiB in %.2f s: %.0f MB/s (target >= 650 MB/s)\n' \
-  "$SIZE_MB" "$rs_s" "$(calc "$SIZE_MB * 1.048576 / $rs_s")"
+printf 'large restore: %d MiB in %.2f s: %.0f MB/s (target >= 650 MB/s); cp + sync %.2f s (%.0f MB/s), ratio %.2f\n' \
+  "$SIZE_MB" "$rs_s" "$(calc "$SIZE_MB * 1.048576 / $rs_s")" "$cp1_s" "$(calc "$SIZE_MB * 1.048576 / $cp1_s")" \
+  "$(calc "$cp1_s / $rs_s")"
 rm -f "$WORK/client/big.bin"
 client delete big.bin >/dev/null
 fi
