@@ -57,6 +57,8 @@ public final class Catalog {
    * under {@code user/}, so a quota check costs a lookup, not a walk of the user's files.
    */
   private final Map<String, Long> bytesByTop = new HashMap<>();
+  /** See {@link #shortened()}. */
+  private long shortened;
 
   /** The version number a new backup of {@code name} gets; never handed out twice. */
   public long reserveVersion(String name) {
@@ -73,6 +75,9 @@ public final class Catalog {
   /** Records a version whose copies are all durable. */
   public void commit(String name, int replicas, Version v) {
     Entry e = entries.computeIfAbsent(name, n -> new Entry(n, replicas));
+    if (replicas > e.replicas || v.servers().size() < replicas) {
+      shortened++;
+    }
     e.replicas = replicas;
     Version old = e.versions.put(v.version(), v);
     count(name, v.size() - (old == null ? 0 : old.size()));
@@ -108,9 +113,21 @@ public final class Catalog {
   public void setReplicas(String name, int replicas) {
     Entry e = entries.get(name);
     if (e != null) {
+      if (replicas > e.replicas) {
+        shortened++;
+      }
       e.replicas = replicas;
       dirty.add(name);
     }
+  }
+
+  /**
+   * How many changes so far may have left a version with fewer copies than its file
+   * wants (a holder removed, more copies wanted, a version committed short): healing
+   * looks through the catalog again only after one.
+   */
+  public long shortened() {
+    return shortened;
   }
 
   /** Records one more server holding a copy of a version; false if the version is gone. */
@@ -131,6 +148,7 @@ public final class Catalog {
   public void removeHolder(String name, long version, int server) {
     Version v = version(name, version);
     if (v != null && v.servers().contains(server)) {
+      shortened++;
       List<Integer> s = new ArrayList<>(v.servers());
       s.remove(Integer.valueOf(server));
       entries.get(name).versions.put(version, new Version(v.version(), v.size(), v.sha256(), v.created(), List.copyOf(s)));

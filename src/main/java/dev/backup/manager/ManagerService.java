@@ -747,6 +747,7 @@ final class ManagerService {
       return false;
     });
     if (dropped) {
+      healPending = true;
       heal();
     }
   }
@@ -766,12 +767,6 @@ final class ManagerService {
   }
 
   /**
-   * Makes new copies of every version with fewer copies on servers that are not dead than
-   * it wants, those with the fewest first, a few at a time, each server to server from a
-   * live holder onto a server chosen by placement. A copy that replaces one on a dead
-   * server takes its place in the catalog; the dead server drops its copy if it returns.
-   */
-  /**
    * How many heal copies may run now: heal-concurrency, or while clients are being served
    * that share of it (heal-percent), at least one.
    */
@@ -782,7 +777,36 @@ final class ManagerService {
     return Math.max(1, config.healConcurrency() * config.healPercent() / 100);
   }
 
+  /**
+   * How often healing looks through the whole catalog even when nothing that could leave
+   * a version short of copies has happened (a server with room again, a lost look).
+   */
+  static final long HEAL_RESCAN_MS = 10_000;
+  private long healLookedAt;
+  private long healSeenHealth = -1;
+  private long healSeenShortened = -1;
+  private Catalog healSeenCatalog;
+  /** The last look left versions waiting for a free heal slot, or a heal ended since. */
+  private boolean healPending;
+  /** Looks through the catalog so far (for tests). */
+  long healLooks;
+
   void heal() {
+    heal(System.currentTimeMillis());
+  }
+
+  /**
+   * Makes new copies of every version with fewer copies on servers that are not dead than
+   * it wants, those with the fewest first, a few at a time, each server to server from a
+   * live holder onto a server chosen by placement. A copy that replaces one on a dead
+   * server takes its place in the catalog; the dead server drops its copy if it returns.
+   *
+   * <p>It looks for versions short of copies through the whole catalog only when a server's
+   * health changed, the catalog changed in a way that can leave a version short, a heal
+   * ended, or versions were left waiting for a slot; else every {@link #HEAL_RESCAN_MS}.
+   * (It ran every half second whatever happened: O(catalog) on the event loop each time.)
+   */
+  void heal(long now) {
     if (healing.size() >= healSlots()) {
       return;
     }
@@ -791,6 +815,16 @@ final class ManagerService {
       // "not heard of yet" for "dead".
       return;
     }
+    if (!healPending && servers.healthChanges() == healSeenHealth && healSeenCatalog == catalog
+        && catalog.shortened() == healSeenShortened && now - healLookedAt < HEAL_RESCAN_MS) {
+      return;
+    }
+    healPending = false;
+    healSeenHealth = servers.healthChanges();
+    healSeenCatalog = catalog;
+    healSeenShortened = catalog.shortened();
+    healLookedAt = now;
+    healLooks++;
     record Need(String name, Catalog.Version v, int present, int wanted) {
     }
     List<Need> needs = new ArrayList<>();
@@ -805,6 +839,7 @@ final class ManagerService {
     needs.sort(Comparator.comparingInt(Need::present));
     for (Need n : needs) {
       if (healing.size() >= healSlots()) {
+        healPending = true;
         return;
       }
       List<ServerLoad> sources = servers.loads().stream()
@@ -828,15 +863,16 @@ final class ManagerService {
       copy(n.name(), n.v(), sources.get(0), target.get(0), n.wanted(), true).onComplete(ar -> {
         healing.remove(k, mine);
         if (ar.succeeded()) {
-          Catalog.Version now = catalog.version(n.name(), n.v().version());
-          if (now != null) {
-            now.servers().stream().filter(this::gone).findFirst()
+          Catalog.Version healed = catalog.version(n.name(), n.v().version());
+          if (healed != null) {
+            healed.servers().stream().filter(this::gone).findFirst()
                 .ifPresent(dead -> catalog.removeHolder(n.name(), n.v().version(), dead));
             save.get();
           }
         } else {
           log.warn("manager: healing {} v{} failed: {}", n.name(), n.v().version(), ar.cause().getMessage());
         }
+        healPending = true;
         heal();
       });
     }

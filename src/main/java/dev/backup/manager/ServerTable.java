@@ -110,6 +110,13 @@ public final class ServerTable {
     return update(s, Long.MIN_VALUE);
   }
 
+  private long healthChanges;
+
+  /** How many times so far some server's health changed. */
+  public long healthChanges() {
+    return healthChanges;
+  }
+
   /** How often the manager calls {@link #tick}. */
   public static final long TICK_MILLIS = 250;
   private long lastTick;
@@ -152,6 +159,9 @@ public final class ServerTable {
     }
     boolean changed = h != s.health;
     s.health = h;
+    if (changed) {
+      healthChanges++;
+    }
     if (changed && h == Health.alive) {
       // Back (or here for the first time): what it holds is compared with the catalog.
       s.inventoryWanted = run + "/" + ++inventorySeq;

@@ -1,0 +1,85 @@
+package dev.backup.manager;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.backup.TestSupport;
+import dev.backup.config.Role;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Healing looks through the whole catalog only when something happened that can leave a
+ * version short of copies (a server's health, a holder removed, more copies wanted), and
+ * otherwise every HEAL_RESCAN_MS: not every half second whatever happened.
+ */
+class HealLookTest {
+  private final Vertx vertx = Vertx.vertx();
+  @TempDir
+  Path dir;
+
+  @AfterEach
+  void close() {
+    vertx.close().await();
+  }
+
+  private static JsonObject report(int id) {
+    return new JsonObject().put("id", id).put("node", "n" + id).put("host", "127.0.0.1").put("port", 7000 + id)
+        .put("freeBytes", 1L << 40);
+  }
+
+  @Test
+  void looksAgainOnlyAfterAChangeThatCanLeaveAVersionShortOrAfterAWhile() {
+    ServerTable servers = new ServerTable(5_000);
+    // Reports from a minute ago: the start-up grace is over, all three alive.
+    long then = System.currentTimeMillis() - 60_000;
+    for (int id = 1; id <= 3; id++) {
+      servers.onReport(report(id), true, then);
+    }
+    ManagerService svc = new ManagerService(vertx, TestSupport.config(Role.manager, 0, 7000, 7000, dir),
+        servers, () -> Future.succeededFuture());
+    svc.serversChanged();
+    svc.catalog.commit("a", 2, new Catalog.Version(1, 10, "00", 1, List.of(1, 2)));
+    svc.catalog.commit("b", 1, new Catalog.Version(1, 10, "00", 1, List.of(2)));
+    long now = System.currentTimeMillis();
+
+    svc.heal(now);
+    assertThat(svc.healLooks).isEqualTo(1);
+    svc.heal(now + 500);
+    svc.heal(now + 1_000);
+    assertThat(svc.healLooks).as("nothing changed").isEqualTo(1);
+
+    // More copies of a version, a new version with all its copies: nothing can be short.
+    svc.catalog.addHolder("a", 1, 3);
+    svc.catalog.commit("c", 2, new Catalog.Version(1, 10, "00", 1, List.of(1, 3)));
+    svc.heal(now + 1_500);
+    assertThat(svc.healLooks).isEqualTo(1);
+
+    // Server 2 dies: "b" has no copy left anywhere alive (nothing to copy from), "a" still two.
+    servers.onMemberRemoved(2);
+    svc.heal(now + 2_000);
+    assertThat(svc.healLooks).as("a server's health changed").isEqualTo(2);
+    svc.heal(now + 2_500);
+    assertThat(svc.healLooks).isEqualTo(2);
+
+    // Three copies of "a" wanted: no server outside its holders has room for one.
+    svc.catalog.setReplicas("a", 3);
+    svc.heal(now + 3_000);
+    assertThat(svc.healLooks).as("more copies wanted").isEqualTo(3);
+    svc.catalog.removeHolder("a", 1, 3);
+    svc.heal(now + 3_500);
+    assertThat(svc.healLooks).as("a holder removed").isEqualTo(4);
+
+    // Nothing happens: one more look once the rescan period has passed, and only one.
+    svc.heal(now + 3_500 + ManagerService.HEAL_RESCAN_MS - 1);
+    assertThat(svc.healLooks).isEqualTo(4);
+    svc.heal(now + 3_500 + ManagerService.HEAL_RESCAN_MS);
+    svc.heal(now + 3_600 + ManagerService.HEAL_RESCAN_MS);
+    assertThat(svc.healLooks).isEqualTo(5);
+  }
+}
