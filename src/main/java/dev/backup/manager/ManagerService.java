@@ -788,8 +788,18 @@ final class ManagerService {
   private Catalog healSeenCatalog;
   /** The last look left versions waiting for a free heal slot, or a heal ended since. */
   private boolean healPending;
-  /** Looks through the catalog so far (for tests). */
+  /** Looks through the catalog so far, and heal copies started (for tests). */
   long healLooks;
+  long healCopies;
+  /**
+   * Versions whose last heal copy failed, by key: {retry at, delay}. Not tried again
+   * before that time (1 s after the first failure, doubling to a minute): a copy that
+   * fails at once (a source that refuses) would otherwise be tried again and again.
+   */
+  private final Map<String, long[]> healBackoff = new HashMap<>();
+  /** When the first version now backing off may be tried again. */
+  private long healRetryAt = Long.MAX_VALUE;
+  static final long HEAL_BACKOFF_MAX_MS = 60_000;
 
   void heal() {
     heal(System.currentTimeMillis());
@@ -816,22 +826,32 @@ final class ManagerService {
       return;
     }
     if (!healPending && servers.healthChanges() == healSeenHealth && healSeenCatalog == catalog
-        && catalog.shortened() == healSeenShortened && now - healLookedAt < HEAL_RESCAN_MS) {
+        && catalog.shortened() == healSeenShortened && now - healLookedAt < HEAL_RESCAN_MS && now < healRetryAt) {
       return;
     }
+    healRetryAt = Long.MAX_VALUE;
     healPending = false;
     healSeenHealth = servers.healthChanges();
     healSeenCatalog = catalog;
     healSeenShortened = catalog.shortened();
     healLookedAt = now;
     healLooks++;
+    // Failures long past are forgotten (their versions may be gone, or healed since).
+    healBackoff.values().removeIf(b -> b[0] < now - 10 * HEAL_BACKOFF_MAX_MS);
     record Need(String name, Catalog.Version v, int present, int wanted) {
     }
     List<Need> needs = new ArrayList<>();
     for (Catalog.Entry e : catalog.entries()) {
       for (Catalog.Version v : e.versions()) {
         int present = present(v);
-        if (present < e.replicas() && !healing.containsKey(key(e.name(), v.version()))) {
+        if (present >= e.replicas()) {
+          continue;
+        }
+        String k = key(e.name(), v.version());
+        long[] backoff = healBackoff.get(k);
+        if (backoff != null && backoff[0] > now) {
+          healRetryAt = Math.min(healRetryAt, backoff[0]);
+        } else if (!healing.containsKey(k)) {
           needs.add(new Need(e.name(), v, present, e.replicas()));
         }
       }
@@ -857,6 +877,7 @@ final class ManagerService {
       String k = key(n.name(), n.v().version());
       Heal mine = new Heal(sources.get(0).id(), target.get(0).id());
       healing.put(k, mine);
+      healCopies++;
       log.info("manager: healing {} v{} ({} of {} copies): server {} -> server {}{}", n.name(), n.v().version(),
           n.present(), n.wanted(), sources.get(0).id(), target.get(0).id(),
           servers.clientsBeingServed() ? " (making way for clients)" : "");
@@ -869,8 +890,13 @@ final class ManagerService {
                 .ifPresent(dead -> catalog.removeHolder(n.name(), n.v().version(), dead));
             save.get();
           }
+          healBackoff.remove(k);
         } else {
-          log.warn("manager: healing {} v{} failed: {}", n.name(), n.v().version(), ar.cause().getMessage());
+          long[] b = healBackoff.computeIfAbsent(k, x -> new long[] {0, 500});
+          b[1] = Math.min(HEAL_BACKOFF_MAX_MS, b[1] * 2);
+          b[0] = System.currentTimeMillis() + b[1];
+          log.warn("manager: healing {} v{} failed: {}; trying again in {} s or later", n.name(), n.v().version(),
+              ar.cause().getMessage(), b[1] / 1000);
         }
         healPending = true;
         heal();

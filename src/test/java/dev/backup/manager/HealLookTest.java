@@ -46,6 +46,7 @@ class HealLookTest {
     svc.serversChanged();
     svc.catalog.commit("a", 2, new Catalog.Version(1, 10, "00", 1, List.of(1, 2)));
     svc.catalog.commit("b", 1, new Catalog.Version(1, 10, "00", 1, List.of(2)));
+    // (No look below finds a copy it could make: a copy would fail on this Vert.x and look again.)
     long now = System.currentTimeMillis();
 
     svc.heal(now);
@@ -67,13 +68,14 @@ class HealLookTest {
     svc.heal(now + 2_500);
     assertThat(svc.healLooks).isEqualTo(2);
 
-    // Three copies of "a" wanted: no server outside its holders has room for one.
+    // Three copies of "a" wanted: no server outside its holders is alive to take one.
     svc.catalog.setReplicas("a", 3);
     svc.heal(now + 3_000);
     assertThat(svc.healLooks).as("more copies wanted").isEqualTo(3);
-    svc.catalog.removeHolder("a", 1, 3);
+    svc.catalog.removeHolder("b", 1, 2);
     svc.heal(now + 3_500);
     assertThat(svc.healLooks).as("a holder removed").isEqualTo(4);
+    assertThat(svc.healCopies).isZero();
 
     // Nothing happens: one more look once the rescan period has passed, and only one.
     svc.heal(now + 3_500 + ManagerService.HEAL_RESCAN_MS - 1);
@@ -81,5 +83,47 @@ class HealLookTest {
     svc.heal(now + 3_500 + ManagerService.HEAL_RESCAN_MS);
     svc.heal(now + 3_600 + ManagerService.HEAL_RESCAN_MS);
     assertThat(svc.healLooks).isEqualTo(5);
+  }
+
+  /** Runs {@code body} on a context of the manager's Vert.x and gives its result. */
+  private <T> T onContext(java.util.function.Supplier<T> body) {
+    io.vertx.core.Promise<T> p = io.vertx.core.Promise.promise();
+    vertx.runOnContext(x -> p.complete(body.get()));
+    return p.future().await();
+  }
+
+  @Test
+  void aHealThatFailsAtOnceWaitsBeforeItIsTriedAgain() throws Exception {
+    ServerTable servers = new ServerTable(5_000);
+    long then = System.currentTimeMillis() - 60_000;
+    for (int id = 1; id <= 3; id++) {
+      servers.onReport(report(id), true, then);
+    }
+    // No server answers on this Vert.x's event bus: every heal copy fails at once.
+    ManagerService svc = new ManagerService(vertx, TestSupport.config(Role.manager, 0, 7000, 7000, dir),
+        servers, () -> Future.succeededFuture());
+    long start = System.currentTimeMillis();
+    onContext(() -> {
+      svc.serversChanged();
+      svc.catalog.commit("a", 2, new Catalog.Version(1, 10, "00", 1, List.of(1)));
+      svc.heal();
+      return null;
+    });
+    // The manager's ticks for most of a second: tried once, not again (it backs off for a
+    // second from its failure, which came after the start).
+    while (System.currentTimeMillis() < start + 900) {
+      onContext(() -> {
+        svc.heal();
+        return null;
+      });
+      Thread.sleep(50);
+    }
+    assertThat(onContext(() -> svc.healCopies)).isEqualTo(1);
+    // Then it is tried again.
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+        .until(() -> onContext(() -> {
+          svc.heal();
+          return svc.healCopies;
+        }) >= 2);
   }
 }
