@@ -33,16 +33,25 @@ class HealLookTest {
         .put("freeBytes", 1L << 40);
   }
 
-  @Test
-  void looksAgainOnlyAfterAChangeThatCanLeaveAVersionShortOrAfterAWhile() {
+  /** Servers 1-3, alive, their reports from a minute ago: the start-up grace is over. */
+  private static ServerTable threeAlive() {
     ServerTable servers = new ServerTable(5_000);
-    // Reports from a minute ago: the start-up grace is over, all three alive.
     long then = System.currentTimeMillis() - 60_000;
     for (int id = 1; id <= 3; id++) {
       servers.onReport(report(id), true, then);
     }
-    ManagerService svc = new ManagerService(vertx, TestSupport.config(Role.manager, 0, 7000, 7000, dir),
-        servers, () -> Future.succeededFuture());
+    return servers;
+  }
+
+  private ManagerService service(ServerTable servers) {
+    return new ManagerService(vertx, TestSupport.config(Role.manager, 0, 7000, 7000, dir), servers,
+        () -> Future.succeededFuture());
+  }
+
+  @Test
+  void looksAgainOnlyAfterAChangeThatCanLeaveAVersionShortOrAfterAWhile() {
+    ServerTable servers = threeAlive();
+    ManagerService svc = service(servers);
     svc.serversChanged();
     svc.catalog.commit("a", 2, new Catalog.Version(1, 10, "00", 1, List.of(1, 2)));
     svc.catalog.commit("b", 1, new Catalog.Version(1, 10, "00", 1, List.of(2)));
@@ -94,14 +103,8 @@ class HealLookTest {
 
   @Test
   void aHealThatFailsAtOnceWaitsBeforeItIsTriedAgain() throws Exception {
-    ServerTable servers = new ServerTable(5_000);
-    long then = System.currentTimeMillis() - 60_000;
-    for (int id = 1; id <= 3; id++) {
-      servers.onReport(report(id), true, then);
-    }
     // No server answers on this Vert.x's event bus: every heal copy fails at once.
-    ManagerService svc = new ManagerService(vertx, TestSupport.config(Role.manager, 0, 7000, 7000, dir),
-        servers, () -> Future.succeededFuture());
+    ManagerService svc = service(threeAlive());
     long start = System.currentTimeMillis();
     onContext(() -> {
       svc.serversChanged();
