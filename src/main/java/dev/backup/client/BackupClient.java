@@ -65,7 +65,7 @@ public final class BackupClient implements AutoCloseable {
     this.netClient = vertx.createNetClient(Tls.client(config, new NetClientOptions()
         .setConnectTimeout(config.connectTimeoutMs())
         .setIdleTimeout(config.idleTimeoutSeconds()).setIdleTimeoutUnit(TimeUnit.SECONDS)
-        .setTcpNoDelay(true).setSendBufferSize(READ_BUFFER).setReceiveBufferSize(READ_BUFFER)));
+        .setTcpNoDelay(true).setSendBufferSize(READ_BUFFER)));
     // Kept for the next file; closed well before a server's idle timeout would.
     this.pool = new dev.backup.protocol.ConnectionPool(vertx, netClient,
         Math.min(10_000L, config.idleTimeoutSeconds() * 500L), IN_FLIGHT_LIMIT);

@@ -2,6 +2,7 @@ package dev.backup.storage;
 
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
+import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.file.AsyncFile;
 import io.vertx.core.streams.WriteStream;
@@ -25,8 +26,12 @@ public final class WriteBehind implements WriteStream<Buffer> {
   private final AsyncFile file;
   private final long step;
   private long unforced;
+  /** The last force started (on the way, or the final one). */
   private Future<Void> forcing = Future.succeededFuture();
   private Throwable failure;
+  /** Writes handed to the file and not yet done: a force does not wait for them. */
+  private int writing;
+  private Promise<Void> allWritten;
 
   public WriteBehind(AsyncFile file, long step) {
     this.file = file;
@@ -43,6 +48,17 @@ public final class WriteBehind implements WriteStream<Buffer> {
       return Future.failedFuture(failure);
     }
     Future<Void> written = file.write(data);
+    writing++;
+    written.onComplete(ar -> {
+      if (ar.failed()) {
+        failed(ar.cause());
+      }
+      if (--writing == 0 && allWritten != null) {
+        Promise<Void> p = allWritten;
+        allWritten = null;
+        p.complete();
+      }
+    });
     unforced += data.length();
     if (unforced >= step && forcing.isComplete()) {
       unforced = 0;
@@ -57,12 +73,29 @@ public final class WriteBehind implements WriteStream<Buffer> {
     }
   }
 
-  /** Forces every byte written so far to disk, once any force on the way has ended. */
+  /**
+   * Forces every byte written so far to disk: once every write handed to the file is done
+   * (an AsyncFile's own flush does not wait for them: a force could run before the last
+   * bytes reached the file) and any force on the way has ended.
+   */
   public Future<Void> flush() {
-    return forcing.transform(x -> failure != null ? Future.failedFuture(failure) : file.flush());
+    Future<Void> written;
+    if (writing == 0) {
+      written = Future.succeededFuture();
+    } else {
+      if (allWritten == null) {
+        allWritten = Promise.promise();
+      }
+      written = allWritten.future();
+    }
+    Future<Void> before = forcing;
+    Future<Void> done = written.transform(x -> before)
+        .transform(x -> failure != null ? Future.<Void>failedFuture(failure) : file.flush());
+    forcing = done;
+    return done;
   }
 
-  /** Waits for a force on the way to end (before the file is closed), whatever it gave. */
+  /** Waits for the last force started (on the way, or the final one) to end, whatever it gave: before the file closes. */
   public Future<Void> settled() {
     return forcing.transform(x -> Future.succeededFuture());
   }

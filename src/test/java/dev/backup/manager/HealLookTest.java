@@ -112,11 +112,12 @@ class HealLookTest {
       svc.heal();
       return null;
     });
-    // The manager's ticks for most of a second: tried once, not again (it backs off for a
-    // second from its failure, which came after the start).
+    // The manager's ticks for most of a second, each as if half a second after the start:
+    // tried once, not again (it backs off for a second from its failure, which came after
+    // the start).
     while (System.currentTimeMillis() < start + 900) {
       onContext(() -> {
-        svc.heal();
+        svc.heal(start + 500);
         return null;
       });
       Thread.sleep(50);

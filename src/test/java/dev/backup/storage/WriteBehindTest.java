@@ -39,7 +39,10 @@ class WriteBehindTest {
     final AtomicInteger forces = new AtomicInteger();
     final AtomicInteger running = new AtomicInteger();
     final AtomicInteger mostAtOnce = new AtomicInteger();
+    /** What reached the file, in order: "written" as each write is done, "force" as each force starts. */
+    final List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
     volatile boolean failForces;
+    volatile long slowWrites;
     AsyncFile file;
 
     AsyncFile open(Path path) {
@@ -47,7 +50,19 @@ class WriteBehindTest {
           .await();
       file = (AsyncFile) Proxy.newProxyInstance(AsyncFile.class.getClassLoader(), new Class<?>[] {AsyncFile.class},
           (proxy, method, args) -> {
+            if (method.getName().equals("write") && method.getParameterCount() == 1 && slowWrites > 0) {
+              // A write that the file takes its time to finish (a slow disk).
+              return real.write((Buffer) args[0]).compose(v -> {
+                Promise<Void> later = Promise.promise();
+                vertx.setTimer(slowWrites, t -> {
+                  events.add("written");
+                  later.complete();
+                });
+                return later.future();
+              });
+            }
             if (method.getName().equals("flush") && method.getParameterCount() == 0) {
+              events.add("force");
               forces.incrementAndGet();
               mostAtOnce.accumulateAndGet(running.incrementAndGet(), Math::max);
               Future<Void> f = failForces ? Future.failedFuture(new IOException("Input/output error"))
@@ -93,6 +108,24 @@ class WriteBehindTest {
     assertThat(w.mostAtOnce.get()).isEqualTo(1);
     assertThat(w.forces.get()).isEqualTo(forcesBeforeEnd + 1);
     assertThat(Files.readAllBytes(path)).isEqualTo(all);
+  }
+
+  @Test
+  void theFinalForceWaitsForTheWritesStillUnderway() throws Exception {
+    Path path = dir.resolve("slow");
+    Watched w = new Watched();
+    AsyncFile file = w.open(path);
+    w.slowWrites = 100;
+    on(ctx -> {
+      WriteBehind out = new WriteBehind(file);
+      for (int i = 0; i < 3; i++) {
+        out.write(Buffer.buffer("part " + i + "\n"));
+      }
+      // Asked at once, while the three writes are not done yet.
+      return out.flush().compose(v -> out.settled()).compose(v -> file.close());
+    });
+    assertThat(w.events).containsExactly("written", "written", "written", "force");
+    assertThat(Files.readString(path)).isEqualTo("part 0\npart 1\npart 2\n");
   }
 
   @Test
