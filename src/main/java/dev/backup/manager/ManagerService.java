@@ -411,7 +411,11 @@ final class ManagerService {
     for (int i = 0; i < targets.size(); i++) {
       copies.add(copy(name, v, liveHolders.get(i % liveHolders.size()), targets.get(i), r, false));
     }
-    return Future.all(copies).onComplete(x -> healing.remove(k, mine)).map(x -> {
+    return Future.all(copies).onComplete(x -> {
+      healing.remove(k, mine);
+      // The version was skipped by any look made meanwhile: the next one sees it again.
+      healPending = true;
+    }).map(x -> {
       copies.forEach(f -> change.getJsonArray("added").add(f.result()));
       return change;
     });
@@ -831,6 +835,10 @@ final class ManagerService {
     }
     healRetryAt = Long.MAX_VALUE;
     healPending = false;
+    if (servers.healthChanges() != healSeenHealth) {
+      // Other servers now: versions whose copies failed are worth a try at once.
+      healBackoff.clear();
+    }
     healSeenHealth = servers.healthChanges();
     healSeenCatalog = catalog;
     healSeenShortened = catalog.shortened();

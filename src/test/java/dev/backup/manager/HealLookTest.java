@@ -104,7 +104,8 @@ class HealLookTest {
   @Test
   void aHealThatFailsAtOnceWaitsBeforeItIsTriedAgain() throws Exception {
     // No server answers on this Vert.x's event bus: every heal copy fails at once.
-    ManagerService svc = service(threeAlive());
+    ServerTable servers = threeAlive();
+    ManagerService svc = service(servers);
     long start = System.currentTimeMillis();
     onContext(() -> {
       svc.serversChanged();
@@ -129,5 +130,15 @@ class HealLookTest {
           svc.heal();
           return svc.healCopies;
         }) >= 2);
+    // Failed again (it now waits two seconds), then a server's health changes: the set of
+    // servers is another, the version is tried again at once.
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+        .until(() -> onContext(() -> svc.health().getInteger("healing")) == 0);
+    long copies = onContext(() -> svc.healCopies);
+    assertThat(onContext(() -> {
+      servers.onMemberRemoved(3);
+      svc.heal();
+      return svc.healCopies;
+    })).isEqualTo(copies + 1);
   }
 }
