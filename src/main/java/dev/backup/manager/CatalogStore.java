@@ -1,12 +1,12 @@
 package dev.backup.manager;
 
 import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.json.jackson.JacksonCodec;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -148,41 +148,7 @@ public final class CatalogStore implements AutoCloseable {
 
   /** The object the parser is at (its START_OBJECT read), whole: one element of the snapshot, small. */
   private static JsonObject object(JsonParser json) throws IOException {
-    JsonObject o = new JsonObject();
-    while (json.nextToken() == JsonToken.FIELD_NAME) {
-      String name = json.currentName();
-      o.put(name, value(json, json.nextToken()));
-    }
-    return o;
-  }
-
-  private static Object value(JsonParser json, JsonToken t) throws IOException {
-    switch (t) {
-      case START_OBJECT:
-        return object(json);
-      case START_ARRAY: {
-        io.vertx.core.json.JsonArray a = new io.vertx.core.json.JsonArray();
-        JsonToken e;
-        while ((e = json.nextToken()) != JsonToken.END_ARRAY) {
-          a.add(value(json, e));
-        }
-        return a;
-      }
-      case VALUE_STRING:
-        return json.getText();
-      case VALUE_NUMBER_INT:
-        return json.getLongValue();
-      case VALUE_NUMBER_FLOAT:
-        return json.getDoubleValue();
-      case VALUE_TRUE:
-        return true;
-      case VALUE_FALSE:
-        return false;
-      case VALUE_NULL:
-        return null;
-      default:
-        throw new JsonParseException(json, "unexpected " + t);
-    }
+    return new JsonObject(JacksonCodec.parseObject(json));
   }
 
   /** Applies the journal of the snapshot's generation; returns the length of its whole lines. */
