@@ -1,6 +1,7 @@
 package dev.backup.manager;
 
 import dev.backup.cluster.Addresses;
+import dev.backup.cluster.Backoff;
 import dev.backup.cluster.Ticket;
 import dev.backup.config.Config;
 import dev.backup.placement.LoadAwarePlacement;
@@ -796,14 +797,12 @@ final class ManagerService {
   long healLooks;
   long healCopies;
   /**
-   * Versions whose last heal copy failed, by key: {retry at, delay}. Not tried again
-   * before that time (1 s after the first failure, doubling to a minute): a copy that
-   * fails at once (a source that refuses) would otherwise be tried again and again.
+   * Versions whose last heal copy failed, by key, and when they may be tried again: a
+   * copy that fails at once (a source that refuses) would otherwise be tried again and again.
    */
-  private final Map<String, long[]> healBackoff = new HashMap<>();
+  private final Map<String, Backoff> healBackoff = new HashMap<>();
   /** When the first version now backing off may be tried again. */
   private long healRetryAt = Long.MAX_VALUE;
-  static final long HEAL_BACKOFF_MAX_MS = 60_000;
 
   void heal() {
     heal(System.currentTimeMillis());
@@ -845,7 +844,7 @@ final class ManagerService {
     healLookedAt = now;
     healLooks++;
     // Failures long past are forgotten (their versions may be gone, or healed since).
-    healBackoff.values().removeIf(b -> b[0] < now - 10 * HEAL_BACKOFF_MAX_MS);
+    healBackoff.values().removeIf(b -> b.notBefore() < now - 10 * Backoff.MAX_MS);
     record Need(String name, Catalog.Version v, int present, int wanted) {
     }
     List<Need> needs = new ArrayList<>();
@@ -856,9 +855,9 @@ final class ManagerService {
           continue;
         }
         String k = key(e.name(), v.version());
-        long[] backoff = healBackoff.get(k);
-        if (backoff != null && backoff[0] > now) {
-          healRetryAt = Math.min(healRetryAt, backoff[0]);
+        Backoff backoff = healBackoff.get(k);
+        if (backoff != null && !backoff.ready(now)) {
+          healRetryAt = Math.min(healRetryAt, backoff.notBefore());
         } else if (!healing.containsKey(k)) {
           needs.add(new Need(e.name(), v, present, e.replicas()));
         }
@@ -900,11 +899,9 @@ final class ManagerService {
           }
           healBackoff.remove(k);
         } else {
-          long[] b = healBackoff.computeIfAbsent(k, x -> new long[] {0, 500});
-          b[1] = Math.min(HEAL_BACKOFF_MAX_MS, b[1] * 2);
-          b[0] = System.currentTimeMillis() + b[1];
+          long wait = healBackoff.computeIfAbsent(k, x -> new Backoff()).failed(System.currentTimeMillis());
           log.warn("manager: healing {} v{} failed: {}; trying again in {} s or later", n.name(), n.v().version(),
-              ar.cause().getMessage(), b[1] / 1000);
+              ar.cause().getMessage(), wait / 1000);
         }
         healPending = true;
         heal();

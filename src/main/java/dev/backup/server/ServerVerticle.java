@@ -1,6 +1,7 @@
 package dev.backup.server;
 
 import dev.backup.cluster.Addresses;
+import dev.backup.cluster.Backoff;
 import dev.backup.cluster.Ticket;
 import dev.backup.config.Config;
 import dev.backup.config.Tls;
@@ -67,9 +68,7 @@ public final class ServerVerticle extends VerticleBase {
   /** A reconciliation is under way; the token of the last one applied. */
   private boolean reconciling;
   private String reconciled;
-  private long reconcileBackoff;
-  private long reconcileNotBefore;
-  static final long RECONCILE_BACKOFF_MAX_MS = 60_000;
+  private final Backoff reconcileBackoff = new Backoff();
   /** An inventory is a listing of this server's metadata: half a minute is plenty, and the manager asks again. */
   static final long INVENTORY_TIMEOUT_MS = 30_000;
 
@@ -293,14 +292,13 @@ public final class ServerVerticle extends VerticleBase {
           reconciling = false;
           if (ar.succeeded()) {
             reconciled = token;
-            reconcileBackoff = 0;
+            reconcileBackoff.succeeded();
           } else {
             // Asked again by the next reports, but not at once: a manager that cannot save its
             // catalog (or a disk here that refuses) should not get the whole inventory twice a second.
-            reconcileBackoff = Math.min(RECONCILE_BACKOFF_MAX_MS, Math.max(1000, reconcileBackoff * 2));
-            reconcileNotBefore = System.currentTimeMillis() + reconcileBackoff;
+            long wait = reconcileBackoff.failed(System.currentTimeMillis());
             log.warn("server {}: reconciliation with the manager failed ({}); trying again in {} s", config.id(),
-                ar.cause().getMessage(), reconcileBackoff / 1000);
+                ar.cause().getMessage(), wait / 1000);
           }
         });
   }
@@ -502,7 +500,7 @@ public final class ServerVerticle extends VerticleBase {
             String wanted = ar.result().body().getString("inventory");
             // (A reply to a report sent before the last reconciliation ended may still ask for it.)
             if (wanted != null && !wanted.equals(reconciled) && !reconciling
-                && System.currentTimeMillis() >= reconcileNotBefore) {
+                && reconcileBackoff.ready(System.currentTimeMillis())) {
               reconcile(wanted);
             }
             if (reportsFailing) {
