@@ -12,7 +12,7 @@ import dev.backup.protocol.Op;
 import dev.backup.protocol.Scram;
 import dev.backup.storage.Sha256Stream;
 import dev.backup.storage.TeeStream;
-import dev.backup.storage.WriteBehind;
+import dev.backup.storage.FileSink;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -499,16 +499,16 @@ public final class BackupClient implements AutoCloseable {
       }
       java.nio.file.Path tmp = target.toAbsolutePath().resolveSibling(".bk-part-" + java.util.UUID.randomUUID()
           + "-" + target.getFileName());
-      return vertx.fileSystem().open(tmp.toString(), new OpenOptions().setWrite(true).setCreateNew(true))
+      return FileSink.create(context, tmp)
           .recover(e -> Future.failedFuture(new BackupException(ErrorCode.IO, "cannot write " + tmp + ": "
               + e.getMessage(), e)))
-          .onSuccess(af -> temps.add(tmp))
-          .compose(af -> {
-            // Forced on the way, so that the final force finds little left to write.
-            WriteBehind out = new WriteBehind(af.setWriteQueueMaxSize(WRITE_QUEUE));
-            return new Fetch(name, size, sha, sources, af, out, tmp, notice, progress).from(0)
+          .onSuccess(out -> temps.add(tmp))
+          .compose(out -> {
+            // Written in large pieces and forced on the way, so that the final force finds little left.
+            out.setWriteQueueMaxSize(WRITE_QUEUE);
+            return new Fetch(name, size, sha, sources, out, notice, progress).from(0)
                 .compose(v -> out.flush())
-                .eventually(() -> out.settled().compose(x -> af.close()))
+                .eventually(out::close)
                 .compose(v -> vertx.fileSystem().move(tmp.toString(), target.toAbsolutePath().toString(),
                     new io.vertx.core.file.CopyOptions().setAtomicMove(true).setReplaceExisting(true)))
                 .recover(e -> vertx.fileSystem().delete(tmp.toString()).transform(x -> Future.failedFuture(e)))
@@ -524,24 +524,20 @@ public final class BackupClient implements AutoCloseable {
     final long size;
     final String sha;
     final io.vertx.core.json.JsonArray sources;
-    final AsyncFile file;
-    final WriteBehind out;
-    final java.nio.file.Path tmp;
+    final FileSink out;
     final java.util.function.Consumer<String> notice;
     final java.util.function.LongConsumer progress;
     Sha256Stream hasher = new Sha256Stream(vertx.getOrCreateContext(), hashExecutor);
     long done;
 
-    Fetch(String name, long size, String sha, io.vertx.core.json.JsonArray sources, AsyncFile file, WriteBehind out,
-          java.nio.file.Path tmp, java.util.function.Consumer<String> notice, java.util.function.LongConsumer progress) {
+    Fetch(String name, long size, String sha, io.vertx.core.json.JsonArray sources, FileSink out,
+          java.util.function.Consumer<String> notice, java.util.function.LongConsumer progress) {
       this.progress = progress;
       this.name = name;
       this.size = size;
       this.sha = sha;
       this.sources = sources;
-      this.file = file;
       this.out = out;
-      this.tmp = tmp;
       this.notice = notice;
     }
 
@@ -570,8 +566,7 @@ public final class BackupClient implements AutoCloseable {
     private Future<Void> restart(int id) {
       done = 0;
       hasher = new Sha256Stream(vertx.getOrCreateContext(), hashExecutor);
-      file.setWritePos(0);
-      return vertx.fileSystem().truncate(tmp.toString(), 0).compose(x -> Future.failedFuture(
+      return out.truncate().compose(x -> Future.failedFuture(
           new BackupException(ErrorCode.INTEGRITY, "the copy from server " + id + " does not match its checksum")));
     }
   }

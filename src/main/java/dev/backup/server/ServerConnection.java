@@ -11,12 +11,10 @@ import dev.backup.protocol.Op;
 import dev.backup.storage.ReplicaMeta;
 import dev.backup.storage.Sha256Stream;
 import dev.backup.storage.TeeStream;
-import dev.backup.storage.WriteBehind;
+import dev.backup.storage.FileSink;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.file.AsyncFile;
-import io.vertx.core.file.OpenOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetSocket;
@@ -59,9 +57,8 @@ final class ServerConnection implements FrameDecoder.Listener {
   private boolean verified;
   private long received;
   private Path tmp;
-  private AsyncFile file;
-  /** The temporary file as written to: forced on the way (see WriteBehind). */
-  private WriteBehind fileOut;
+  /** The temporary file, written in large pieces and forced on the way (see FileSink). */
+  private FileSink file;
   private Buffer whole;
   private NetSocket down;
   private Sha256Stream hasher;
@@ -153,14 +150,14 @@ final class ServerConnection implements FrameDecoder.Listener {
     if (ticket.size() <= WHOLE_MAX) {
       whole = Buffer.buffer((int) ticket.size());
     }
-    Future<AsyncFile> opened = whole != null ? Future.succeededFuture(null) : server.vertx().fileSystem()
-        .open(tmp.toString(), new OpenOptions().setWrite(true).setCreateNew(true));
+    Future<FileSink> opened = whole != null ? Future.succeededFuture(null) : FileSink.create(server.context(), tmp);
     Future<NetSocket> connected = hop + 1 < ticket.chain().size() ? connectDown() : Future.succeededFuture(null);
     Future.all(opened, connected).onComplete(ar -> {
       if (state == State.FAILED) {
         // It failed while the file was being opened: fail() found nothing to close, and its
         // removal may have run before the file existed. Close and remove it now.
-        Future<Void> closed = opened.succeeded() ? opened.result().close() : Future.succeededFuture();
+        Future<Void> closed = opened.succeeded() && opened.result() != null ? opened.result().close()
+            : Future.succeededFuture();
         closed.onComplete(x -> server.discard(tmp));
         if (connected.succeeded() && connected.result() != null) {
           connected.result().close();
@@ -170,7 +167,6 @@ final class ServerConnection implements FrameDecoder.Listener {
       if (opened.succeeded() && opened.result() != null) {
         file = opened.result();
         file.setWriteQueueMaxSize(ServerVerticle.WRITE_QUEUE);
-        fileOut = new WriteBehind(file);
       }
       if (connected.succeeded()) {
         down = connected.result();
@@ -183,7 +179,7 @@ final class ServerConnection implements FrameDecoder.Listener {
         tee = new TeeStream(TeeStream.appender(whole), down);
       } else {
         hasher = new Sha256Stream(server.context(), server.hashExecutor());
-        tee = new TeeStream(fileOut, down, hasher);
+        tee = new TeeStream(file, down, hasher);
       }
       tee.exceptionHandler(t -> {
         if (down != null && tee.failedTarget() == down) {
@@ -412,8 +408,8 @@ final class ServerConnection implements FrameDecoder.Listener {
             + ticket.size() + " bytes)"));
       }
       ReplicaMeta meta = meta(sha);
-      AsyncFile f = file;
-      Future<Void> flushed = fileOut.flush().compose(v -> closeFile(f));
+      FileSink f = file;
+      Future<Void> flushed = f.flush().compose(v -> closeFile(f));
       return Future.all(flushed, server.writeMeta(tmp, meta)).compose(x -> server.placeReplica(tmp, meta));
     });
   }
@@ -431,21 +427,16 @@ final class ServerConnection implements FrameDecoder.Listener {
   }
 
   /**
-   * Closes the temporary file once, whoever asks first (the commit, or a failure after it):
-   * a second close of an AsyncFile throws, and a throw in {@link #fail} would skip the rest
-   * of the clean-up and leave the sender waiting for an answer that never comes.
+   * Closes the temporary file, whoever asks first (the commit, or a failure after it); the
+   * write and force under way end first, and the close never fails (a failure's clean-up
+   * must go on to tell the sender).
    */
-  private Future<Void> closeFile(AsyncFile f) {
+  private Future<Void> closeFile(FileSink f) {
     if (f == null || f != file) {
       return Future.succeededFuture();
     }
     file = null;
-    try {
-      // A force started on the way ends before the file closes (it would fail on a closed one).
-      return fileOut.settled().compose(x -> f.close()).recover(x -> Future.succeededFuture());
-    } catch (IllegalStateException alreadyClosed) {
-      return Future.succeededFuture();
-    }
+    return f.close();
   }
 
   /** Aborts the transfer: no temporary file is left and the sender hears why. */
