@@ -282,8 +282,14 @@ final class ManagerService {
     }
     pending.remove(key(name, version));
     pendingBytes.remove(key(name, version));
-    catalog.commit(name, b.getInteger("replicas", ids.size()), new Catalog.Version(version, b.getLong("size"),
-        b.getString("sha256"), b.getLong("created", System.currentTimeMillis()), List.copyOf(ids)));
+    Catalog.Version committed = new Catalog.Version(version, b.getLong("size"), b.getString("sha256"),
+        b.getLong("created", System.currentTimeMillis()), List.copyOf(ids));
+    catalog.commit(name, b.getInteger("replicas", ids.size()), committed);
+    if (present(committed) < catalog.get(name).replicas()) {
+      // A server of the chain died after storing its copy, before this report: its death
+      // was looked at before the version existed. Look again now, not at the next rescan.
+      healPending = true;
+    }
     List<Catalog.Version> old = catalog.versionsBeyond(name, config.versionsKept());
     for (Catalog.Version v : old) {
       catalog.removeVersion(name, v.version());

@@ -94,6 +94,32 @@ class HealLookTest {
     assertThat(svc.healLooks).isEqualTo(5);
   }
 
+  @Test
+  void aVersionCommittedWithACopyOnADeadServerIsLookedAtAtOnce() {
+    ServerTable servers = threeAlive();
+    ManagerService svc = service(servers);
+    svc.serversChanged();
+    long now = System.currentTimeMillis();
+    // Servers 2 and 3 die (so that no look can start a copy: server 1 would have no target).
+    servers.onMemberRemoved(2);
+    servers.onMemberRemoved(3);
+    svc.serversChanged();
+    svc.heal(now);
+    svc.heal(now + 500);
+    assertThat(svc.healLooks).isEqualTo(1);
+    // A backup whose chain was 1 -> 3 is reported: server 3 stored its copy, then died.
+    svc.committed(new JsonObject().put("name", "a").put("version", 1L).put("size", 10L).put("sha256", "00")
+        .put("replicas", 2).put("servers", new io.vertx.core.json.JsonArray().add(1).add(3)));
+    svc.heal(now + 1_000);
+    assertThat(svc.healCopies).isZero();
+    assertThat(svc.healLooks).as("a version short of copies from its commit").isEqualTo(2);
+    // One with its copies alive is not a reason to look.
+    svc.committed(new JsonObject().put("name", "b").put("version", 1L).put("size", 10L).put("sha256", "00")
+        .put("replicas", 1).put("servers", new io.vertx.core.json.JsonArray().add(1)));
+    svc.heal(now + 1_500);
+    assertThat(svc.healLooks).isEqualTo(2);
+  }
+
   /** Runs {@code body} on a context of the manager's Vert.x and gives its result. */
   private <T> T onContext(java.util.function.Supplier<T> body) {
     io.vertx.core.Promise<T> p = io.vertx.core.Promise.promise();
