@@ -809,6 +809,13 @@ final class ManagerService {
   private final Map<String, Backoff> healBackoff = new HashMap<>();
   /** When the first version now backing off may be tried again. */
   private long healRetryAt = Long.MAX_VALUE;
+  /**
+   * The smallest version the last look found no server with room for (Long.MAX_VALUE:
+   * none), and the servers that had room for it then: one more server with room is a
+   * reason to look again (disk space freed, a server emptied), not only the rescan.
+   */
+  private long healStarvedSize = Long.MAX_VALUE;
+  private Set<Integer> healRoomyAtLook = Set.of();
 
   void heal() {
     heal(System.currentTimeMillis());
@@ -835,9 +842,11 @@ final class ManagerService {
       return;
     }
     if (!healPending && servers.healthChanges() == healSeenHealth && healSeenCatalog == catalog
-        && catalog.shortened() == healSeenShortened && now - healLookedAt < HEAL_RESCAN_MS && now < healRetryAt) {
+        && catalog.shortened() == healSeenShortened && now - healLookedAt < HEAL_RESCAN_MS && now < healRetryAt
+        && !roomFor(healStarvedSize).stream().anyMatch(id -> !healRoomyAtLook.contains(id))) {
       return;
     }
+    healStarvedSize = Long.MAX_VALUE;
     healRetryAt = Long.MAX_VALUE;
     healPending = false;
     if (servers.healthChanges() != healSeenHealth) {
@@ -885,6 +894,8 @@ final class ManagerService {
       try {
         target = placement.choose(1, n.v().size(), new HashSet<>(n.v().servers()));
       } catch (BackupException noRoom) {
+        healStarvedSize = Math.min(healStarvedSize, n.v().size());
+        healRoomyAtLook = roomFor(healStarvedSize);
         continue;
       }
       String k = key(n.name(), n.v().version());
@@ -913,6 +924,20 @@ final class ManagerService {
         heal();
       });
     }
+  }
+
+  /** The live servers with room for {@code size} bytes as placement counts it (none for Long.MAX_VALUE). */
+  private Set<Integer> roomFor(long size) {
+    if (size == Long.MAX_VALUE) {
+      return Set.of();
+    }
+    Set<Integer> out = new HashSet<>();
+    for (ServerLoad l : servers.loads()) {
+      if (l.alive() && size <= l.freeBytes() - LoadAwarePlacement.HEADROOM) {
+        out.add(l.id());
+      }
+    }
+    return out;
   }
 
   /** Counts for status: files whose every version has its copies, those short of copies, those being healed. */

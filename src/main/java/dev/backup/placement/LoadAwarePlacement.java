@@ -19,7 +19,7 @@ public final class LoadAwarePlacement implements PlacementPolicy {
   /** Cost of one millisecond of report latency. */
   static final double LATENCY_WEIGHT = 0.01;
   /** Room kept free on every disk beyond the file itself. */
-  static final long HEADROOM = 16L * 1024 * 1024;
+  public static final long HEADROOM = 16L * 1024 * 1024;
 
   private List<ServerLoad> servers = List.of();
 

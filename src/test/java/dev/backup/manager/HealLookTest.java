@@ -120,6 +120,36 @@ class HealLookTest {
     assertThat(svc.healLooks).isEqualTo(2);
   }
 
+  @Test
+  void aServerWithRoomAgainIsAReasonToLook() {
+    ServerTable servers = threeAlive();
+    ManagerService svc = service(servers);
+    long now = System.currentTimeMillis();
+    // Server 3 is full; "a" wants a third copy, which only server 3 could take.
+    servers.onReport(report(3).put("freeBytes", 0L), true, now);
+    long copies = onContext(() -> {
+      svc.serversChanged();
+      svc.catalog.commit("a", 3, new Catalog.Version(1, 10, "00", 1, List.of(1, 2)));
+      svc.heal(now);
+      svc.heal(now + 500);
+      // Server 1 frees space: it holds "a" already, no reason to look.
+      servers.onReport(report(1).put("freeBytes", (1L << 40) + 4096), true, now + 600);
+      svc.serversChanged();
+      svc.heal(now + 1_000);
+      return svc.healCopies;
+    });
+    assertThat(copies).isZero();
+    assertThat(svc.healLooks).isEqualTo(1);
+    // Server 3 has room again (files deleted): healing looks at once and starts the copy.
+    long after = onContext(() -> {
+      servers.onReport(report(3), true, now + 1_200);
+      svc.serversChanged();
+      svc.heal(now + 1_500);
+      return svc.healCopies;
+    });
+    assertThat(after).isEqualTo(1);
+  }
+
   /** Runs {@code body} on a context of the manager's Vert.x and gives its result. */
   private <T> T onContext(java.util.function.Supplier<T> body) {
     io.vertx.core.Promise<T> p = io.vertx.core.Promise.promise();
