@@ -409,8 +409,16 @@ final class ServerConnection implements FrameDecoder.Listener {
       }
       ReplicaMeta meta = meta(sha);
       FileSink f = file;
+      if (f == null || state == State.FAILED) {
+        return Future.failedFuture(new BackupException(ErrorCode.IO, "server " + server.id()
+            + ": the transfer ended before its copy was on disk"));
+      }
+      // (A failure meanwhile closes the file: the flush then fails, nothing is placed.)
       Future<Void> flushed = f.flush().compose(v -> closeFile(f));
-      return Future.all(flushed, server.writeMeta(tmp, meta)).compose(x -> server.placeReplica(tmp, meta));
+      return Future.all(flushed, server.writeMeta(tmp, meta)).compose(x -> state == State.FAILED
+          ? Future.failedFuture(new BackupException(ErrorCode.IO, "server " + server.id()
+              + ": the transfer failed while its copy was forced"))
+          : server.placeReplica(tmp, meta));
     });
   }
 

@@ -45,8 +45,8 @@ public final class FileSink implements WriteStream<Buffer> {
   static final int BATCH_MIN = 256 * 1024;
   /** The native buffer each write copies through. */
   private static final int COPY_BUFFER = 1024 * 1024;
-  /** Copy buffers kept for the next writes (the rest are left to the collector). */
-  private static final ArrayBlockingQueue<ByteBuffer> SPARE = new ArrayBlockingQueue<>(4);
+  /** Copy buffers of closed sinks, kept for the next ones (the rest are left to the collector). */
+  private static final ArrayBlockingQueue<ByteBuffer> SPARE = new ArrayBlockingQueue<>(16);
 
   /** What the sink does to its file (a seam for tests: a disk that fails, or is slow). */
   interface Channel {
@@ -82,6 +82,10 @@ public final class FileSink implements WriteStream<Buffer> {
   private Handler<Void> drainHandler;
   private Handler<Throwable> exceptionHandler;
   private Future<Void> closed;
+  /** How many times gathered bytes were dropped by a close or a truncate: a flush asked before one fails. */
+  private long drops;
+  /** This sink's copy buffer (used on workers, by one write at a time; back to SPARE at close). */
+  private ByteBuffer copy;
 
   FileSink(Context context, Channel channel, long step) {
     this.context = context;
@@ -155,19 +159,22 @@ public final class FileSink implements WriteStream<Buffer> {
       writing = false;
       long n = inFlight;
       inFlight = 0;
+      // The sink's state is settled before the writers hear of it: one that writes more
+      // from its callback finds the next write started, or its bytes gathered for it.
       if (ar.failed()) {
         failed(ar.cause());
+        afterWrite();
         done.fail(ar.cause());
-        dropGathered(false);
       } else {
-        done.complete();
         unforced += n;
-        if (unforced >= step && forcing.isComplete()) {
+        // (Not once closing: a force must not run on a channel being closed.)
+        if (unforced >= step && forcing.isComplete() && closed == null && failure == null) {
           unforced = 0;
           forcing = onWorker(channel::force).onFailure(this::failed);
         }
+        afterWrite();
+        done.complete();
       }
-      afterWrite();
     });
   }
 
@@ -184,10 +191,13 @@ public final class FileSink implements WriteStream<Buffer> {
 
   /** On a worker: the buffers, copied through one native buffer, in writes of up to its size. */
   private void writeAll(List<Buffer> batch) throws IOException {
-    ByteBuffer buf = SPARE.poll();
-    if (buf == null) {
-      buf = ByteBuffer.allocateDirect(COPY_BUFFER);
+    if (copy == null) {
+      copy = SPARE.poll();
+      if (copy == null) {
+        copy = ByteBuffer.allocateDirect(COPY_BUFFER);
+      }
     }
+    ByteBuffer buf = copy;
     try {
       buf.clear();
       for (Buffer b : batch) {
@@ -214,17 +224,15 @@ public final class FileSink implements WriteStream<Buffer> {
       }
     } finally {
       buf.clear();
-      SPARE.offer(buf);
     }
   }
 
   private void afterWrite() {
-    if (failure == null && !queue.isEmpty() && (queued >= batchMin() || idle != null)) {
+    // (One write at a time, in order: never start one while another is under way.)
+    if (!writing && failure == null && !queue.isEmpty() && (queued >= batchMin() || idle != null)) {
       startWrite();
-    } else if (!writing && queue.isEmpty() && idle != null) {
-      Promise<Void> p = idle;
-      idle = null;
-      p.complete();
+    } else if (!writing && queue.isEmpty()) {
+      settleIdle();
     }
     if (drainHandler != null && !writeQueueFull()) {
       Handler<Void> h = drainHandler;
@@ -246,9 +254,25 @@ public final class FileSink implements WriteStream<Buffer> {
     }
   }
 
+  private void settleIdle() {
+    if (idle != null) {
+      Promise<Void> p = idle;
+      idle = null;
+      p.complete();
+    }
+  }
+
+  /**
+   * A write or force failed: nothing more is written (what is gathered fails with it), and
+   * whoever waits for the writes to end hears of it once the write under way ends.
+   */
   private void failed(Throwable t) {
     if (failure == null) {
       failure = t;
+      dropGathered(false);
+      if (!writing) {
+        settleIdle();
+      }
       if (exceptionHandler != null) {
         exceptionHandler.handle(t);
       }
@@ -272,27 +296,41 @@ public final class FileSink implements WriteStream<Buffer> {
 
   /**
    * Writes what is gathered and forces every byte written so far to disk, once any force
-   * on the way has ended. Fails if any write or force has failed.
+   * on the way has ended (no other starts meanwhile). Fails if any write or force has
+   * failed, or if the sink was closed or emptied before the force (bytes it covered were
+   * dropped).
    */
   public Future<Void> flush() {
     if (closed != null) {
       return Future.failedFuture(new IllegalStateException("the file is closed"));
     }
+    long dropsAsked = drops;
     Future<Void> before = forcing;
-    Future<Void> done = whenWritten().transform(x -> before)
-        .transform(x -> failure != null ? Future.<Void>failedFuture(failure) : onWorker(channel::force));
-    forcing = done.onFailure(this::failed);
+    Future<Void> done = whenWritten().transform(x -> before).transform(x -> {
+      if (failure != null) {
+        return Future.failedFuture(failure);
+      }
+      if (drops != dropsAsked) {
+        return Future.failedFuture(new IllegalStateException("the file was closed or emptied before it was forced"));
+      }
+      return onWorker(channel::force).onFailure(this::failed);
+    });
+    forcing = done;
     return done;
   }
 
   /**
    * Empties the file, forgetting what is gathered (a source sent bad bytes: start again);
-   * the next write goes to its start.
+   * the next write goes to its start. Write nothing until it has ended. A truncate that
+   * fails fails the sink (the file would keep the bad bytes).
    */
   public Future<Void> truncate() {
     dropGathered(true);
+    drops++;
+    // (The force to wait for is read once the write under way has ended: it may start one.)
     return whenWritten().transform(x -> forcing)
-        .transform(x -> failure != null ? Future.<Void>failedFuture(failure) : onWorker(channel::truncate))
+        .transform(x -> failure != null ? Future.<Void>failedFuture(failure)
+            : onWorker(channel::truncate).onFailure(this::failed))
         .andThen(ar -> unforced = 0);
   }
 
@@ -304,9 +342,20 @@ public final class FileSink implements WriteStream<Buffer> {
   public Future<Void> close() {
     if (closed == null) {
       dropGathered(true);
-      Future<Void> before = forcing;
-      closed = whenWritten().transform(x -> before).transform(x -> onWorker(channel::close))
-          .recover(x -> Future.succeededFuture());
+      drops++;
+      // The force to wait for is read once the write under way has ended (it may have
+      // started one); none starts after that.
+      closed = whenWritten().transform(x -> forcing).transform(x -> onWorker(() -> {
+        try {
+          channel.close();
+        } finally {
+          if (copy != null) {
+            copy.clear();
+            SPARE.offer(copy);
+            copy = null;
+          }
+        }
+      })).recover(x -> Future.succeededFuture());
     }
     return closed;
   }

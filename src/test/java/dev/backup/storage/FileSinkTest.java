@@ -18,6 +18,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
@@ -46,7 +48,9 @@ class FileSinkTest {
     final List<String> events = Collections.synchronizedList(new ArrayList<>());
     volatile boolean failForces;
     volatile boolean failWrites;
+    volatile boolean failTruncate;
     volatile long slowWritesMs;
+    volatile long slowForcesMs;
 
     Watched(Path path) throws IOException {
       real = FileSink.of(FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE));
@@ -58,13 +62,7 @@ class FileSinkTest {
       if (failWrites) {
         throw new IOException("No space left on device");
       }
-      if (slowWritesMs > 0) {
-        try {
-          Thread.sleep(slowWritesMs); // (a slow disk; this runs on a worker)
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
+      pause(slowWritesMs);
       real.write(src);
       events.add("written");
     }
@@ -75,6 +73,7 @@ class FileSinkTest {
       forces.incrementAndGet();
       mostAtOnce.accumulateAndGet(running.incrementAndGet(), Math::max);
       try {
+        pause(slowForcesMs);
         if (failForces) {
           throw new IOException("Input/output error");
         }
@@ -87,7 +86,21 @@ class FileSinkTest {
     @Override
     public void truncate() throws IOException {
       events.add("truncate");
+      if (failTruncate) {
+        throw new IOException("Read-only file system");
+      }
       real.truncate();
+    }
+
+    /** A slow disk (this runs on a worker). */
+    private static void pause(long ms) {
+      if (ms > 0) {
+        try {
+          Thread.sleep(ms);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
     }
 
     @Override
@@ -97,10 +110,15 @@ class FileSinkTest {
     }
   }
 
-  private <T> T on(Function<Context, Future<T>> body) {
+  /** Runs {@code body} on the sink's context and waits (at most 10 s: a hang fails the test) for its result. */
+  private <T> T on(Function<Context, Future<T>> body) throws Exception {
     Promise<T> result = Promise.promise();
     ctx.runOnContext(x -> body.apply(ctx).onComplete(result));
-    return result.future().await();
+    try {
+      return result.future().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(e.getCause().getMessage(), e.getCause());
+    }
   }
 
   private FileSink sink(Watched w, long step, int maxQueue) {
@@ -119,11 +137,12 @@ class FileSinkTest {
     Path path = dir.resolve("f");
     Watched w = new Watched(path);
     FileSink out = sink(w, 64 * 1024, 1024 * 1024);
-    int pieces = (all.length + 16 * 1024 - 1) / (16 * 1024);
+    int piece = 10_000; // (not a divisor of the 1 MiB copy buffer: buffers are split across it)
+    int pieces = (all.length + piece - 1) / piece;
     int forcesBeforeEnd = on(c -> {
       List<Future<Void>> writes = new ArrayList<>();
-      for (int off = 0; off < all.length; off += 16 * 1024) {
-        writes.add(out.write(Buffer.buffer().appendBytes(all, off, Math.min(16 * 1024, all.length - off))));
+      for (int off = 0; off < all.length; off += piece) {
+        writes.add(out.write(Buffer.buffer().appendBytes(all, off, Math.min(piece, all.length - off))));
       }
       // Written in one turn: the first 256 KiB start a write, the rest are gathered meanwhile
       // and go in the next. (A flush asked now would let no force start on the way: forces
@@ -131,7 +150,7 @@ class FileSinkTest {
       return Future.all(writes).compose(v -> out.flush()).map(v -> w.forces.get() - 1)
           .compose(n -> out.close().map(n));
     });
-    // 129 pieces of 16 KiB went to the file in a handful of writes.
+    // 210 pieces of 10,000 bytes went to the file in a handful of writes.
     assertThat(w.writes.get()).isBetween(1, pieces / 8);
     // 2 MiB in 64 KiB steps: forces start on the way, never two at once, and one at the end.
     assertThat(forcesBeforeEnd).isBetween(1, w.writes.get());
@@ -264,5 +283,67 @@ class FileSinkTest {
     String again = on(c -> out.close().map(v -> "closed"));
     assertThat(again).isEqualTo("closed");
     assertThat(w.events).containsOnlyOnce("close");
+  }
+
+  @Test
+  void aForceOnTheWayThatFailsWhileAFlushWaitsFailsTheFlush() throws Exception {
+    Path path = dir.resolve("force-fails");
+    Watched w = new Watched(path);
+    w.slowWritesMs = 300;
+    w.slowForcesMs = 50;
+    w.failForces = true;
+    FileSink out = sink(w, 4, 16);
+    assertThatThrownBy(() -> on(c -> out.write(Buffer.buffer("aaaa")).compose(v -> {
+      // The first write ended and a force on the way started (it fails 50 ms later); a
+      // second write is under way when it does, a third is gathered, a flush waits.
+      out.write(Buffer.buffer("bbbb"));
+      out.write(Buffer.buffer("cc"));
+      return out.flush();
+    }))).hasMessageContaining("Input/output error");
+    on(c -> out.close());
+    assertThat(new String(Files.readAllBytes(path), java.nio.charset.StandardCharsets.ISO_8859_1)).isEqualTo("aaaabbbb");
+  }
+
+  @Test
+  void noForceStartsOnceTheFileIsClosing() throws Exception {
+    Path path = dir.resolve("closing");
+    Watched w = new Watched(path);
+    w.slowWritesMs = 100;
+    FileSink out = sink(w, 4, 16);
+    on(c -> {
+      out.write(Buffer.buffer("aaaa")); // under way: ending, it would start a force (step 4)
+      return out.close();
+    });
+    assertThat(w.events).containsExactly("written", "close");
+  }
+
+  @Test
+  void aFlushWhoseBytesACloseDroppedFails() throws Exception {
+    Path path = dir.resolve("dropped");
+    Watched w = new Watched(path);
+    w.slowWritesMs = 100;
+    FileSink out = sink(w, FileSink.STEP, 16);
+    assertThatThrownBy(() -> on(c -> {
+      out.write(Buffer.buffer("aaaa")); // under way
+      out.write(Buffer.buffer("bb"));   // gathered
+      Future<Void> flushed = out.flush();
+      out.close();                      // (a failure elsewhere: the tail is dropped)
+      return flushed;
+    })).hasMessageContaining("closed or emptied");
+    assertThat(w.events).doesNotContain("force");
+  }
+
+  @Test
+  void aTruncateThatFailsFailsTheSink() throws Exception {
+    Path path = dir.resolve("stuck");
+    Watched w = new Watched(path);
+    w.failTruncate = true;
+    FileSink out = sink(w, FileSink.STEP, 16);
+    assertThatThrownBy(() -> on(c -> out.write(Buffer.buffer("bad bytes")).compose(v -> out.truncate())))
+        .hasMessageContaining("Read-only file system");
+    // The file still holds the bad bytes: nothing may be added after them.
+    assertThatThrownBy(() -> on(c -> out.write(Buffer.buffer("good")))).hasMessageContaining("Read-only");
+    assertThatThrownBy(() -> on(c -> out.flush())).hasMessageContaining("Read-only");
+    on(c -> out.close());
   }
 }
