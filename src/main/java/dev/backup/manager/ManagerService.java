@@ -843,7 +843,7 @@ final class ManagerService {
     }
     if (!healPending && servers.healthChanges() == healSeenHealth && healSeenCatalog == catalog
         && catalog.shortened() == healSeenShortened && now - healLookedAt < HEAL_RESCAN_MS && now < healRetryAt
-        && !roomFor(healStarvedSize).stream().anyMatch(id -> !healRoomyAtLook.contains(id))) {
+        && healRoomyAtLook.containsAll(roomFor(healStarvedSize))) {
       return;
     }
     healStarvedSize = Long.MAX_VALUE;

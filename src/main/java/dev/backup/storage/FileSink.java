@@ -241,13 +241,16 @@ public final class FileSink implements WriteStream<Buffer> {
     }
   }
 
-  /** Forgets what was gathered and not yet handed to a write (after a failure, or to start again). */
-  private void dropGathered(boolean quietly) {
+  /**
+   * Forgets what was gathered and not yet handed to a write: after a failure (its writers
+   * hear of it), or to close or start again (they are let go).
+   */
+  private void dropGathered() {
     queue.clear();
     queued = 0;
     Promise<Void> p = gathered;
     gathered = Promise.promise();
-    if (quietly || failure == null) {
+    if (failure == null) {
       p.tryComplete();
     } else {
       p.tryFail(failure);
@@ -269,7 +272,7 @@ public final class FileSink implements WriteStream<Buffer> {
   private void failed(Throwable t) {
     if (failure == null) {
       failure = t;
-      dropGathered(false);
+      dropGathered();
       if (!writing) {
         settleIdle();
       }
@@ -325,7 +328,7 @@ public final class FileSink implements WriteStream<Buffer> {
    * fails fails the sink (the file would keep the bad bytes).
    */
   public Future<Void> truncate() {
-    dropGathered(true);
+    dropGathered();
     drops++;
     // (The force to wait for is read once the write under way has ended: it may start one.)
     return whenWritten().transform(x -> forcing)
@@ -341,7 +344,7 @@ public final class FileSink implements WriteStream<Buffer> {
    */
   public Future<Void> close() {
     if (closed == null) {
-      dropGathered(true);
+      dropGathered();
       drops++;
       // The force to wait for is read once the write under way has ended (it may have
       // started one); none starts after that.
