@@ -76,6 +76,19 @@ final class ClientCommands {
       List<LocalFiles.LocalFile> files = pick(local, paths);
       BackupClient client = session.client();
       client.resetCancel();
+      // What this client knows of its files' checksums: an unchanged file is not read again.
+      dev.backup.client.LocalHashes records = dev.backup.client.LocalHashes.load(session.config().cacheDir(),
+          session.config().root());
+      client.useLocalHashes(records);
+      try {
+        return backUp(client, files, r);
+      } finally {
+        client.useLocalHashes(dev.backup.client.LocalHashes.none());
+        records.save();
+      }
+    }
+
+    private int backUp(BackupClient client, List<LocalFiles.LocalFile> files, int r) {
       JsonObject latest = client.stat(files.stream().map(LocalFiles.LocalFile::name).toList()).await();
       long totalBytes = files.stream().mapToLong(LocalFiles.LocalFile::size).sum();
       String task = files.size() == 1 ? files.get(0).name() : files.size() + " files";

@@ -54,6 +54,8 @@ public final class BackupClient implements AutoCloseable {
   private final ExecutorService hashExecutor;
   private final dev.backup.protocol.ConnectionPool pool;
   private final Map<Long, Promise<JsonObject>> pending = new HashMap<>();
+  private volatile LocalHashes hashes = LocalHashes.none();
+  private final java.util.concurrent.atomic.AtomicInteger unread = new java.util.concurrent.atomic.AtomicInteger();
   private NetSocket manager;
   private Future<NetSocket> connecting;
   private long nextRequestId;
@@ -287,12 +289,22 @@ public final class BackupClient implements AutoCloseable {
       if (latest == null || latest.getLong("size", -1L) != props.size()) {
         return upload(path, name, replicas, progress);
       }
-      return vertx.executeBlocking(() -> dev.backup.storage.BlobStore.sha256(java.nio.file.Path.of(path)), false)
-          .compose(sha -> request(new JsonObject().put("op", "place").put("name", name).put("size", props.size())
-              .put("replicas", replicas).put("sha256", sha))
-              .compose(placed -> placed.getBoolean("unchanged", false)
-                  ? Future.succeededFuture(new Uploaded(name, placed.getLong("version"), props.size(), sha, 0, true))
-                  : send(path, name, props.size(), placed, progress)));
+      String latestSha = latest.getString("sha256", "");
+      return vertx.executeBlocking(() -> hashOf(path, name), false)
+          .compose(known -> {
+            if (known.unread() && known.sha256().equals(latestSha) && known.size() == props.size()) {
+              // Not touched since it was read with these bytes, which are the latest version's.
+              unread.incrementAndGet();
+              return Future.succeededFuture(new Uploaded(name, latest.getLong("version"), known.size(), latestSha, 0,
+                  true));
+            }
+            return request(new JsonObject().put("op", "place").put("name", name).put("size", known.size())
+                .put("replicas", replicas).put("sha256", known.sha256()))
+                .compose(placed -> placed.getBoolean("unchanged", false)
+                    ? Future.succeededFuture(new Uploaded(name, placed.getLong("version"), known.size(),
+                        known.sha256(), 0, true))
+                    : send(path, name, known.size(), placed, progress));
+          });
     }));
   }
 
@@ -380,7 +392,13 @@ public final class BackupClient implements AutoCloseable {
           sock.write(put);
           Sha256Stream hasher = new Sha256Stream(vertx.getOrCreateContext(), hashExecutor);
           TeeStream tee = new TeeStream(sock, hasher, TeeStream.counter(progress));
-          Future<AsyncFile> opened = vertx.fileSystem().open(path, new OpenOptions().setRead(true).setWrite(false));
+          long readStart = System.currentTimeMillis();
+          java.nio.file.Path local = java.nio.file.Path.of(path);
+          Future<LocalHashes.Stat> before = vertx.executeBlocking(() -> LocalHashes.stat(local), false);
+          Future<AsyncFile> opened = before.compose(x -> vertx.fileSystem().open(path,
+                  new OpenOptions().setRead(true).setWrite(false)))
+              .recover(t -> Future.failedFuture(new BackupException(ErrorCode.IO, "cannot read " + name + ": "
+                  + BackupException.reason(t), t)));
           opened.compose(file -> {
                 file.setReadBufferSize(READ_BUFFER);
                 file.setReadLength(size);
@@ -394,9 +412,14 @@ public final class BackupClient implements AutoCloseable {
                       name + " changed while it was being read (" + hasher.bytesWritten() + " of " + size
                           + " bytes); back it up again"));
                 }
-                return vertx.fileSystem().props(path).compose(p -> p.size() == size ? Future.succeededFuture(sha)
-                    : Future.failedFuture(new BackupException(ErrorCode.IO,
-                        name + " changed while it was being read; back it up again")));
+                return vertx.executeBlocking(() -> {
+                  LocalHashes.Stat after = LocalHashes.stat(local);
+                  if (after.size() != size) {
+                    throw new BackupException(ErrorCode.IO, name + " changed while it was being read; back it up again");
+                  }
+                  hashes.record(name, before.result(), after, readStart, sha);
+                  return sha;
+                }, false);
               })
               .onSuccess(sha -> {
                 shaSent.complete(sha);
@@ -426,11 +449,49 @@ public final class BackupClient implements AutoCloseable {
   private record Whole(byte[] bytes, String sha256) {
   }
 
+  /** A file's SHA-256 and size, and whether it came from the local records (the file unread). */
+  private record Known(String sha256, long size, boolean unread) {
+  }
+
+  /**
+   * (blocking) The file's SHA-256: from the local records if the file has not changed since
+   * it was recorded, else read and hashed now (and recorded).
+   */
+  private Known hashOf(String path, String name) throws java.io.IOException {
+    java.nio.file.Path p = java.nio.file.Path.of(path);
+    LocalHashes.Stat before = LocalHashes.stat(p);
+    String recorded = hashes.lookup(name, before);
+    if (recorded != null) {
+      return new Known(recorded, before.size(), true);
+    }
+    long start = System.currentTimeMillis();
+    String sha = dev.backup.storage.BlobStore.sha256(p);
+    LocalHashes.Stat after = LocalHashes.stat(p);
+    hashes.record(name, before, after, start, sha);
+    return new Known(sha, after.size(), false);
+  }
+
+  /**
+   * Uses these records of the client's own files from now on (see {@link LocalHashes}): a
+   * file whose size, times and inode match its record is known unchanged without being read.
+   */
+  public void useLocalHashes(LocalHashes records) {
+    this.hashes = records;
+  }
+
+  /** How many files were found unchanged from their local records, without being read. */
+  public int unchangedUnread() {
+    return unread.get();
+  }
+
   /** Reads a small file whole (blocking), refusing one whose size is no longer {@code size}. */
-  private static Whole readWhole(String path, String name, long size) throws java.io.IOException {
+  private Whole readWhole(String path, String name, long size) throws java.io.IOException {
     byte[] bytes = new byte[(int) size];
     int n = 0;
-    try (var ch = java.nio.channels.FileChannel.open(java.nio.file.Path.of(path), java.nio.file.StandardOpenOption.READ)) {
+    java.nio.file.Path local = java.nio.file.Path.of(path);
+    long readStart = System.currentTimeMillis();
+    LocalHashes.Stat before = LocalHashes.stat(local);
+    try (var ch = java.nio.channels.FileChannel.open(local, java.nio.file.StandardOpenOption.READ)) {
       java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
       int r = 0;
       while (b.hasRemaining() && (r = ch.read(b)) >= 0) {
@@ -441,7 +502,9 @@ public final class BackupClient implements AutoCloseable {
             + " of " + size + " bytes); back it up again");
       }
     }
-    return new Whole(bytes, dev.backup.storage.BlobStore.sha256(bytes));
+    String sha = dev.backup.storage.BlobStore.sha256(bytes);
+    hashes.record(name, before, LocalHashes.stat(local), readStart, sha);
+    return new Whole(bytes, sha);
   }
 
   /** What a restore of one file did. */

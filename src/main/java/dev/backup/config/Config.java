@@ -37,7 +37,8 @@ public record Config(
     Path tlsKey,
     Path tlsCa,
     String user,
-    String userSecret) {
+    String userSecret,
+    Path cacheDir) {
 
   public static final String DEFAULT_SECRET = "backup-default-secret-change-me";
 
@@ -50,7 +51,7 @@ public record Config(
     return new Config(role, id, host, port, clusterPort, members, clusterName, managerHost, managerPort, root,
         secret, secretIsDefault, connectTimeoutMs, idleTimeoutSeconds, ticketTtlSeconds, defaultReplicas,
         versionsKept, healConcurrency, healPercent, scrubMegabytesPerSecond, scrubIntervalSeconds,
-        reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, true, cert, key, ca, user, userSecret);
+        reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, true, cert, key, ca, user, userSecret, cacheDir);
   }
 
   /** (client) The same configuration acting as {@code user}, signing in with {@code userSecret} (null: none). */
@@ -58,6 +59,6 @@ public record Config(
     return new Config(role, id, host, port, clusterPort, members, clusterName, managerHost, managerPort, root,
         secret, secretIsDefault, connectTimeoutMs, idleTimeoutSeconds, ticketTtlSeconds, defaultReplicas,
         versionsKept, healConcurrency, healPercent, scrubMegabytesPerSecond, scrubIntervalSeconds,
-        reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, tls, tlsCert, tlsKey, tlsCa, user, userSecret);
+        reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, tls, tlsCert, tlsKey, tlsCa, user, userSecret, cacheDir);
   }
 }

@@ -101,7 +101,8 @@ public final class ConfigLoader {
         r.getPath("tls-key"),
         r.getPath("tls-ca"),
         r.get("user", System.getProperty("user.name", "")),
-        role == Role.client ? userSecret(r) : null);
+        role == Role.client ? userSecret(r) : null,
+        role == Role.client ? cacheDir(r) : null);
     if (c.port() < 0 || c.port() > 65535 || c.managerPort() <= 0 || c.managerPort() > 65535) {
       throw new BackupException(ErrorCode.USAGE, "port out of range");
     }
@@ -141,6 +142,24 @@ public final class ConfigLoader {
     }
     String env = this.env.get(envName("secret"));
     return env == null || env.isBlank() ? null : env.strip();
+  }
+
+  /**
+   * (client) Where the client keeps what it knows of its own files (their checksums, so
+   * that an unchanged file is not read again): {@code cache-dir}, else
+   * {@code $XDG_CACHE_HOME/backup}, else {@code ~/.cache/backup}; {@code off}: nowhere.
+   */
+  private Path cacheDir(Resolver r) {
+    String v = r.get("cache-dir", null);
+    if (v != null) {
+      return v.equalsIgnoreCase("off") ? null : Path.of(v);
+    }
+    String xdg = env.get("XDG_CACHE_HOME");
+    if (xdg != null && !xdg.isBlank()) {
+      return Path.of(xdg, "backup");
+    }
+    String home = env.getOrDefault("HOME", System.getProperty("user.home", ""));
+    return home.isBlank() ? null : Path.of(home, ".cache", "backup");
   }
 
   private static Role parseRole(String s) {

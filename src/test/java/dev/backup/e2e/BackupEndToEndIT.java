@@ -306,4 +306,37 @@ class BackupEndToEndIT extends EndToEndBase {
       cluster.client("delete", "progress.bin");
     }
   }
+
+  /**
+   * A file left alone since its last backup is known unchanged from the client's record of
+   * its checksum (kept in the cache folder); one byte changed in place, same size, is still
+   * seen and backed up.
+   */
+  @Test
+  @Order(8)
+  void aFileLeftAloneIsKnownFromTheClientsRecordAndAByteChangedInPlaceIsNot() throws Exception {
+    Path f = TestSupport.randomFile(cluster.clientRoot().resolve("kept/a.bin"), 4L << 20, 81);
+    Thread.sleep(dev.backup.client.LocalHashes.SETTLED_MS + 200);
+    ClusterProcesses.Result first = cluster.client("backup", "kept");
+    assertThat(first.exit()).as(first.err()).isZero();
+    List<String> records = new ArrayList<>();
+    try (var files = Files.list(cluster.dir.resolve("client-cache"))) {
+      for (Path p : files.toList()) {
+        records.addAll(Files.readAllLines(p));
+      }
+    }
+    assertThat(records).anyMatch(l -> l.startsWith("kept/a.bin\t"));
+    ClusterProcesses.Result again = cluster.client("backup", "kept");
+    assertThat(again.out()).contains("unchanged kept/a.bin (version 1");
+
+    try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(f.toFile(), "rw")) {
+      raf.seek(1000);
+      int b = raf.read();
+      raf.seek(1000);
+      raf.write(b ^ 1);
+    }
+    ClusterProcesses.Result changed = cluster.client("backup", "kept");
+    assertThat(changed.exit()).as(changed.err()).isZero();
+    assertThat(changed.out()).contains("backed up kept/a.bin (").contains("version 2, 2 copies)");
+  }
 }

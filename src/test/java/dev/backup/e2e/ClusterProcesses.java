@@ -230,6 +230,8 @@ final class ClusterProcesses implements AutoCloseable {
             Path.of("/dev/null").toFile()));
     pb.environment().remove("BACKUP_ROLE");
     launcherEnv(pb.environment());
+    // The client's records of its files' checksums stay in the test's folder.
+    pb.environment().put("BACKUP_CACHE_DIR", dir.resolve("client-cache").toString());
     pb.environment().putAll(env);
     Process p = pb.start();
     all.add(p);

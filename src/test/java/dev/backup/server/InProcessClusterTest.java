@@ -138,6 +138,55 @@ class InProcessClusterTest {
     assertNoTempFiles();
   }
 
+  /**
+   * A file backed up and left alone since is known unchanged from the client's record of its
+   * checksum, without being read; the same file rewritten with the same size (and its old
+   * modification time) is read and backed up again.
+   */
+  @Test
+  void aFileLeftAloneSinceItsBackupIsKnownUnchangedWithoutBeingRead() throws Exception {
+    Path small = TestSupport.randomFile(dir.resolve("client/rec/small.bin"), 5000, 901);
+    Path large = TestSupport.randomFile(dir.resolve("client/rec/large.bin"), 3_000_000, 902);
+    // Records are kept only of files that had been left alone for a while before their read.
+    Thread.sleep(dev.backup.client.LocalHashes.SETTLED_MS + 200);
+    List<String> names = List.of("rec/small.bin", "rec/large.bin");
+    List<Path> paths = List.of(small, large);
+    dev.backup.client.LocalHashes records = dev.backup.client.LocalHashes.load(dir.resolve("cache"),
+        dir.resolve("client"));
+    client.useLocalHashes(records);
+    try {
+      for (int i = 0; i < 2; i++) {
+        assertThat(client.upload(paths.get(i).toString(), names.get(i), 2).await().version()).isEqualTo(1);
+      }
+      records.save();
+      // The next run reads the records back.
+      client.useLocalHashes(dev.backup.client.LocalHashes.load(dir.resolve("cache"), dir.resolve("client")));
+      JsonObject latest = client.stat(names).await();
+      int unread = client.unchangedUnread();
+      for (int i = 0; i < 2; i++) {
+        BackupClient.Uploaded u = client.upload(paths.get(i).toString(), names.get(i), 2,
+            latest.getJsonObject(names.get(i))).await();
+        assertThat(u.unchanged()).isTrue();
+        assertThat(u.version()).isEqualTo(1);
+      }
+      assertThat(client.unchangedUnread() - unread).isEqualTo(2);
+
+      java.nio.file.attribute.FileTime mtime = Files.getLastModifiedTime(large);
+      Thread.sleep(50); // past the file system clock's tick
+      TestSupport.randomFile(large, 3_000_000, 903);
+      Files.setLastModifiedTime(large, mtime);
+      BackupClient.Uploaded changed = client.upload(large.toString(), "rec/large.bin", 2,
+          latest.getJsonObject("rec/large.bin")).await();
+      assertThat(changed.unchanged()).isFalse();
+      assertThat(changed.version()).isEqualTo(2);
+      assertThat(copiesOf("rec/large.bin", 2)).hasSize(2).allSatisfy(c -> assertThat(Files.mismatch(c, large))
+          .isEqualTo(-1L));
+      assertThat(client.unchangedUnread() - unread).isEqualTo(2);
+    } finally {
+      client.useLocalHashes(dev.backup.client.LocalHashes.none());
+    }
+  }
+
   @Test
   void manySmallFilesOneAfterAnotherShareOneConnectionPerServer() throws Exception {
     long[] before = client.connectionCounts();

@@ -1,0 +1,132 @@
+package dev.backup.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.backup.storage.BlobStore;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LocalHashesTest {
+  @TempDir
+  Path dir;
+
+  /** A read that began long after the file last changed (what a file left alone looks like). */
+  private static long longAfter() {
+    return System.currentTimeMillis() + 60_000;
+  }
+
+  private Path file(String name, String content) throws Exception {
+    Path p = dir.resolve("root").resolve(name);
+    Files.createDirectories(p.getParent());
+    Files.writeString(p, content);
+    return p;
+  }
+
+  private LocalHashes load() {
+    return LocalHashes.load(dir.resolve("cache"), dir.resolve("root"));
+  }
+
+  @Test
+  void aRecordIsKeptAcrossRunsAndMatchesOnlyTheSameStat() throws Exception {
+    Path p = file("a/b.txt", "hello");
+    LocalHashes h = load();
+    LocalHashes.Stat s = LocalHashes.stat(p);
+    assertThat(h.lookup("a/b.txt", s)).isNull();
+    h.record("a/b.txt", s, LocalHashes.stat(p), longAfter(), BlobStore.sha256(p));
+    h.save();
+
+    LocalHashes again = load();
+    assertThat(again.lookup("a/b.txt", LocalHashes.stat(p))).isEqualTo(BlobStore.sha256(p));
+    assertThat(again.lookup("a/other.txt", LocalHashes.stat(p))).isNull();
+  }
+
+  /**
+   * The worst case: new bytes of the same size, and the modification time set back to what
+   * it was (as cp -p or rsync -t do). The change time still moved, so the record no longer
+   * matches and the file is read again.
+   */
+  @Test
+  void aFileRewrittenWithTheSameSizeAndItsOldModificationTimeIsNotMatched() throws Exception {
+    Path p = file("f.txt", "first");
+    LocalHashes h = load();
+    LocalHashes.Stat s = LocalHashes.stat(p);
+    h.record("f.txt", s, s, longAfter(), BlobStore.sha256(p));
+    FileTime mtime = Files.getLastModifiedTime(p);
+    Thread.sleep(50); // past the file system clock's tick, so the change time can move
+    Files.writeString(p, "other");
+    Files.setLastModifiedTime(p, mtime);
+    LocalHashes.Stat now = LocalHashes.stat(p);
+    assertThat(now.size()).isEqualTo(s.size());
+    assertThat(now.modifiedNanos()).isEqualTo(s.modifiedNanos());
+    assertThat(h.lookup("f.txt", now)).isNull();
+  }
+
+  @Test
+  void aFileChangedJustBeforeOrWhileItWasReadIsNotRecorded() throws Exception {
+    Path p = file("recent.txt", "fresh");
+    LocalHashes h = load();
+    LocalHashes.Stat s = LocalHashes.stat(p);
+    // Read right after it was written: a write in the same clock tick could go unseen.
+    h.record("recent.txt", s, s, System.currentTimeMillis(), BlobStore.sha256(p));
+    assertThat(h.lookup("recent.txt", s)).isNull();
+    // The file moved while it was read.
+    LocalHashes.Stat moved = new LocalHashes.Stat(s.size(), s.modifiedNanos() + 1, s.changedNanos() + 1, s.inode());
+    h.record("recent.txt", s, moved, longAfter(), BlobStore.sha256(p));
+    assertThat(h.lookup("recent.txt", s)).isNull();
+    assertThat(h.lookup("recent.txt", moved)).isNull();
+  }
+
+  @Test
+  void recordsOfFilesGoneFromTheRootAreDropped() throws Exception {
+    Path keep = file("keep.txt", "keep");
+    Path gone = file("gone.txt", "gone");
+    LocalHashes h = load();
+    for (Path p : new Path[] {keep, gone}) {
+      LocalHashes.Stat s = LocalHashes.stat(p);
+      h.record(dir.resolve("root").relativize(p).toString(), s, s, longAfter(), BlobStore.sha256(p));
+    }
+    h.save();
+    Files.delete(gone);
+    LocalHashes next = load();
+    assertThat(next.size()).isEqualTo(2);
+    next.save(); // neither looked at in this run: kept while the file exists
+    assertThat(load().size()).isEqualTo(1);
+    assertThat(load().lookup("keep.txt", LocalHashes.stat(keep))).isEqualTo(BlobStore.sha256(keep));
+  }
+
+  @Test
+  void aDamagedOrForeignRecordFileOnlyMeansFilesAreReadAgain() throws Exception {
+    Path p = file("x.txt", "x");
+    LocalHashes h = load();
+    LocalHashes.Stat s = LocalHashes.stat(p);
+    h.record("x.txt", s, s, longAfter(), BlobStore.sha256(p));
+    h.save();
+    Path records;
+    try (var files = Files.list(dir.resolve("cache"))) {
+      records = files.findFirst().orElseThrow();
+    }
+    String text = Files.readString(records);
+    Files.writeString(records, text.replace("\t" + s.size() + "\t", "\tnot-a-number\t") + "half a line\n");
+    assertThat(load().lookup("x.txt", s)).isNull();
+    Files.write(records, new byte[] {0, 1, 2, (byte) 0xff});
+    assertThat(load().size()).isZero();
+    // Another root's records are another file.
+    assertThat(LocalHashes.load(dir.resolve("cache"), dir.resolve("elsewhere")).size()).isZero();
+  }
+
+  @Test
+  void withoutACacheFolderNothingIsRecorded() throws Exception {
+    Path p = file("n.txt", "n");
+    LocalHashes h = LocalHashes.load(null, dir.resolve("root"));
+    LocalHashes.Stat s = LocalHashes.stat(p);
+    h.record("n.txt", s, s, longAfter(), BlobStore.sha256(p));
+    assertThat(h.lookup("n.txt", s)).isNull();
+    h.save();
+    assertThat(dir.resolve("cache")).doesNotExist();
+    assertThat(new String(Files.readAllBytes(p), StandardCharsets.UTF_8)).isEqualTo("n");
+  }
+}
