@@ -37,6 +37,16 @@ b=$(now)
 bk_s=$(secs "$a" "$b")
 printf 'large backup: %d MiB R=2 in %.2f s (%.0f MB/s); 2 x cp + sync %.2f s; ratio %.2f (target >= 0.8)\n' \
   "$SIZE_MB" "$bk_s" "$(calc "$SIZE_MB * 1.048576 / $bk_s")" "$cp_s" "$(calc "$cp_s / $bk_s")"
+# The same file again, untouched: known unchanged from the client's record of its checksum
+# (the file is not read), beside reading and hashing it as the client would without one.
+a=$(now)
+client backup big.bin --replicas 2 | grep -q "unchanged big.bin" || { echo "big.bin not found unchanged" >&2; exit 1; }
+b=$(now)
+a2=$(now)
+BACKUP_CACHE_DIR=off client backup big.bin --replicas 2 >/dev/null
+b2=$(now)
+printf 'unchanged large file: backed up again in %.2f s (from its record); %.2f s reading it\n' \
+  "$(secs "$a" "$b")" "$(secs "$a2" "$b2")"
 # The restore's own limit on this disk: one cp of the file and a sync (a restore, too,
 # forces the file to disk before it is in place).
 mkdir -p "$WORK/cp"
@@ -86,6 +96,14 @@ limit=$(calc "($limit1 + $limit2) / 2")
 printf 'small files: %d x 4 KiB R=2 at %.0f files/s (fresh cluster), %.0f files/s (warm); durable-file limit %.0f files/s (%.0f before, %.0f after), / R = %.0f; ratio %.2f fresh, %.2f warm (target >= 0.8)\n' \
   "$SMALL_COUNT" "$rate" "$rate2" "$limit" "$limit1" "$limit2" "$(calc "$limit / 2")" "$(calc "$rate / ($limit / 2)")" \
   "$(calc "$rate2 / ($limit / 2)")"
+a=$(now)
+client backup small small2 --replicas 2 >/dev/null
+b=$(now)
+a2=$(now)
+BACKUP_CACHE_DIR=off client backup small small2 --replicas 2 >/dev/null
+b2=$(now)
+printf 'unchanged small files: %d backed up again in %.2f s (from their records); %.2f s reading them\n' \
+  "$((2 * SMALL_COUNT))" "$(secs "$a" "$b")" "$(secs "$a2" "$b2")"
 rm -rf "$WORK/client/small" "$WORK/client/small2"
 client delete small small2 >/dev/null
 

@@ -148,6 +148,11 @@ volume_file() { echo "$(podman volume inspect "${PROJECT}_server-$1-data" --form
 for h in $holders; do
   cmp -s "$(volume_file "$h")" roots/client/payload.bin || fail "the copy in server-$h's volume differs"
 done
+step "back it up again: known unchanged from the client's record, kept in its own volume"
+again=$(client backup payload.bin --replicas 2) || fail "second backup from the client container"
+echo "$again" | grep -q "unchanged payload.bin" || fail "the second backup did not find payload.bin unchanged: $again"
+cache=$(podman volume inspect "${PROJECT}_client-data" --format '{{.Mountpoint}}')/cache
+grep -qs "^payload.bin"$'\t' "$cache"/hashes-*.tsv || fail "no record of payload.bin in the client's volume ($cache)"
 crashed=$(echo "$holders" | sed -n 1p)
 hung=$(for i in 1 2 3 4; do echo "$holders" | grep -qx "$i" || echo "$i"; done | sed -n 1p)
 
