@@ -561,6 +561,14 @@ final class ClientCommands {
       super(session);
     }
 
+    private static String sha(dev.backup.client.LocalHashes records, LocalFiles.LocalFile f) {
+      try {
+        return records.sha256(f.name(), f.path()).sha256();
+      } catch (java.io.IOException e) {
+        throw new BackupException(ErrorCode.IO, "cannot read " + f.path() + ": " + e.getMessage());
+      }
+    }
+
     @Override
     public Integer call() {
       List<LocalFiles.LocalFile> all = session.local().all();
@@ -576,16 +584,20 @@ final class ClientCommands {
       }
       int i = 1;
       int marked = 0;
+      // A file left alone since it was last read is compared by its recorded checksum.
+      dev.backup.client.LocalHashes records = dev.backup.client.LocalHashes.load(session.config().cacheDir(),
+          session.local().root());
       for (LocalFiles.LocalFile f : all) {
         String mark = " ";
         JsonObject l = latest.getJsonObject(f.name());
         if (l != null) {
-          boolean same = l.getLong("size") == f.size() && Verify.sha(f).equals(l.getString("sha256"));
+          boolean same = l.getLong("size") == f.size() && sha(records, f).equals(l.getString("sha256"));
           mark = same ? Console.green("*") : Console.yellow("~");
           marked++;
         }
         out().printf("%4d %s %10s  %s%n", i++, mark, Format.size(f.size()), f.name());
       }
+      records.save();
       if (marked > 0) {
         out().println(Console.dim("     * backed up and unchanged   ~ changed since its last backup"));
       }

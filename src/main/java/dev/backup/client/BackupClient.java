@@ -290,7 +290,7 @@ public final class BackupClient implements AutoCloseable {
         return upload(path, name, replicas, progress);
       }
       String latestSha = latest.getString("sha256", "");
-      return vertx.executeBlocking(() -> hashOf(path, name), false)
+      return vertx.executeBlocking(() -> hashes.sha256(name, java.nio.file.Path.of(path)), false)
           .compose(known -> {
             if (known.unread() && known.sha256().equals(latestSha) && known.size() == props.size()) {
               // Not touched since it was read with these bytes, which are the latest version's.
@@ -447,28 +447,6 @@ public final class BackupClient implements AutoCloseable {
 
   /** A small file's bytes and their SHA-256. */
   private record Whole(byte[] bytes, String sha256) {
-  }
-
-  /** A file's SHA-256 and size, and whether it came from the local records (the file unread). */
-  private record Known(String sha256, long size, boolean unread) {
-  }
-
-  /**
-   * (blocking) The file's SHA-256: from the local records if the file has not changed since
-   * it was recorded, else read and hashed now (and recorded).
-   */
-  private Known hashOf(String path, String name) throws java.io.IOException {
-    java.nio.file.Path p = java.nio.file.Path.of(path);
-    LocalHashes.Stat before = LocalHashes.stat(p);
-    String recorded = hashes.lookup(name, before);
-    if (recorded != null) {
-      return new Known(recorded, before.size(), true);
-    }
-    long start = System.currentTimeMillis();
-    String sha = dev.backup.storage.BlobStore.sha256(p);
-    LocalHashes.Stat after = LocalHashes.stat(p);
-    hashes.record(name, before, after, start, sha);
-    return new Known(sha, after.size(), false);
   }
 
   /**

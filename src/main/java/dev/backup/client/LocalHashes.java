@@ -89,6 +89,27 @@ public final class LocalHashes {
     return t.to(TimeUnit.NANOSECONDS);
   }
 
+  /** A file's SHA-256 and size, and whether they came from its record (the file not read). */
+  public record Known(String sha256, long size, boolean unread) {
+  }
+
+  /**
+   * (blocking) The SHA-256 of the file {@code p}, backed up as {@code name}: from its record
+   * if the file has not changed since, else read and hashed now (and recorded).
+   */
+  public Known sha256(String name, Path p) throws IOException {
+    Stat before = stat(p);
+    String recorded = lookup(name, before);
+    if (recorded != null) {
+      return new Known(recorded, before.size(), true);
+    }
+    long start = System.currentTimeMillis();
+    String sha = dev.backup.storage.BlobStore.sha256(p);
+    Stat after = stat(p);
+    record(name, before, after, start, sha);
+    return new Known(sha, after.size(), false);
+  }
+
   /** The SHA-256 recorded for {@code name} with exactly this {@code stat}, else null. */
   public String lookup(String name, Stat stat) {
     if (file == null) {
