@@ -36,8 +36,10 @@ common=(--cluster-name "$NAME" --cluster-port "$CPORT" --members "127.0.0.1:$CPO
 # Every element through the launcher users get (bin/backup: a class-data archive per role,
 # kept in target/cds, written by the first run of a role and used by the next ones).
 export BACKUP_JAR="$JAR" BACKUP_CDS_DIR="$PWD/target/cds"
-# (The client's records of its files' checksums go with the rest of the run.)
-export BACKUP_CACHE_DIR="$WORK/cache"
+# (The client's records of its files' checksums go with the rest of the run. A file is
+# recorded only if left alone a while before its read, a minute by default; the bench's
+# files are made seconds before, so it waits 1 s, as if they had been there for days.)
+export BACKUP_CACHE_DIR="$WORK/cache" BACKUP_CACHE_SETTLE_SECONDS=1
 # (launch for elements in the background: the subshell execs the launcher, which execs
 # java, so $! is the JVM's process id, to stop it and read its memory.)
 launch() { JAVA_OPTS="${JAVA_OPTS:-} $1" exec bin/backup "${@:2}"; }

@@ -58,7 +58,7 @@ public final class TestSupport {
   public static Config config(Role role, int id, int port, int managerPort, Path root, int idleTimeoutSeconds) {
     return new Config(role, id, "127.0.0.1", port, 5701, List.of("127.0.0.1"), "test", "127.0.0.1",
         managerPort, root, SECRET, false, 3000, idleTimeoutSeconds, 600, 2, 3, 4, 40, 50, 3600, 200, 1, 5,
-        false, null, null, null, null, null, null);
+        false, null, null, null, null, null, null, 60);
   }
 
   /** A Hazelcast member on loopback for cluster tests: its cluster port, the members it joins through, a cluster name. */
@@ -74,7 +74,7 @@ public final class TestSupport {
         base.root(), secret, false, base.connectTimeoutMs(), base.idleTimeoutSeconds(), base.ticketTtlSeconds(),
         base.defaultReplicas(), base.versionsKept(), base.healConcurrency(), base.healPercent(),
         base.scrubMegabytesPerSecond(), base.scrubIntervalSeconds(), base.reportIntervalMs(),
-        base.heartbeatSeconds(), base.maxNoHeartbeatSeconds(), false, null, null, null, null, null, null);
+        base.heartbeatSeconds(), base.maxNoHeartbeatSeconds(), false, null, null, null, null, null, null, 60);
   }
 
   /** A file of pseudo-random bytes (reproducible from the seed). */

@@ -78,7 +78,7 @@ final class ClientCommands {
       client.resetCancel();
       // What this client knows of its files' checksums: an unchanged file is not read again.
       dev.backup.client.LocalHashes records = dev.backup.client.LocalHashes.load(session.config().cacheDir(),
-          session.config().root());
+          session.config().root(), session.config().cacheSettleSeconds());
       client.useLocalHashes(records);
       try {
         return backUp(client, files, r);
@@ -103,48 +103,90 @@ final class ClientCommands {
       java.util.concurrent.LinkedBlockingQueue<Object[]> finished = new java.util.concurrent.LinkedBlockingQueue<>();
       int inFlight = 0;
       boolean stop = false;
+      // Files known unchanged from their local records, compared with the catalog as it was
+      // when the command began: confirmed with one look at it at the end (below).
+      List<Object[]> unread = new ArrayList<>();
+      boolean confirming = false;
       try (Progress progress = new Progress(task, totalBytes, true)) {
-        while (inFlight > 0 || (!todo.isEmpty() && !stop)) {
-          while (!stop && inFlight < window && !todo.isEmpty()) {
-            LocalFiles.LocalFile f = todo.poll();
-            inFlight++;
-            long[] last = {0};
-            attempt(client, f, r, latest.getJsonObject(f.name()), x -> {
-              progress.add(x - last[0]);
-              last[0] = x;
-            }, 1).onComplete(ar -> finished.add(new Object[] {f, ar}));
-          }
-          Object[] next = take(finished);
-          inFlight--;
-          done++;
-          progress.files(done, files.size());
-          LocalFiles.LocalFile f = (LocalFiles.LocalFile) next[0];
-          @SuppressWarnings("unchecked")
-          io.vertx.core.AsyncResult<BackupClient.Uploaded> ar = (io.vertx.core.AsyncResult<BackupClient.Uploaded>) next[1];
-          if (ar.succeeded()) {
-            ok++;
-            BackupClient.Uploaded u = ar.result();
-            progress.above(u.unchanged()
-                ? String.format("unchanged %s (version %d already has these bytes)", f.name(), u.version())
-                : String.format("backed up %s (%s, version %d, %d copies)", f.name(), Format.size(u.size()), u.version(),
-                    u.copies()), out());
-            continue;
-          }
-          BackupException e = BackupException.wrap(ar.cause());
-          if (client.cancelled()) {
-            if (first == null || first.code() != ErrorCode.CANCELLED) {
-              first = new BackupException(ErrorCode.CANCELLED, "cancelled");
+        while (true) {
+          while (inFlight > 0 || (!todo.isEmpty() && !stop)) {
+            while (!stop && inFlight < window && !todo.isEmpty()) {
+              LocalFiles.LocalFile f = todo.poll();
+              inFlight++;
+              long[] last = {0};
+              attempt(client, f, r, latest.getJsonObject(f.name()), x -> {
+                progress.add(x - last[0]);
+                last[0] = x;
+              }, 1).onComplete(ar -> finished.add(new Object[] {f, ar}));
             }
-            progress.above(Console.yellow("cancelled") + " " + f.name() + " (nothing of it was kept)", err());
-            stop = true;
-            continue;
+            Object[] next = take(finished);
+            inFlight--;
+            done++;
+            progress.files(done, files.size());
+            LocalFiles.LocalFile f = (LocalFiles.LocalFile) next[0];
+            @SuppressWarnings("unchecked")
+            io.vertx.core.AsyncResult<BackupClient.Uploaded> ar = (io.vertx.core.AsyncResult<BackupClient.Uploaded>) next[1];
+            if (ar.succeeded()) {
+              BackupClient.Uploaded u = ar.result();
+              if (u.unread() && !confirming) {
+                unread.add(new Object[] {f, u});
+                continue;
+              }
+              ok++;
+              progress.above(u.unchanged()
+                  ? String.format("unchanged %s (version %d already has these bytes)", f.name(), u.version())
+                  : String.format("backed up %s (%s, version %d, %d copies)", f.name(), Format.size(u.size()), u.version(),
+                      u.copies()), out());
+              continue;
+            }
+            BackupException e = BackupException.wrap(ar.cause());
+            if (client.cancelled()) {
+              if (first == null || first.code() != ErrorCode.CANCELLED) {
+                first = new BackupException(ErrorCode.CANCELLED, "cancelled");
+              }
+              progress.above(Console.yellow("cancelled") + " " + f.name() + " (nothing of it was kept)", err());
+              stop = true;
+              continue;
+            }
+            if (first == null) {
+              first = e;
+            }
+            progress.above(Console.red("error:") + " " + f.name() + ": " + e.getMessage(), err());
+            if (e.code() == ErrorCode.CONNECTION && e.getMessage().contains("manager")) {
+              stop = true;
+            }
           }
-          if (first == null) {
-            first = e;
+          if (confirming || stop || unread.isEmpty()) {
+            break;
           }
-          progress.above(Console.red("error:") + " " + f.name() + ": " + e.getMessage(), err());
-          if (e.code() == ErrorCode.CONNECTION && e.getMessage().contains("manager")) {
-            stop = true;
+          confirming = true;
+          JsonObject now;
+          try {
+            now = client.stat(unread.stream().map(x -> ((LocalFiles.LocalFile) x[0]).name()).toList()).await();
+          } catch (BackupException e) {
+            first = first == null ? e : first;
+            progress.above(Console.red("error:") + " cannot confirm " + unread.size() + " unchanged file"
+                + (unread.size() == 1 ? "" : "s") + " with the manager: " + e.getMessage(), err());
+            break;
+          }
+          for (Object[] x : unread) {
+            LocalFiles.LocalFile f = (LocalFiles.LocalFile) x[0];
+            BackupClient.Uploaded u = (BackupClient.Uploaded) x[1];
+            JsonObject l = now.getJsonObject(f.name());
+            if (l != null && l.getLong("version", -1L) == u.version() && u.sha256().equals(l.getString("sha256"))) {
+              ok++;
+              progress.above(String.format("unchanged %s (version %d already has these bytes)", f.name(), u.version()),
+                  out());
+            } else {
+              // The catalog changed meanwhile (another session): back the file up against it as it is now.
+              if (l == null) {
+                latest.remove(f.name());
+              } else {
+                latest.put(f.name(), l);
+              }
+              todo.add(f);
+              done--;
+            }
           }
         }
       }
@@ -586,7 +628,7 @@ final class ClientCommands {
       int marked = 0;
       // A file left alone since it was last read is compared by its recorded checksum.
       dev.backup.client.LocalHashes records = dev.backup.client.LocalHashes.load(session.config().cacheDir(),
-          session.local().root());
+          session.local().root(), session.config().cacheSettleSeconds());
       for (LocalFiles.LocalFile f : all) {
         String mark = " ";
         JsonObject l = latest.getJsonObject(f.name());

@@ -264,8 +264,13 @@ public final class BackupClient implements AutoCloseable {
     return connecting;
   }
 
-  /** What a finished upload reports; {@code unchanged} when the latest version already had these bytes. */
-  public record Uploaded(String name, long version, long size, String sha256, int copies, boolean unchanged) {
+  /**
+   * What a finished upload reports; {@code unchanged} when the latest version already had
+   * these bytes; {@code unread} when that was known from the file's local record, against
+   * the latest version given (the file not read, the manager not asked).
+   */
+  public record Uploaded(String name, long version, long size, String sha256, int copies, boolean unchanged,
+                         boolean unread) {
   }
 
   /** The latest versions (size, sha256) the catalog has of these names. */
@@ -296,13 +301,13 @@ public final class BackupClient implements AutoCloseable {
               // Not touched since it was read with these bytes, which are the latest version's.
               unread.incrementAndGet();
               return Future.succeededFuture(new Uploaded(name, latest.getLong("version"), known.size(), latestSha, 0,
-                  true));
+                  true, true));
             }
             return request(new JsonObject().put("op", "place").put("name", name).put("size", known.size())
                 .put("replicas", replicas).put("sha256", known.sha256()))
                 .compose(placed -> placed.getBoolean("unchanged", false)
                     ? Future.succeededFuture(new Uploaded(name, placed.getLong("version"), known.size(),
-                        known.sha256(), 0, true))
+                        known.sha256(), 0, true, false))
                     : send(path, name, known.size(), placed, progress));
           });
     }));
@@ -387,14 +392,15 @@ public final class BackupClient implements AutoCloseable {
                   sock.close();
                 });
             return done.future().compose(res -> shaSent.future().map(sha -> new Uploaded(name,
-                res.getLong("version", ticket.version()), size, sha, res.getJsonArray("stored").size(), false)));
+                res.getLong("version", ticket.version()), size, sha, res.getJsonArray("stored").size(), false, false)));
           }
           sock.write(put);
           Sha256Stream hasher = new Sha256Stream(vertx.getOrCreateContext(), hashExecutor);
           TeeStream tee = new TeeStream(sock, hasher, TeeStream.counter(progress));
           long readStart = System.currentTimeMillis();
           java.nio.file.Path local = java.nio.file.Path.of(path);
-          Future<LocalHashes.Stat> before = vertx.executeBlocking(() -> LocalHashes.stat(local), false);
+          LocalHashes records = hashes;
+          Future<LocalHashes.Stat> before = vertx.executeBlocking(() -> records.statIfKept(local), false);
           Future<AsyncFile> opened = before.compose(x -> vertx.fileSystem().open(path,
                   new OpenOptions().setRead(true).setWrite(false)))
               .recover(t -> Future.failedFuture(new BackupException(ErrorCode.IO, "cannot read " + name + ": "
@@ -413,11 +419,16 @@ public final class BackupClient implements AutoCloseable {
                           + " bytes); back it up again"));
                 }
                 return vertx.executeBlocking(() -> {
-                  LocalHashes.Stat after = LocalHashes.stat(local);
-                  if (after.size() != size) {
+                  long now;
+                  try {
+                    now = java.nio.file.Files.size(local);
+                  } catch (java.io.IOException | RuntimeException e) {
+                    throw new BackupException(ErrorCode.IO, "cannot read " + name + ": " + BackupException.reason(e), e);
+                  }
+                  if (now != size) {
                     throw new BackupException(ErrorCode.IO, name + " changed while it was being read; back it up again");
                   }
-                  hashes.record(name, before.result(), after, readStart, sha);
+                  records.record(name, before.result(), records.statIfKept(local), readStart, sha);
                   return sha;
                 }, false);
               })
@@ -441,7 +452,7 @@ public final class BackupClient implements AutoCloseable {
                 });
               });
           return done.future().compose(res -> shaSent.future().map(sha -> new Uploaded(name,
-              res.getLong("version", ticket.version()), size, sha, res.getJsonArray("stored").size(), false)));
+              res.getLong("version", ticket.version()), size, sha, res.getJsonArray("stored").size(), false, false)));
         });
   }
 
@@ -468,7 +479,8 @@ public final class BackupClient implements AutoCloseable {
     int n = 0;
     java.nio.file.Path local = java.nio.file.Path.of(path);
     long readStart = System.currentTimeMillis();
-    LocalHashes.Stat before = LocalHashes.stat(local);
+    LocalHashes records = hashes;
+    LocalHashes.Stat before = records.statIfKept(local);
     try (var ch = java.nio.channels.FileChannel.open(local, java.nio.file.StandardOpenOption.READ)) {
       java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
       int r = 0;
@@ -481,7 +493,7 @@ public final class BackupClient implements AutoCloseable {
       }
     }
     String sha = dev.backup.storage.BlobStore.sha256(bytes);
-    hashes.record(name, before, LocalHashes.stat(local), readStart, sha);
+    records.record(name, before, records.statIfKept(local), readStart, sha);
     return new Whole(bytes, sha);
   }
 

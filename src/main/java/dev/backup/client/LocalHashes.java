@@ -24,23 +24,25 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A record only replaces reading the file: the backup still skips it only when the
  * recorded checksum is the catalog's latest version's. Its safety rests on the change time,
- * which every write to a file moves and no user can set back. Two guards cover the clock's
- * coarseness (a write in the same tick as the last one may leave the times as they were):
- * a file is recorded only if its times did not move while it was read, and only if it had
- * not changed for {@link #SETTLED_MS} before the read began; a file changed more recently is
- * read again next time.
+ * which writes move and no user can set back. But a write may leave the times as they
+ * were: one in the same tick of the file system's clock as the last, or one through a
+ * memory mapping to a page already dirty (its times move only at the next write after the
+ * page is written back, within about half a minute). So a file is recorded only if its
+ * times did not move while it was read, and only if they had not moved for the settling
+ * time (a minute by default, {@code cache-settle-seconds}) before the read began; a file
+ * changed more recently is read again next time.
  *
  * <p>Best effort throughout: a missing, unreadable or damaged record file means files are
  * read, never an error; records are written to a temporary file and renamed into place.
  */
 public final class LocalHashes {
   private static final Logger log = LoggerFactory.getLogger(LocalHashes.class);
-  /** A file must have been left alone this long before its read began to be recorded. */
-  public static final long SETTLED_MS = 2000;
-  private static final String HEADER = "backup-local-hashes 1";
+  /** By default a file must have been left alone this long before its read began to be recorded. */
+  public static final int SETTLE_SECONDS = 60;
+  private static final String HEADER = "backup-local-hashes 2";
 
   /** A file's identity and times, as read from the file system. */
-  public record Stat(long size, long modifiedNanos, long changedNanos, long inode) {
+  public record Stat(long size, long modifiedNanos, long changedNanos, long inode, long device) {
   }
 
   private record Entry(Stat stat, String sha256) {
@@ -48,19 +50,21 @@ public final class LocalHashes {
 
   private final Path file;
   private final Path root;
+  private final long settleMs;
   private final Map<String, Entry> entries = new ConcurrentHashMap<>();
   /** Names looked up or recorded since loading: their entries are current. */
   private final Map<String, Boolean> seen = new ConcurrentHashMap<>();
   private volatile boolean dirty;
 
-  private LocalHashes(Path file, Path root) {
+  private LocalHashes(Path file, Path root, int settleSeconds) {
     this.file = file;
     this.root = root;
+    this.settleMs = settleSeconds * 1000L;
   }
 
   /** No records: every lookup misses, nothing is kept. */
   public static LocalHashes none() {
-    return new LocalHashes(null, null);
+    return new LocalHashes(null, null, SETTLE_SECONDS);
   }
 
   /**
@@ -68,21 +72,49 @@ public final class LocalHashes {
    * loaded now (blocking: call it off the event loop).
    */
   public static LocalHashes load(Path cacheDir, Path root) {
+    return load(cacheDir, root, SETTLE_SECONDS);
+  }
+
+  /**
+   * The same, recording only files left alone for {@code settleSeconds} before their read
+   * began.
+   */
+  public static LocalHashes load(Path cacheDir, Path root, int settleSeconds) {
     if (cacheDir == null) {
       return none();
     }
     Path abs = root.toAbsolutePath().normalize();
     String id = dev.backup.storage.BlobStore.sha256(abs.toString().getBytes(StandardCharsets.UTF_8)).substring(0, 24);
-    LocalHashes h = new LocalHashes(cacheDir.resolve("hashes-" + id + ".tsv"), abs);
+    LocalHashes h = new LocalHashes(cacheDir.resolve("hashes-" + id + ".tsv"), abs, settleSeconds);
     h.read();
     return h;
   }
 
-  /** The file's size, times and inode (blocking). */
+  /**
+   * The size, times, inode and device of the file the client reads at {@code p} (blocking;
+   * a link is followed, as the file's bytes are read through it).
+   */
   public static Stat stat(Path p) throws IOException {
-    Map<String, Object> a = Files.readAttributes(p, "unix:size,lastModifiedTime,ctime,ino", LinkOption.NOFOLLOW_LINKS);
+    Map<String, Object> a = Files.readAttributes(p, "unix:size,lastModifiedTime,ctime,ino,dev");
     return new Stat((Long) a.get("size"), nanos((FileTime) a.get("lastModifiedTime")),
-        nanos((FileTime) a.get("ctime")), (Long) a.get("ino"));
+        nanos((FileTime) a.get("ctime")), (Long) a.get("ino"), (Long) a.get("dev"));
+  }
+
+  /** Whether records are kept at all (else nothing is looked up and no stat is needed). */
+  public boolean enabled() {
+    return file != null;
+  }
+
+  /** The file's stat if records are kept and it can be taken, else null (then nothing is recorded). */
+  public Stat statIfKept(Path p) {
+    if (file == null) {
+      return null;
+    }
+    try {
+      return stat(p);
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
   }
 
   private static long nanos(FileTime t) {
@@ -98,16 +130,16 @@ public final class LocalHashes {
    * if the file has not changed since, else read and hashed now (and recorded).
    */
   public Known sha256(String name, Path p) throws IOException {
-    Stat before = stat(p);
-    String recorded = lookup(name, before);
+    long start = System.currentTimeMillis();
+    Stat before = statIfKept(p);
+    String recorded = before == null ? null : lookup(name, before);
     if (recorded != null) {
       return new Known(recorded, before.size(), true);
     }
-    long start = System.currentTimeMillis();
     String sha = dev.backup.storage.BlobStore.sha256(p);
-    Stat after = stat(p);
+    Stat after = statIfKept(p);
     record(name, before, after, start, sha);
-    return new Known(sha, after.size(), false);
+    return new Known(sha, after != null ? after.size() : Files.size(p), false);
   }
 
   /** The SHA-256 recorded for {@code name} with exactly this {@code stat}, else null. */
@@ -124,14 +156,14 @@ public final class LocalHashes {
    * Records that {@code name} held bytes with this {@code sha256}, read between the stats
    * {@code before} and {@code after}, the read having begun at {@code readStartMillis}
    * (wall clock). Nothing is recorded if the file moved while it was read, or had changed
-   * less than {@link #SETTLED_MS} before.
+   * less than the settling time (a minute by default) before.
    */
   public void record(String name, Stat before, Stat after, long readStartMillis, String sha256) {
-    if (file == null) {
+    if (file == null || before == null || after == null) {
       return;
     }
     seen.put(name, Boolean.TRUE);
-    long settledBefore = TimeUnit.MILLISECONDS.toNanos(readStartMillis - SETTLED_MS);
+    long settledBefore = TimeUnit.MILLISECONDS.toNanos(readStartMillis - settleMs);
     if (!before.equals(after) || before.changedNanos() > settledBefore || before.modifiedNanos() > settledBefore) {
       if (entries.remove(name) != null) {
         dirty = true;
@@ -174,7 +206,7 @@ public final class LocalHashes {
         for (Map.Entry<String, Entry> en : entries.entrySet()) {
           Stat s = en.getValue().stat();
           w.write(en.getKey() + "\t" + s.size() + "\t" + s.modifiedNanos() + "\t" + s.changedNanos() + "\t"
-              + s.inode() + "\t" + en.getValue().sha256() + "\n");
+              + s.inode() + "\t" + s.device() + "\t" + en.getValue().sha256() + "\n");
         }
       }
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -201,12 +233,12 @@ public final class LocalHashes {
       String line;
       while ((line = r.readLine()) != null) {
         String[] f = line.split("\t", -1);
-        if (f.length != 6 || f[5].length() != 64) {
+        if (f.length != 7 || f[6].length() != 64) {
           continue;
         }
         try {
           entries.put(f[0], new Entry(new Stat(Long.parseLong(f[1]), Long.parseLong(f[2]), Long.parseLong(f[3]),
-              Long.parseLong(f[4])), f[5]));
+              Long.parseLong(f[4]), Long.parseLong(f[5])), f[6]));
         } catch (NumberFormatException bad) {
           // a damaged line: that file is read again
         }

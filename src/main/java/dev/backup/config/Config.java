@@ -38,7 +38,8 @@ public record Config(
     Path tlsCa,
     String user,
     String userSecret,
-    Path cacheDir) {
+    Path cacheDir,
+    int cacheSettleSeconds) {
 
   public static final String DEFAULT_SECRET = "backup-default-secret-change-me";
 
@@ -51,7 +52,7 @@ public record Config(
     return new Config(role, id, host, port, clusterPort, members, clusterName, managerHost, managerPort, root,
         secret, secretIsDefault, connectTimeoutMs, idleTimeoutSeconds, ticketTtlSeconds, defaultReplicas,
         versionsKept, healConcurrency, healPercent, scrubMegabytesPerSecond, scrubIntervalSeconds,
-        reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, true, cert, key, ca, user, userSecret, cacheDir);
+        reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, true, cert, key, ca, user, userSecret, cacheDir, cacheSettleSeconds);
   }
 
   /** (client) The same configuration acting as {@code user}, signing in with {@code userSecret} (null: none). */
@@ -59,6 +60,6 @@ public record Config(
     return new Config(role, id, host, port, clusterPort, members, clusterName, managerHost, managerPort, root,
         secret, secretIsDefault, connectTimeoutMs, idleTimeoutSeconds, ticketTtlSeconds, defaultReplicas,
         versionsKept, healConcurrency, healPercent, scrubMegabytesPerSecond, scrubIntervalSeconds,
-        reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, tls, tlsCert, tlsKey, tlsCa, user, userSecret, cacheDir);
+        reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, tls, tlsCert, tlsKey, tlsCa, user, userSecret, cacheDir, cacheSettleSeconds);
   }
 }

@@ -102,7 +102,8 @@ public final class ConfigLoader {
         r.getPath("tls-ca"),
         r.get("user", System.getProperty("user.name", "")),
         role == Role.client ? userSecret(r) : null,
-        role == Role.client ? cacheDir(r) : null);
+        role == Role.client ? cacheDir(r) : null,
+        r.getInt("cache-settle-seconds", 60));
     if (c.port() < 0 || c.port() > 65535 || c.managerPort() <= 0 || c.managerPort() > 65535) {
       throw new BackupException(ErrorCode.USAGE, "port out of range");
     }
@@ -111,6 +112,9 @@ public final class ConfigLoader {
     }
     if (c.healPercent() < 1 || c.healPercent() > 100) {
       throw new BackupException(ErrorCode.USAGE, "heal-percent must be between 1 and 100");
+    }
+    if (c.cacheSettleSeconds() < 0) {
+      throw new BackupException(ErrorCode.USAGE, "cache-settle-seconds must not be negative");
     }
     if (c.defaultReplicas() < 1) {
       throw new BackupException(ErrorCode.USAGE, "replicas must be at least 1");

@@ -16,7 +16,7 @@ class LocalHashesTest {
 
   /** A read that began long after the file last changed (what a file left alone looks like). */
   private static long longAfter() {
-    return System.currentTimeMillis() + 60_000;
+    return System.currentTimeMillis() + LocalHashes.SETTLE_SECONDS * 1000L + 60_000;
   }
 
   private Path file(String name, String content) throws Exception {
@@ -70,11 +70,16 @@ class LocalHashesTest {
     Path p = file("recent.txt", "fresh");
     LocalHashes h = load();
     LocalHashes.Stat s = LocalHashes.stat(p);
-    // Read right after it was written: a write in the same clock tick could go unseen.
+    // Read right after it was written (or within the settling time): a write in the same
+    // clock tick, or through a memory mapping, could go unseen.
     h.record("recent.txt", s, s, System.currentTimeMillis(), BlobStore.sha256(p));
     assertThat(h.lookup("recent.txt", s)).isNull();
+    h.record("recent.txt", s, s, System.currentTimeMillis() + (LocalHashes.SETTLE_SECONDS - 5) * 1000L,
+        BlobStore.sha256(p));
+    assertThat(h.lookup("recent.txt", s)).isNull();
     // The file moved while it was read.
-    LocalHashes.Stat moved = new LocalHashes.Stat(s.size(), s.modifiedNanos() + 1, s.changedNanos() + 1, s.inode());
+    LocalHashes.Stat moved = new LocalHashes.Stat(s.size(), s.modifiedNanos() + 1, s.changedNanos() + 1, s.inode(),
+        s.device());
     h.record("recent.txt", s, moved, longAfter(), BlobStore.sha256(p));
     assertThat(h.lookup("recent.txt", s)).isNull();
     assertThat(h.lookup("recent.txt", moved)).isNull();
@@ -128,5 +133,20 @@ class LocalHashesTest {
     h.save();
     assertThat(dir.resolve("cache")).doesNotExist();
     assertThat(new String(Files.readAllBytes(p), StandardCharsets.UTF_8)).isEqualTo("n");
+  }
+
+  /** A file reached through a link is read through it: its record is the file's, not the link's. */
+  @Test
+  void aLinkedFileIsRecordedByTheFileItReaches() throws Exception {
+    Path target = file("real.txt", "12345");
+    Path link = dir.resolve("root").resolve("link.txt");
+    Files.createSymbolicLink(link, target);
+    LocalHashes h = load();
+    LocalHashes.Stat s = LocalHashes.stat(link);
+    assertThat(s).isEqualTo(LocalHashes.stat(target));
+    h.record("link.txt", s, s, longAfter(), BlobStore.sha256(link));
+    Thread.sleep(50);
+    Files.writeString(target, "54321");
+    assertThat(h.lookup("link.txt", LocalHashes.stat(link))).isNull();
   }
 }

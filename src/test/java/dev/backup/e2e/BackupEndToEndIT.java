@@ -316,8 +316,10 @@ class BackupEndToEndIT extends EndToEndBase {
   @Order(8)
   void aFileLeftAloneIsKnownFromTheClientsRecordAndAByteChangedInPlaceIsNot() throws Exception {
     Path f = TestSupport.randomFile(cluster.clientRoot().resolve("kept/a.bin"), 4L << 20, 81);
-    Thread.sleep(dev.backup.client.LocalHashes.SETTLED_MS + 200);
-    ClusterProcesses.Result first = cluster.client("backup", "kept");
+    // Records are kept only of files left alone for a while before their read (a minute by default).
+    Thread.sleep(1200);
+    java.util.Map<String, String> settle = java.util.Map.of("BACKUP_CACHE_SETTLE_SECONDS", "1");
+    ClusterProcesses.Result first = cluster.clientWithEnv(settle, "backup", "kept");
     assertThat(first.exit()).as(first.err()).isZero();
     List<String> records = new ArrayList<>();
     try (var files = Files.list(cluster.dir.resolve("client-cache"))) {
@@ -326,7 +328,7 @@ class BackupEndToEndIT extends EndToEndBase {
       }
     }
     assertThat(records).anyMatch(l -> l.startsWith("kept/a.bin\t"));
-    ClusterProcesses.Result again = cluster.client("backup", "kept");
+    ClusterProcesses.Result again = cluster.clientWithEnv(settle, "backup", "kept");
     assertThat(again.out()).contains("unchanged kept/a.bin (version 1");
 
     try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(f.toFile(), "rw")) {
@@ -335,7 +337,7 @@ class BackupEndToEndIT extends EndToEndBase {
       raf.seek(1000);
       raf.write(b ^ 1);
     }
-    ClusterProcesses.Result changed = cluster.client("backup", "kept");
+    ClusterProcesses.Result changed = cluster.clientWithEnv(settle, "backup", "kept");
     assertThat(changed.exit()).as(changed.err()).isZero();
     assertThat(changed.out()).contains("backed up kept/a.bin (").contains("version 2, 2 copies)");
   }

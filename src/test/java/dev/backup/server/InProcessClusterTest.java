@@ -147,12 +147,13 @@ class InProcessClusterTest {
   void aFileLeftAloneSinceItsBackupIsKnownUnchangedWithoutBeingRead() throws Exception {
     Path small = TestSupport.randomFile(dir.resolve("client/rec/small.bin"), 5000, 901);
     Path large = TestSupport.randomFile(dir.resolve("client/rec/large.bin"), 3_000_000, 902);
-    // Records are kept only of files that had been left alone for a while before their read.
-    Thread.sleep(dev.backup.client.LocalHashes.SETTLED_MS + 200);
+    // Records are kept only of files that had been left alone for a while before their read
+    // (a second here, a minute by default).
+    Thread.sleep(1200);
     List<String> names = List.of("rec/small.bin", "rec/large.bin");
     List<Path> paths = List.of(small, large);
     dev.backup.client.LocalHashes records = dev.backup.client.LocalHashes.load(dir.resolve("cache"),
-        dir.resolve("client"));
+        dir.resolve("client"), 1);
     client.useLocalHashes(records);
     try {
       for (int i = 0; i < 2; i++) {
@@ -160,13 +161,14 @@ class InProcessClusterTest {
       }
       records.save();
       // The next run reads the records back.
-      client.useLocalHashes(dev.backup.client.LocalHashes.load(dir.resolve("cache"), dir.resolve("client")));
+      client.useLocalHashes(dev.backup.client.LocalHashes.load(dir.resolve("cache"), dir.resolve("client"), 1));
       JsonObject latest = client.stat(names).await();
       int unread = client.unchangedUnread();
       for (int i = 0; i < 2; i++) {
         BackupClient.Uploaded u = client.upload(paths.get(i).toString(), names.get(i), 2,
             latest.getJsonObject(names.get(i))).await();
         assertThat(u.unchanged()).isTrue();
+        assertThat(u.unread()).isTrue();
         assertThat(u.version()).isEqualTo(1);
       }
       assertThat(client.unchangedUnread() - unread).isEqualTo(2);
