@@ -173,7 +173,7 @@ final class ClientCommands {
             LocalFiles.LocalFile f = (LocalFiles.LocalFile) x[0];
             BackupClient.Uploaded u = (BackupClient.Uploaded) x[1];
             JsonObject l = now.getJsonObject(f.name());
-            if (l != null && l.getLong("version", -1L) == u.version() && u.sha256().equals(l.getString("sha256"))) {
+            if (stillLatest(u, l)) {
               ok++;
               progress.above(String.format("unchanged %s (version %d already has these bytes)", f.name(), u.version()),
                   out());
@@ -194,6 +194,15 @@ final class ClientCommands {
         out().printf("%d of %d files backed up%n", ok, files.size());
       }
       return first == null ? 0 : first.code().exitCode();
+    }
+
+    /**
+     * Whether a file found unchanged against the catalog's latest version as the command
+     * began is so still: {@code now} is that name's latest version now (null: none).
+     */
+    static boolean stillLatest(BackupClient.Uploaded u, JsonObject now) {
+      return now != null && now.getLong("version", -1L) == u.version() && u.sha256().equals(now.getString("sha256"))
+          && now.getLong("size", -1L) == u.size();
     }
 
     private static Object[] take(java.util.concurrent.BlockingQueue<Object[]> q) {
