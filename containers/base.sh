@@ -16,7 +16,9 @@ if [[ ! -s "$TAR" ]]; then
   MIRROR=${MIRROR:-$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)}
   MIRROR=${MIRROR:-http://deb.debian.org/debian}
   ROOTFS=$(mktemp -d "$CACHE/rootfs.XXXXXX")
-  trap 'umount "$ROOTFS/proc" 2>/dev/null; rm -rf "$ROOTFS"; true' EXIT
+  # (Each command may fail here, /proc being unmounted already: none may fail the script,
+  # as under set -e a failing command in the EXIT trap becomes its exit status.)
+  trap 'umount "$ROOTFS/proc" 2>/dev/null || true; rm -rf "$ROOTFS" || true' EXIT
   echo "base image: debootstrap bookworm from $MIRROR ..."
   debootstrap --variant=minbase bookworm "$ROOTFS" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
     || { echo "error: debootstrap failed; see $CACHE/debootstrap.log" >&2; exit 1; }

@@ -62,6 +62,10 @@ final class ClientCommands {
     @Option(names = {"--replicas", "-r"}, paramLabel = "R", description = "copies to keep (default: ${DEFAULT-VALUE} or the configured default)")
     Integer replicas;
 
+    @Option(names = "--reread", description = "read every file to compare it with its latest version, "
+        + "even one known unchanged from the client's record of it")
+    boolean reread;
+
     Backup(ClientSession session) {
       super(session);
     }
@@ -79,6 +83,9 @@ final class ClientCommands {
       // What this client knows of its files' checksums: an unchanged file is not read again.
       dev.backup.client.LocalHashes records = dev.backup.client.LocalHashes.load(session.config().cacheDir(),
           session.config().root(), session.config().cacheSettleSeconds());
+      if (reread) {
+        records.rereading();
+      }
       client.useLocalHashes(records);
       try {
         return backUp(client, files, r);

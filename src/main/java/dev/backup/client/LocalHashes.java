@@ -55,6 +55,7 @@ public final class LocalHashes {
   /** Names looked up or recorded since loading: their entries are current. */
   private final Map<String, Boolean> seen = new ConcurrentHashMap<>();
   private volatile boolean dirty;
+  private volatile boolean reread;
 
   private LocalHashes(Path file, Path root, int settleSeconds) {
     this.file = file;
@@ -142,12 +143,21 @@ public final class LocalHashes {
     return new Known(sha, after != null ? after.size() : Files.size(p), false);
   }
 
+  /** From now on every lookup misses: each file is read (and recorded anew). */
+  public LocalHashes rereading() {
+    reread = true;
+    return this;
+  }
+
   /** The SHA-256 recorded for {@code name} with exactly this {@code stat}, else null. */
   public String lookup(String name, Stat stat) {
     if (file == null) {
       return null;
     }
     seen.put(name, Boolean.TRUE);
+    if (reread) {
+      return null;
+    }
     Entry e = entries.get(name);
     return e != null && e.stat().equals(stat) ? e.sha256() : null;
   }

@@ -42,6 +42,12 @@ class LocalHashesTest {
     LocalHashes again = load();
     assertThat(again.lookup("a/b.txt", LocalHashes.stat(p))).isEqualTo(BlobStore.sha256(p));
     assertThat(again.lookup("a/other.txt", LocalHashes.stat(p))).isNull();
+
+    // backup --reread: every file is read, whatever its record; the records stay.
+    LocalHashes reread = load().rereading();
+    assertThat(reread.lookup("a/b.txt", LocalHashes.stat(p))).isNull();
+    reread.save();
+    assertThat(load().lookup("a/b.txt", LocalHashes.stat(p))).isEqualTo(BlobStore.sha256(p));
   }
 
   /**

@@ -330,6 +330,9 @@ class BackupEndToEndIT extends EndToEndBase {
     assertThat(records).anyMatch(l -> l.startsWith("kept/a.bin\t"));
     ClusterProcesses.Result again = cluster.clientWithEnv(settle, "backup", "kept");
     assertThat(again.out()).contains("unchanged kept/a.bin (version 1");
+    ClusterProcesses.Result reread = cluster.clientWithEnv(settle, "backup", "kept", "--reread");
+    assertThat(reread.exit()).as(reread.err()).isZero();
+    assertThat(reread.out()).contains("unchanged kept/a.bin (version 1");
 
     try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(f.toFile(), "rw")) {
       raf.seek(1000);
