@@ -263,7 +263,7 @@ final class ClientCommands {
 
     @Override
     public Integer call() {
-      JsonObject res = session.client().request(new JsonObject().put("op", "list")).await();
+      JsonObject res = session.client().list().await();
       res.remove("v");
       if (json) {
         out().println(res.encodePrettily());
@@ -364,46 +364,54 @@ final class ClientCommands {
       int total = 0;
       for (String p : paths) {
         String name = local.remoteName(p);
-        JsonObject req = new JsonObject().put("op", "restore").put("path", name);
-        if (version != null) {
-          req.put("version", version);
-        }
-        JsonObject plan = client.request(req).await();
-        JsonArray files = plan.getJsonArray("files");
-        List<String> names = new ArrayList<>();
-        files.forEach(o -> names.add(((JsonObject) o).getString("name")));
-        java.util.Map<String, java.nio.file.Path> targets = dev.backup.client.RestoreTargets.targets(local.root(), name,
-            plan.getBoolean("single"), names, to);
-        for (Object o : files) {
-          JsonObject f = (JsonObject) o;
-          total++;
-          java.nio.file.Path target = targets.get(f.getString("name"));
-          try (Progress progress = new Progress(f.getString("name"), f.getLong("size"), true)) {
-            BackupClient.Restored r = client.restore(f, target, force, msg -> {
-              err().println(Console.yellow("note:") + " " + msg);
-              err().flush();
-            }, progress).await();
-            progress.close();
-            ok++;
-            if (r.unchanged()) {
-              out().printf("unchanged %s (already has %s version %d)%n", shown(local, target), r.name(), r.version());
-            } else {
-              out().printf("restored %s version %d to %s (%s)%n", r.name(), r.version(), shown(local, target),
-                  Format.size(r.size()));
-            }
-            out().flush();
-          } catch (BackupException e) {
-            if (client.cancelled()) {
-              err().println(Console.yellow("cancelled") + " " + f.getString("name") + " (nothing of it was written)");
-              return ErrorCode.CANCELLED.exitCode();
-            }
-            if (first == null) {
-              first = e;
-            }
-            err().println(Console.red("error:") + " " + f.getString("name") + ": " + e.getMessage());
-            err().flush();
+        // The plan comes a page at a time, each with fresh read tickets, as the restore goes on.
+        String after = null;
+        do {
+          JsonObject req = new JsonObject().put("op", "restore").put("path", name).put("paged", true);
+          if (version != null) {
+            req.put("version", version);
           }
-        }
+          if (after != null) {
+            req.put("after", after);
+          }
+          JsonObject plan = client.request(req).await();
+          after = plan.getString("next");
+          JsonArray files = plan.getJsonArray("files");
+          List<String> names = new ArrayList<>();
+          files.forEach(o -> names.add(((JsonObject) o).getString("name")));
+          java.util.Map<String, java.nio.file.Path> targets = dev.backup.client.RestoreTargets.targets(local.root(), name,
+              plan.getBoolean("single"), names, to);
+          for (Object o : files) {
+            JsonObject f = (JsonObject) o;
+            total++;
+            java.nio.file.Path target = targets.get(f.getString("name"));
+            try (Progress progress = new Progress(f.getString("name"), f.getLong("size"), true)) {
+              BackupClient.Restored r = client.restore(f, target, force, msg -> {
+                err().println(Console.yellow("note:") + " " + msg);
+                err().flush();
+              }, progress).await();
+              progress.close();
+              ok++;
+              if (r.unchanged()) {
+                out().printf("unchanged %s (already has %s version %d)%n", shown(local, target), r.name(), r.version());
+              } else {
+                out().printf("restored %s version %d to %s (%s)%n", r.name(), r.version(), shown(local, target),
+                    Format.size(r.size()));
+              }
+              out().flush();
+            } catch (BackupException e) {
+              if (client.cancelled()) {
+                err().println(Console.yellow("cancelled") + " " + f.getString("name") + " (nothing of it was written)");
+                return ErrorCode.CANCELLED.exitCode();
+              }
+              if (first == null) {
+                first = e;
+              }
+              err().println(Console.red("error:") + " " + f.getString("name") + ": " + e.getMessage());
+              err().flush();
+            }
+          }
+        } while (after != null);
       }
       if (total > 1) {
         out().printf("%d of %d files restored%n", ok, total);

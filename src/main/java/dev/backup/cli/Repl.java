@@ -163,7 +163,7 @@ final class Repl {
     private List<String> remoteNames() {
       if (System.currentTimeMillis() - remoteAt > 5000) {
         try {
-          JsonObject list = session.client().request(new JsonObject().put("op", "list")).await();
+          JsonObject list = session.client().list().await();
           List<String> names = new ArrayList<>();
           list.getJsonArray("files").forEach(o -> names.add(((JsonObject) o).getString("name")));
           remoteNames = names;

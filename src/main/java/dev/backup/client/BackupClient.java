@@ -273,10 +273,42 @@ public final class BackupClient implements AutoCloseable {
                          boolean unread) {
   }
 
-  /** The latest versions (size, sha256) the catalog has of these names. */
+  /** Names asked about in one {@code stat} request (a frame's body is at most 1 MiB; a name at most 1 KiB). */
+  static final int STAT_BATCH = 500;
+
+  /** The latest versions (size, sha256) the catalog has of these names (asked in batches). */
   public Future<JsonObject> stat(java.util.Collection<String> names) {
-    return request(new JsonObject().put("op", "stat").put("names", new io.vertx.core.json.JsonArray(
-        new java.util.ArrayList<>(names)))).map(r -> r.getJsonObject("files", new JsonObject()));
+    java.util.List<String> all = new java.util.ArrayList<>(names);
+    JsonObject files = new JsonObject();
+    Future<Void> chain = Future.succeededFuture();
+    for (int from = 0; from < all.size() || from == 0; from += STAT_BATCH) {
+      java.util.List<String> batch = all.subList(from, Math.min(all.size(), from + STAT_BATCH));
+      chain = chain.compose(v -> request(new JsonObject().put("op", "stat").put("names",
+              new io.vertx.core.json.JsonArray(new java.util.ArrayList<>(batch))))
+          .map(r -> {
+            files.mergeIn(r.getJsonObject("files", new JsonObject()));
+            return null;
+          }));
+    }
+    return chain.map(files);
+  }
+
+  /** The whole catalog as {@code list --json} shows it, asked for a page at a time. */
+  public Future<JsonObject> list() {
+    io.vertx.core.json.JsonArray files = new io.vertx.core.json.JsonArray();
+    return listFrom(null, files).map(v -> new JsonObject().put("files", files));
+  }
+
+  private Future<Void> listFrom(String after, io.vertx.core.json.JsonArray into) {
+    JsonObject req = new JsonObject().put("op", "list").put("paged", true);
+    if (after != null) {
+      req.put("after", after);
+    }
+    return request(req).compose(page -> {
+      page.getJsonArray("files", new io.vertx.core.json.JsonArray()).forEach(into::add);
+      String next = page.getString("next");
+      return next == null ? Future.succeededFuture() : listFrom(next, into);
+    });
   }
 
   /**

@@ -234,6 +234,33 @@ public final class Catalog {
     return new JsonObject().put("files", files);
   }
 
+  /**
+   * One page of the catalog as {@link #toJson()} shows it: the entries whose names start
+   * with {@code prefix} and come after {@code after} (null: from the first), until their
+   * JSON reaches {@code budgetBytes} (at least one entry). {@code next} is the last name
+   * given when more remain, else absent.
+   */
+  public JsonObject page(String prefix, String after, int budgetBytes) {
+    JsonArray files = new JsonArray();
+    int used = 0;
+    String last = null;
+    var tail = after == null ? entries.tailMap(prefix, true) : entries.tailMap(after, false);
+    for (Entry e : tail.values()) {
+      if (!e.name.startsWith(prefix)) {
+        break;
+      }
+      JsonObject j = toJson(e);
+      int size = j.encode().length() + 1; // (and its comma)
+      if (!files.isEmpty() && used + size > budgetBytes) {
+        return new JsonObject().put("files", files).put("next", last);
+      }
+      files.add(j);
+      used += size;
+      last = e.name;
+    }
+    return new JsonObject().put("files", files);
+  }
+
   private static JsonObject toJson(Entry e) {
     JsonArray versions = new JsonArray();
     for (Version v : e.versions.values()) {

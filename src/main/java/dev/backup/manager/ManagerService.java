@@ -36,6 +36,8 @@ import org.slf4j.LoggerFactory;
  */
 final class ManagerService {
   private static final Logger log = LoggerFactory.getLogger(ManagerService.class);
+  /** A page of a list or a restore plan stays under this (a frame's body is at most 1 MiB). */
+  static final int PAGE_BYTES = 512 * 1024;
   private static final DeliveryOptions SHORT = new DeliveryOptions().setSendTimeout(5_000);
   private static final DeliveryOptions LONG = new DeliveryOptions().setSendTimeout(600_000);
 
@@ -106,7 +108,7 @@ final class ManagerService {
       case "ping" -> Future.succeededFuture(new JsonObject().put("role", "manager").put("ready", true));
       case "place" -> place(req, ns);
       case "stat" -> Future.succeededFuture(stat(req, ns));
-      case "list" -> Future.succeededFuture(list(ns));
+      case "list" -> Future.succeededFuture(list(req, ns));
       case "status" -> Future.succeededFuture(servers.toJson().put("health", health()));
       case "restore" -> Future.succeededFuture(restorePlan(req, ns));
       case "replicas" -> replicas(req, ns);
@@ -141,8 +143,26 @@ final class ManagerService {
     return new JsonObject().put("files", files);
   }
 
-  /** The catalog as one namespace sees it. */
-  private JsonObject list(Namespace ns) {
+  /**
+   * The catalog as one namespace sees it; {@code paged}, one page of it: the files
+   * after {@code after}, as many as fit in {@link #PAGE_BYTES}, and the name to ask
+   * after next ({@code next}) while more remain.
+   */
+  private JsonObject list(JsonObject req, Namespace ns) {
+    if (req.getBoolean("paged", false)) {
+      String after = req.getString("after");
+      JsonObject page = catalog.page(ns.prefix(), after == null ? null : ns.prefix() + after, PAGE_BYTES);
+      if (ns.user() != null) {
+        for (Object o : page.getJsonArray("files")) {
+          JsonObject f = (JsonObject) o;
+          f.put("name", ns.out(f.getString("name")));
+        }
+        if (page.getString("next") != null) {
+          page.put("next", ns.out(page.getString("next")));
+        }
+      }
+      return page;
+    }
     JsonObject all = catalog.toJson();
     if (ns.user() == null) {
       return all;
@@ -315,18 +335,38 @@ final class ManagerService {
     if (version != null && !single) {
       throw new BackupException(ErrorCode.USAGE, "--version needs a single file, and '" + path + "' is a folder");
     }
+    // Paged: one page: the files after "after", as many as fit in PAGE_BYTES (their
+    // read tickets made now, so that a long restore's later pages get fresh ones).
+    boolean paged = req.getBoolean("paged", false);
+    String after = req.getString("after");
     JsonArray files = new JsonArray();
+    int used = 0;
+    String next = null;
     for (String n : names) {
+      String shown = ns.out(n);
+      if (paged && after != null && shown.compareTo(after) <= 0) {
+        continue;
+      }
       Catalog.Entry e = catalog.get(n);
       Catalog.Version v = version == null ? e.latest() : catalog.version(n, version);
       if (v == null) {
-        throw new BackupException(ErrorCode.NOT_FOUND, ns.out(n) + " has no version " + version + " (versions: "
+        throw new BackupException(ErrorCode.NOT_FOUND, shown + " has no version " + version + " (versions: "
             + e.versions().stream().map(x -> String.valueOf(x.version())).toList() + ")");
       }
-      files.add(new JsonObject().put("name", ns.out(n)).put("version", v.version()).put("size", v.size())
-          .put("sha256", v.sha256()).put("sources", sources(ns, n, v)));
+      JsonObject f = new JsonObject().put("name", shown).put("version", v.version()).put("size", v.size())
+          .put("sha256", v.sha256()).put("sources", sources(ns, n, v));
+      if (paged) {
+        int size = f.encode().length() + 1; // (and its comma)
+        if (!files.isEmpty() && used + size > PAGE_BYTES) {
+          next = files.getJsonObject(files.size() - 1).getString("name");
+          break;
+        }
+        used += size;
+      }
+      files.add(f);
     }
-    return new JsonObject().put("path", path).put("single", single).put("files", files);
+    JsonObject plan = new JsonObject().put("path", path).put("single", single).put("files", files);
+    return next == null ? plan : plan.put("next", next);
   }
 
   private JsonArray sources(Namespace ns, String name, Catalog.Version v) {

@@ -18,6 +18,37 @@ class CatalogTest {
     assertThat(c.get("a").latest().version()).isEqualTo(2);
   }
 
+  /** A large catalog is listed a page at a time, each under its byte budget, all of it once, in order. */
+  @Test
+  void pagesCoverTheCatalogOnceEachUnderItsBudget() {
+    Catalog c = new Catalog();
+    String longPart = "p".repeat(180);
+    for (int i = 0; i < 3000; i++) {
+      String user = i % 3 == 0 ? "alice/" : "bob/";
+      c.commit(user + longPart + "/" + longPart + "-" + i, 2,
+          new Catalog.Version(1, i, "ab".repeat(32), 5, List.of(1, 3)));
+    }
+    for (String prefix : List.of("", "alice/")) {
+      List<Object> all = c.toJson().getJsonArray("files").stream()
+          .filter(o -> ((JsonObject) o).getString("name").startsWith(prefix)).toList();
+      List<Object> paged = new java.util.ArrayList<>();
+      String after = null;
+      int pages = 0;
+      do {
+        JsonObject page = c.page(prefix, after, 64 * 1024);
+        pages++;
+        assertThat(page.getJsonArray("files")).isNotEmpty();
+        assertThat(page.getJsonArray("files").encode().length()).isLessThanOrEqualTo(64 * 1024 + 2);
+        page.getJsonArray("files").forEach(paged::add);
+        after = page.getString("next");
+      } while (after != null);
+      assertThat(pages).isGreaterThan(5);
+      assertThat(paged).isEqualTo(all);
+    }
+    // One entry larger than the budget still makes a page.
+    assertThat(c.page("", null, 10).getJsonArray("files")).hasSize(1);
+  }
+
   @Test
   void jsonHasTheShapeScriptsDependOn() {
     Catalog c = new Catalog();

@@ -139,6 +139,48 @@ class InProcessClusterTest {
   }
 
   /**
+   * A folder whose list, restore plan or latest versions would not fit in one frame (a
+   * body is at most 1 MiB) comes a page (or batch) at a time: nothing is left out.
+   */
+  @Test
+  void aFolderTooLargeForOneAnswerIsListedAndPlannedInPages() throws Exception {
+    String longPart = "n".repeat(190);
+    List<String> names = new ArrayList<>();
+    List<Future<BackupClient.Uploaded>> ups = new ArrayList<>();
+    for (int i = 0; i < 700; i++) {
+      String name = "pages/" + longPart + "/" + longPart + "/" + longPart + "/" + i;
+      names.add(name);
+      Path f = dir.resolve("client").resolve(name);
+      Files.createDirectories(f.getParent());
+      Files.writeString(f, "file " + i);
+      ups.add(client.upload(f.toString(), name, 2));
+      if (ups.size() == 32) {
+        Future.all(ups).await();
+        ups.clear();
+      }
+    }
+    Future.all(ups).await();
+    assertThat(client.stat(names).await().fieldNames()).containsExactlyInAnyOrderElementsOf(names);
+    assertThat(client.request(new JsonObject().put("op", "list").put("paged", true)).await().getString("next"))
+        .as("more than one page").isNotNull();
+    assertThat(client.list().await().getJsonArray("files").stream()
+        .map(o -> ((JsonObject) o).getString("name")).filter(n -> n.startsWith("pages/")).toList())
+        .containsExactlyElementsOf(names.stream().sorted().toList());
+    List<String> planned = new ArrayList<>();
+    String after = null;
+    int pages = 0;
+    do {
+      JsonObject req = new JsonObject().put("op", "restore").put("path", "pages").put("paged", true);
+      JsonObject plan = client.request(after == null ? req : req.put("after", after)).await();
+      plan.getJsonArray("files").forEach(o -> planned.add(((JsonObject) o).getString("name")));
+      after = plan.getString("next");
+      pages++;
+    } while (after != null);
+    assertThat(pages).isGreaterThan(1);
+    assertThat(planned).containsExactlyElementsOf(names.stream().sorted().toList());
+  }
+
+  /**
    * A file backed up and left alone since is known unchanged from the client's record of its
    * checksum, without being read; the same file rewritten with the same size (and its old
    * modification time) is read and backed up again.
