@@ -573,9 +573,13 @@ final class ClientCommands {
         out().printf("%-16s %s version %d%s: %s%n", status.toUpperCase(java.util.Locale.ROOT), p.getString("name"),
             p.getLong("version"), where, why);
       }
+      int count = res.getInteger("problemCount", problems.size());
+      if (count > problems.size()) {
+        out().printf("... and %d more%n", count - problems.size());
+      }
       out().printf("verified %s of %s: %s%n", plural(res.getInteger("copies"), "copy", "copies"),
-          plural(res.getInteger("files"), "file"), problems.isEmpty() ? "all good" : plural(problems.size(), "problem"));
-      return problems.isEmpty() ? 0 : ErrorCode.INTEGRITY.exitCode();
+          plural(res.getInteger("files"), "file"), count == 0 ? "all good" : plural(count, "problem"));
+      return count == 0 ? 0 : ErrorCode.INTEGRITY.exitCode();
     }
 
     private int verifyLocal() {

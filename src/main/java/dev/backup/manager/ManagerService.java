@@ -38,6 +38,8 @@ final class ManagerService {
   private static final Logger log = LoggerFactory.getLogger(ManagerService.class);
   /** A page of a list or a restore plan stays under this (a frame's body is at most 1 MiB). */
   static final int PAGE_BYTES = 512 * 1024;
+  /** A verify answer names at most this many problems (at most ~2.5 KiB each) and counts the rest. */
+  static final int VERIFY_SHOWN = 300;
   private static final DeliveryOptions SHORT = new DeliveryOptions().setSendTimeout(5_000);
   private static final DeliveryOptions LONG = new DeliveryOptions().setSendTimeout(600_000);
 
@@ -626,8 +628,13 @@ final class ManagerService {
           return Future.succeededFuture();
         })));
     int checked = copies;
-    return Future.join(asks).transform(x -> Future.succeededFuture(new JsonObject().put("files", names.size())
-        .put("copies", checked).put("problems", problems)));
+    return Future.join(asks).transform(x -> {
+      // The answer must fit a frame: the problems past the first VERIFY_SHOWN are only counted.
+      JsonArray shown = problems.size() <= VERIFY_SHOWN ? problems
+          : new JsonArray(new ArrayList<>(problems.getList().subList(0, VERIFY_SHOWN)));
+      return Future.succeededFuture(new JsonObject().put("files", names.size()).put("copies", checked)
+          .put("problems", shown).put("problemCount", problems.size()));
+    });
   }
 
   // ---- reconciliation ----

@@ -178,6 +178,19 @@ class InProcessClusterTest {
     } while (after != null);
     assertThat(pages).isGreaterThan(1);
     assertThat(planned).containsExactlyElementsOf(names.stream().sorted().toList());
+
+    // Every copy of them lost: verify names the first problems and counts them all.
+    for (String n : names) {
+      for (Path c : copiesOf(n, 1)) {
+        Files.delete(c);
+      }
+    }
+    JsonObject verify = client.request(new JsonObject().put("op", "verify")
+        .put("paths", new io.vertx.core.json.JsonArray().add("pages"))).await();
+    assertThat(verify.getInteger("problemCount")).isEqualTo(2 * names.size());
+    assertThat(verify.getJsonArray("problems")).hasSize(300);
+    client.request(new JsonObject().put("op", "delete").put("paths", new io.vertx.core.json.JsonArray().add("pages")))
+        .await();
   }
 
   /**
