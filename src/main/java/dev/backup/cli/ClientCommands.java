@@ -364,9 +364,15 @@ final class ClientCommands {
       int total = 0;
       for (String p : paths) {
         String name = local.remoteName(p);
-        // The plan comes a page at a time, each with fresh read tickets, as the restore goes on.
+        // The plan comes a page at a time, each with fresh read tickets, as the restore goes on
+        // (where its files go is decided once: the first page may make --to a folder).
+        boolean toWasFolder = dev.backup.client.RestoreTargets.isFolder(local.root(), to);
         String after = null;
+        boolean firstPage = true;
         do {
+          if (client.cancelled()) {
+            return ErrorCode.CANCELLED.exitCode();
+          }
           JsonObject req = new JsonObject().put("op", "restore").put("path", name).put("paged", true);
           if (version != null) {
             req.put("version", version);
@@ -374,15 +380,32 @@ final class ClientCommands {
           if (after != null) {
             req.put("after", after);
           }
-          JsonObject plan = client.request(req).await();
+          JsonObject plan;
+          try {
+            plan = client.request(req).await();
+          } catch (BackupException e) {
+            if (firstPage) {
+              throw e;
+            }
+            // A later page: what was restored stays, and the other paths are still tried.
+            first = first == null ? e : first;
+            err().println(Console.red("error:") + " " + name + ": " + e.getMessage() + " (the rest of it was not restored)");
+            err().flush();
+            break;
+          }
+          firstPage = false;
           after = plan.getString("next");
           JsonArray files = plan.getJsonArray("files");
           List<String> names = new ArrayList<>();
           files.forEach(o -> names.add(((JsonObject) o).getString("name")));
           java.util.Map<String, java.nio.file.Path> targets = dev.backup.client.RestoreTargets.targets(local.root(), name,
-              plan.getBoolean("single"), names, to);
+              plan.getBoolean("single"), names, to, toWasFolder);
           for (Object o : files) {
             JsonObject f = (JsonObject) o;
+            if (client.cancelled()) {
+              err().println(Console.yellow("cancelled") + " " + f.getString("name") + " (nothing of it was written)");
+              return ErrorCode.CANCELLED.exitCode();
+            }
             total++;
             java.nio.file.Path target = targets.get(f.getString("name"));
             try (Progress progress = new Progress(f.getString("name"), f.getLong("size"), true)) {
@@ -520,9 +543,14 @@ final class ClientCommands {
         req.put("version", version);
       }
       JsonObject res = session.client().request(req).await();
-      for (Object o : res.getJsonArray("deleted")) {
+      JsonArray deleted = res.getJsonArray("deleted");
+      for (Object o : deleted) {
         JsonObject d = (JsonObject) o;
         out().printf("deleted %s version %d%n", d.getString("name"), d.getLong("version"));
+      }
+      int count = res.getInteger("deletedCount", deleted.size());
+      if (count > deleted.size()) {
+        out().printf("... and %d more (%d versions deleted)%n", count - deleted.size(), count);
       }
       int deferred = res.getInteger("deferred", 0);
       if (deferred > 0) {

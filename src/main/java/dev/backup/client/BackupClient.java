@@ -273,18 +273,34 @@ public final class BackupClient implements AutoCloseable {
                          boolean unread) {
   }
 
-  /** Names asked about in one {@code stat} request (a frame's body is at most 1 MiB; a name at most 1 KiB). */
+  /**
+   * Names asked about in one {@code stat} request: at most this many, and at most
+   * {@link #STAT_BATCH_BYTES} of them in UTF-8, so that the question and its answer (each
+   * name again, with about 150 bytes of version, size and checksum) fit a frame (1 MiB).
+   */
   static final int STAT_BATCH = 500;
+  static final int STAT_BATCH_BYTES = 256 * 1024;
 
   /** The latest versions (size, sha256) the catalog has of these names (asked in batches). */
   public Future<JsonObject> stat(java.util.Collection<String> names) {
-    java.util.List<String> all = new java.util.ArrayList<>(names);
+    java.util.List<java.util.List<String>> batches = new java.util.ArrayList<>();
+    java.util.List<String> batch = new java.util.ArrayList<>();
+    int bytes = 0;
+    for (String n : names) {
+      int b = n.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 4;
+      if (!batch.isEmpty() && (batch.size() == STAT_BATCH || bytes + b > STAT_BATCH_BYTES)) {
+        batches.add(batch);
+        batch = new java.util.ArrayList<>();
+        bytes = 0;
+      }
+      batch.add(n);
+      bytes += b;
+    }
+    batches.add(batch);
     JsonObject files = new JsonObject();
     Future<Void> chain = Future.succeededFuture();
-    for (int from = 0; from < all.size() || from == 0; from += STAT_BATCH) {
-      java.util.List<String> batch = all.subList(from, Math.min(all.size(), from + STAT_BATCH));
-      chain = chain.compose(v -> request(new JsonObject().put("op", "stat").put("names",
-              new io.vertx.core.json.JsonArray(new java.util.ArrayList<>(batch))))
+    for (java.util.List<String> b : batches) {
+      chain = chain.compose(v -> request(new JsonObject().put("op", "stat").put("names", new io.vertx.core.json.JsonArray(b)))
           .map(r -> {
             files.mergeIn(r.getJsonObject("files", new JsonObject()));
             return null;
@@ -307,6 +323,9 @@ public final class BackupClient implements AutoCloseable {
     return request(req).compose(page -> {
       page.getJsonArray("files", new io.vertx.core.json.JsonArray()).forEach(into::add);
       String next = page.getString("next");
+      if (next != null && after != null && next.compareTo(after) <= 0) {
+        return Future.failedFuture(new BackupException(ErrorCode.PROTOCOL, "the manager's list went back to " + next));
+      }
       return next == null ? Future.succeededFuture() : listFrom(next, into);
     });
   }

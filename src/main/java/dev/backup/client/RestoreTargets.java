@@ -25,6 +25,20 @@ public final class RestoreTargets {
    * @param names     the names to restore (all equal to or under {@code requested})
    */
   public static Map<String, Path> targets(Path root, String requested, boolean single, List<String> names, String to) {
+    return targets(root, requested, single, names, to, isFolder(root, to));
+  }
+
+  /** Whether {@code to} (null: none) names an existing folder, as a restore began. */
+  public static boolean isFolder(Path root, String to) {
+    return to != null && Files.isDirectory(root.resolve(to).normalize());
+  }
+
+  /**
+   * The same for one page of a restore, {@code toWasFolder} saying whether {@code to} was an
+   * existing folder when the restore began (its first page may have made it one since).
+   */
+  public static Map<String, Path> targets(Path root, String requested, boolean single, List<String> names, String to,
+                                          boolean toWasFolder) {
     Map<String, Path> out = new LinkedHashMap<>();
     if (to == null) {
       for (String n : names) {
@@ -34,7 +48,7 @@ public final class RestoreTargets {
     }
     Path t = root.resolve(to).normalize();
     String base = requested.contains("/") ? requested.substring(requested.lastIndexOf('/') + 1) : requested;
-    if (Files.isDirectory(t)) {
+    if (toWasFolder) {
       for (String n : names) {
         out.put(n, single ? t.resolve(base) : t.resolve(base).resolve(rest(requested, n)));
       }
@@ -44,7 +58,7 @@ public final class RestoreTargets {
       out.put(names.get(0), t);
       return out;
     }
-    if (Files.exists(t)) {
+    if (Files.exists(t) && !Files.isDirectory(t)) {
       throw new BackupException(ErrorCode.EXISTS, "'" + to + "' is a file; a folder cannot be restored onto it");
     }
     for (String n : names) {

@@ -107,8 +107,8 @@ public final class ConfigLoader {
     if (c.port() < 0 || c.port() > 65535 || c.managerPort() <= 0 || c.managerPort() > 65535) {
       throw new BackupException(ErrorCode.USAGE, "port out of range");
     }
-    if (c.versionsKept() < 1) {
-      throw new BackupException(ErrorCode.USAGE, "versions must be at least 1");
+    if (c.versionsKept() < 1 || c.versionsKept() > 1000) {
+      throw new BackupException(ErrorCode.USAGE, "versions must be between 1 and 1000");
     }
     if (c.healPercent() < 1 || c.healPercent() > 100) {
       throw new BackupException(ErrorCode.USAGE, "heal-percent must be between 1 and 100");

@@ -250,7 +250,7 @@ public final class Catalog {
         break;
       }
       JsonObject j = toJson(e);
-      int size = j.encode().length() + 1; // (and its comma)
+      int size = j.toBuffer().length() + 1; // (its UTF-8 bytes, and its comma)
       if (!files.isEmpty() && used + size > budgetBytes) {
         return new JsonObject().put("files", files).put("next", last);
       }

@@ -38,8 +38,11 @@ final class ManagerService {
   private static final Logger log = LoggerFactory.getLogger(ManagerService.class);
   /** A page of a list or a restore plan stays under this (a frame's body is at most 1 MiB). */
   static final int PAGE_BYTES = 512 * 1024;
-  /** A verify answer names at most this many problems (at most ~2.5 KiB each) and counts the rest. */
-  static final int VERIFY_SHOWN = 300;
+  /**
+   * A verify or delete answer names at most this many problems or versions and counts the
+   * rest (one with a name of 1024 characters of 3 UTF-8 bytes each is about 3.2 KB).
+   */
+  static final int ANSWER_NAMED = 200;
   private static final DeliveryOptions SHORT = new DeliveryOptions().setSendTimeout(5_000);
   private static final DeliveryOptions LONG = new DeliveryOptions().setSendTimeout(600_000);
 
@@ -330,6 +333,10 @@ final class ManagerService {
     }
     Long version = req.getLong("version");
     List<String> names = ns.under(catalog, path);
+    if (names.isEmpty() && req.getBoolean("paged", false) && req.getString("after") != null) {
+      // Deleted since the restore's first page: nothing more to restore.
+      return new JsonObject().put("path", path).put("single", false).put("files", new JsonArray());
+    }
     if (names.isEmpty()) {
       throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
     }
@@ -358,7 +365,7 @@ final class ManagerService {
       JsonObject f = new JsonObject().put("name", shown).put("version", v.version()).put("size", v.size())
           .put("sha256", v.sha256()).put("sources", sources(ns, n, v));
       if (paged) {
-        int size = f.encode().length() + 1; // (and its comma)
+        int size = f.toBuffer().length() + 1; // (its UTF-8 bytes, and its comma)
         if (!files.isEmpty() && used + size > PAGE_BYTES) {
           next = files.getJsonObject(files.size() - 1).getString("name");
           break;
@@ -539,7 +546,10 @@ final class ManagerService {
           later.addAll(f.result());
         }
       }
-      return new JsonObject().put("deleted", deleted).put("deferred", later.size())
+      // The answer must fit a frame: the versions past the first ANSWER_NAMED are only counted.
+      JsonArray named = deleted.size() <= ANSWER_NAMED ? deleted
+          : new JsonArray(new ArrayList<>(deleted.getList().subList(0, ANSWER_NAMED)));
+      return new JsonObject().put("deleted", named).put("deletedCount", deleted.size()).put("deferred", later.size())
           .put("deferredServers", new JsonArray(new ArrayList<>(later)));
     });
   }
@@ -629,9 +639,9 @@ final class ManagerService {
         })));
     int checked = copies;
     return Future.join(asks).transform(x -> {
-      // The answer must fit a frame: the problems past the first VERIFY_SHOWN are only counted.
-      JsonArray shown = problems.size() <= VERIFY_SHOWN ? problems
-          : new JsonArray(new ArrayList<>(problems.getList().subList(0, VERIFY_SHOWN)));
+      // The answer must fit a frame: the problems past the first ANSWER_NAMED are only counted.
+      JsonArray shown = problems.size() <= ANSWER_NAMED ? problems
+          : new JsonArray(new ArrayList<>(problems.getList().subList(0, ANSWER_NAMED)));
       return Future.succeededFuture(new JsonObject().put("files", names.size()).put("copies", checked)
           .put("problems", shown).put("problemCount", problems.size()));
     });

@@ -26,6 +26,20 @@ class RestoreTargetsTest {
         .containsEntry("a/b.txt", root.resolve("out/b.txt"));
   }
 
+  /**
+   * A folder restored a page at a time to a new --to: the first page makes the folder, and
+   * the later pages' files still go where the first page's went, not one level down.
+   */
+  @Test
+  void aNewFolderMadeByTheFirstPageStillNamesTheRestoredFolder() throws Exception {
+    boolean wasFolder = RestoreTargets.isFolder(root, "back");
+    assertThat(RestoreTargets.targets(root, "docs", false, List.of("docs/x.txt"), "back", wasFolder))
+        .containsEntry("docs/x.txt", root.resolve("back/x.txt"));
+    Files.createDirectories(root.resolve("back"));
+    assertThat(RestoreTargets.targets(root, "docs", false, List.of("docs/y/z.txt"), "back", wasFolder))
+        .containsEntry("docs/y/z.txt", root.resolve("back/y/z.txt"));
+  }
+
   @Test
   void anExistingFolderReceivesAFolderKeepingItsSubfolders() throws Exception {
     Files.createDirectories(root.resolve("out"));
