@@ -479,6 +479,11 @@ final class ClientCommands {
         out().printf("%s version %d: %s, now %d cop%s%n", c.getString("name"), c.getLong("version"), what, replicas,
             replicas == 1 ? "y" : "ies");
       }
+      int count = res.getInteger("changeCount", res.getJsonArray("changes").size());
+      if (count > res.getJsonArray("changes").size()) {
+        out().printf("... and %d more versions, now %d cop%s each%n", count - res.getJsonArray("changes").size(),
+            replicas, replicas == 1 ? "y" : "ies");
+      }
       return 0;
     }
   }

@@ -39,8 +39,8 @@ final class ManagerService {
   /** A page of a list or a restore plan stays under this (a frame's body is at most 1 MiB). */
   static final int PAGE_BYTES = 512 * 1024;
   /**
-   * A verify or delete answer names at most this many problems or versions and counts the
-   * rest (one with a name of 1024 characters of 3 UTF-8 bytes each is about 3.2 KB).
+   * A verify, delete or replicas answer names at most this many problems, versions or
+   * changes and counts the rest (one with a name of 1024 characters of 3 UTF-8 bytes each is about 3.2 KB).
    */
   static final int ANSWER_NAMED = 200;
   private static final DeliveryOptions SHORT = new DeliveryOptions().setSendTimeout(5_000);
@@ -416,7 +416,11 @@ final class ManagerService {
         }));
       }
     }
-    return chain.compose(x -> save.get()).map(x -> new JsonObject().put("replicas", r).put("changes", changes));
+    // The answer must fit a frame: the changes past the first ANSWER_NAMED are only counted.
+    return chain.compose(x -> save.get()).map(x -> new JsonObject().put("replicas", r)
+        .put("changes", changes.size() <= ANSWER_NAMED ? changes
+            : new JsonArray(new ArrayList<>(changes.getList().subList(0, ANSWER_NAMED))))
+        .put("changeCount", changes.size()));
   }
 
   /** Brings one version to {@code r} copies, once no heal of it is running. */
