@@ -81,8 +81,7 @@ final class ClientCommands {
       BackupClient client = session.client();
       client.resetCancel();
       // What this client knows of its files' checksums: an unchanged file is not read again.
-      dev.backup.client.LocalHashes records = dev.backup.client.LocalHashes.load(session.config().cacheDir(),
-          session.config().root(), session.config().cacheSettleSeconds());
+      dev.backup.client.LocalHashes records = session.localHashes();
       if (reread) {
         records.rereading();
       }
@@ -140,8 +139,7 @@ final class ClientCommands {
                 continue;
               }
               ok++;
-              progress.above(u.unchanged()
-                  ? String.format("unchanged %s (version %d already has these bytes)", f.name(), u.version())
+              progress.above(u.unchanged() ? unchangedLine(f, u)
                   : String.format("backed up %s (%s, version %d, %d copies)", f.name(), Format.size(u.size()), u.version(),
                       u.copies()), out());
               continue;
@@ -182,8 +180,7 @@ final class ClientCommands {
             JsonObject l = now.getJsonObject(f.name());
             if (stillLatest(u, l)) {
               ok++;
-              progress.above(String.format("unchanged %s (version %d already has these bytes)", f.name(), u.version()),
-                  out());
+              progress.above(unchangedLine(f, u), out());
             } else {
               // The catalog changed meanwhile (another session): back the file up against it as it is now.
               if (l == null) {
@@ -201,6 +198,10 @@ final class ClientCommands {
         out().printf("%d of %d files backed up%n", ok, files.size());
       }
       return first == null ? 0 : first.code().exitCode();
+    }
+
+    private static String unchangedLine(LocalFiles.LocalFile f, BackupClient.Uploaded u) {
+      return String.format("unchanged %s (version %d already has these bytes)", f.name(), u.version());
     }
 
     /**
@@ -636,7 +637,9 @@ final class ClientCommands {
           out().println("new        " + f.name() + " (not backed up)");
           continue;
         }
-        boolean equal = l.getLong("size") == f.size() && sha(f).equals(l.getString("sha256"));
+        // (Never from the records: --local is there to read every file.)
+        boolean equal = l.getLong("size") == f.size()
+            && sha(dev.backup.client.LocalHashes.none(), f).equals(l.getString("sha256"));
         if (equal) {
           same++;
         } else {
@@ -648,9 +651,10 @@ final class ClientCommands {
       return changed + fresh == 0 ? 0 : ErrorCode.DIFFERS.exitCode();
     }
 
-    static String sha(LocalFiles.LocalFile f) {
+    /** The file's SHA-256: from its record in {@code records} if untouched since, else read (none: always read). */
+    static String sha(dev.backup.client.LocalHashes records, LocalFiles.LocalFile f) {
       try {
-        return dev.backup.storage.BlobStore.sha256(f.path());
+        return records.sha256(f.name(), f.path()).sha256();
       } catch (java.io.IOException e) {
         throw new BackupException(ErrorCode.IO, "cannot read " + f.path() + ": " + e.getMessage());
       }
@@ -662,14 +666,6 @@ final class ClientCommands {
   static final class Files extends Base {
     Files(ClientSession session) {
       super(session);
-    }
-
-    private static String sha(dev.backup.client.LocalHashes records, LocalFiles.LocalFile f) {
-      try {
-        return records.sha256(f.name(), f.path()).sha256();
-      } catch (java.io.IOException e) {
-        throw new BackupException(ErrorCode.IO, "cannot read " + f.path() + ": " + e.getMessage());
-      }
     }
 
     @Override
@@ -688,13 +684,12 @@ final class ClientCommands {
       int i = 1;
       int marked = 0;
       // A file left alone since it was last read is compared by its recorded checksum.
-      dev.backup.client.LocalHashes records = dev.backup.client.LocalHashes.load(session.config().cacheDir(),
-          session.local().root(), session.config().cacheSettleSeconds());
+      dev.backup.client.LocalHashes records = session.localHashes();
       for (LocalFiles.LocalFile f : all) {
         String mark = " ";
         JsonObject l = latest.getJsonObject(f.name());
         if (l != null) {
-          boolean same = l.getLong("size") == f.size() && sha(records, f).equals(l.getString("sha256"));
+          boolean same = l.getLong("size") == f.size() && Verify.sha(records, f).equals(l.getString("sha256"));
           mark = same ? Console.green("*") : Console.yellow("~");
           marked++;
         }

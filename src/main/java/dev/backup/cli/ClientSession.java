@@ -55,6 +55,12 @@ final class ClientSession implements AutoCloseable {
     return new LocalFiles(config().root());
   }
 
+  /** The client's records of its files' checksums, loaded now (blocking; see LocalHashes). */
+  dev.backup.client.LocalHashes localHashes() {
+    Config c = config();
+    return dev.backup.client.LocalHashes.load(c.cacheDir(), c.root(), c.cacheSettleSeconds());
+  }
+
   @Override
   public synchronized void close() {
     if (client != null) {

@@ -55,7 +55,6 @@ public final class BackupClient implements AutoCloseable {
   private final dev.backup.protocol.ConnectionPool pool;
   private final Map<Long, Promise<JsonObject>> pending = new HashMap<>();
   private volatile LocalHashes hashes = LocalHashes.none();
-  private final java.util.concurrent.atomic.AtomicInteger unread = new java.util.concurrent.atomic.AtomicInteger();
   private NetSocket manager;
   private Future<NetSocket> connecting;
   private long nextRequestId;
@@ -350,7 +349,6 @@ public final class BackupClient implements AutoCloseable {
           .compose(known -> {
             if (known.unread() && known.sha256().equals(latestSha) && known.size() == props.size()) {
               // Not touched since it was read with these bytes, which are the latest version's.
-              unread.incrementAndGet();
               return Future.succeededFuture(new Uploaded(name, latest.getLong("version"), known.size(), latestSha, 0,
                   true, true));
             }
@@ -517,11 +515,6 @@ public final class BackupClient implements AutoCloseable {
    */
   public void useLocalHashes(LocalHashes records) {
     this.hashes = records;
-  }
-
-  /** How many files were found unchanged from their local records, without being read. */
-  public int unchangedUnread() {
-    return unread.get();
   }
 
   /** Reads a small file whole (blocking), refusing one whose size is no longer {@code size}. */

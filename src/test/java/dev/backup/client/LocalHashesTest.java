@@ -26,6 +26,13 @@ class LocalHashesTest {
     return p;
   }
 
+  /** Records the file as read long after it last changed; its stat. */
+  private static LocalHashes.Stat recordSettled(LocalHashes h, String name, Path p) throws Exception {
+    LocalHashes.Stat s = LocalHashes.stat(p);
+    h.record(name, s, s, longAfter(), BlobStore.sha256(p));
+    return s;
+  }
+
   private LocalHashes load() {
     return LocalHashes.load(dir.resolve("cache"), dir.resolve("root"));
   }
@@ -59,8 +66,7 @@ class LocalHashesTest {
   void aFileRewrittenWithTheSameSizeAndItsOldModificationTimeIsNotMatched() throws Exception {
     Path p = file("f.txt", "first");
     LocalHashes h = load();
-    LocalHashes.Stat s = LocalHashes.stat(p);
-    h.record("f.txt", s, s, longAfter(), BlobStore.sha256(p));
+    LocalHashes.Stat s = recordSettled(h, "f.txt", p);
     FileTime mtime = Files.getLastModifiedTime(p);
     Thread.sleep(50); // past the file system clock's tick, so the change time can move
     Files.writeString(p, "other");
@@ -96,10 +102,8 @@ class LocalHashesTest {
     Path keep = file("keep.txt", "keep");
     Path gone = file("gone.txt", "gone");
     LocalHashes h = load();
-    for (Path p : new Path[] {keep, gone}) {
-      LocalHashes.Stat s = LocalHashes.stat(p);
-      h.record(dir.resolve("root").relativize(p).toString(), s, s, longAfter(), BlobStore.sha256(p));
-    }
+    recordSettled(h, "keep.txt", keep);
+    recordSettled(h, "gone.txt", gone);
     h.save();
     Files.delete(gone);
     LocalHashes next = load();
@@ -113,8 +117,7 @@ class LocalHashesTest {
   void aDamagedOrForeignRecordFileOnlyMeansFilesAreReadAgain() throws Exception {
     Path p = file("x.txt", "x");
     LocalHashes h = load();
-    LocalHashes.Stat s = LocalHashes.stat(p);
-    h.record("x.txt", s, s, longAfter(), BlobStore.sha256(p));
+    LocalHashes.Stat s = recordSettled(h, "x.txt", p);
     h.save();
     Path records;
     try (var files = Files.list(dir.resolve("cache"))) {
@@ -133,8 +136,7 @@ class LocalHashesTest {
   void withoutACacheFolderNothingIsRecorded() throws Exception {
     Path p = file("n.txt", "n");
     LocalHashes h = LocalHashes.load(null, dir.resolve("root"));
-    LocalHashes.Stat s = LocalHashes.stat(p);
-    h.record("n.txt", s, s, longAfter(), BlobStore.sha256(p));
+    LocalHashes.Stat s = recordSettled(h, "n.txt", p);
     assertThat(h.lookup("n.txt", s)).isNull();
     h.save();
     assertThat(dir.resolve("cache")).doesNotExist();
@@ -148,9 +150,7 @@ class LocalHashesTest {
     Path link = dir.resolve("root").resolve("link.txt");
     Files.createSymbolicLink(link, target);
     LocalHashes h = load();
-    LocalHashes.Stat s = LocalHashes.stat(link);
-    assertThat(s).isEqualTo(LocalHashes.stat(target));
-    h.record("link.txt", s, s, longAfter(), BlobStore.sha256(link));
+    assertThat(recordSettled(h, "link.txt", link)).isEqualTo(LocalHashes.stat(target));
     Thread.sleep(50);
     Files.writeString(target, "54321");
     assertThat(h.lookup("link.txt", LocalHashes.stat(link))).isNull();
