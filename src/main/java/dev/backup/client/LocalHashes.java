@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * What the client knows of its own files' SHA-256, so that a file backed up before and not
  * touched since is not read again to learn that it is unchanged (as restic compares with
  * its parent snapshot, and git with its index): a file's name, size, modification and
- * change times (to the nanosecond) and inode, with the SHA-256 its bytes had then. One
+ * change times (to the nanosecond), inode and device, with the SHA-256 its bytes had then. One
  * record file per client root, kept in the cache folder ({@code cache-dir}).
  *
  * <p>A record only replaces reading the file: the backup still skips it only when the
@@ -53,7 +53,7 @@ public final class LocalHashes {
   private final long settleMs;
   private final Map<String, Entry> entries = new ConcurrentHashMap<>();
   /** Names looked up or recorded since loading: their entries are current. */
-  private final Map<String, Boolean> seen = new ConcurrentHashMap<>();
+  private final java.util.Set<String> seen = ConcurrentHashMap.newKeySet();
   private volatile boolean dirty;
   private volatile boolean reread;
 
@@ -69,16 +69,9 @@ public final class LocalHashes {
   }
 
   /**
-   * The records of the client root {@code root}, kept in {@code cacheDir} (null: none);
+   * The records of the client root {@code root}, kept in {@code cacheDir} (null: none),
+   * recording only files left alone for {@code settleSeconds} before their read began;
    * loaded now (blocking: call it off the event loop).
-   */
-  public static LocalHashes load(Path cacheDir, Path root) {
-    return load(cacheDir, root, SETTLE_SECONDS);
-  }
-
-  /**
-   * The same, recording only files left alone for {@code settleSeconds} before their read
-   * began.
    */
   public static LocalHashes load(Path cacheDir, Path root, int settleSeconds) {
     if (cacheDir == null) {
@@ -99,11 +92,6 @@ public final class LocalHashes {
     Map<String, Object> a = Files.readAttributes(p, "unix:size,lastModifiedTime,ctime,ino,dev");
     return new Stat((Long) a.get("size"), nanos((FileTime) a.get("lastModifiedTime")),
         nanos((FileTime) a.get("ctime")), (Long) a.get("ino"), (Long) a.get("dev"));
-  }
-
-  /** Whether records are kept at all (else nothing is looked up and no stat is needed). */
-  public boolean enabled() {
-    return file != null;
   }
 
   /** The file's stat if records are kept and it can be taken, else null (then nothing is recorded). */
@@ -154,7 +142,7 @@ public final class LocalHashes {
     if (file == null) {
       return null;
     }
-    seen.put(name, Boolean.TRUE);
+    seen.add(name);
     if (reread) {
       return null;
     }
@@ -172,7 +160,7 @@ public final class LocalHashes {
     if (file == null || before == null || after == null) {
       return;
     }
-    seen.put(name, Boolean.TRUE);
+    seen.add(name);
     long settledBefore = TimeUnit.MILLISECONDS.toNanos(readStartMillis - settleMs);
     if (!before.equals(after) || before.changedNanos() > settledBefore || before.modifiedNanos() > settledBefore) {
       if (entries.remove(name) != null) {
@@ -199,7 +187,7 @@ public final class LocalHashes {
       return;
     }
     entries.keySet().removeIf(name -> {
-      if (seen.containsKey(name) || Files.exists(root.resolve(name), LinkOption.NOFOLLOW_LINKS)) {
+      if (seen.contains(name) || Files.exists(root.resolve(name), LinkOption.NOFOLLOW_LINKS)) {
         return false;
       }
       dirty = true;

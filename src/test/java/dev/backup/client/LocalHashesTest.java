@@ -34,7 +34,7 @@ class LocalHashesTest {
   }
 
   private LocalHashes load() {
-    return LocalHashes.load(dir.resolve("cache"), dir.resolve("root"));
+    return LocalHashes.load(dir.resolve("cache"), dir.resolve("root"), LocalHashes.SETTLE_SECONDS);
   }
 
   @Test
@@ -129,13 +129,13 @@ class LocalHashesTest {
     Files.write(records, new byte[] {0, 1, 2, (byte) 0xff});
     assertThat(load().size()).isZero();
     // Another root's records are another file.
-    assertThat(LocalHashes.load(dir.resolve("cache"), dir.resolve("elsewhere")).size()).isZero();
+    assertThat(LocalHashes.load(dir.resolve("cache"), dir.resolve("elsewhere"), LocalHashes.SETTLE_SECONDS).size()).isZero();
   }
 
   @Test
   void withoutACacheFolderNothingIsRecorded() throws Exception {
     Path p = file("n.txt", "n");
-    LocalHashes h = LocalHashes.load(null, dir.resolve("root"));
+    LocalHashes h = LocalHashes.load(null, dir.resolve("root"), LocalHashes.SETTLE_SECONDS);
     LocalHashes.Stat s = recordSettled(h, "n.txt", p);
     assertThat(h.lookup("n.txt", s)).isNull();
     h.save();
