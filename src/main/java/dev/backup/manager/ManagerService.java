@@ -43,6 +43,11 @@ final class ManagerService {
    * changes and counts the rest (one with a name of 1024 characters of 3 UTF-8 bytes each is about 3.2 KB).
    */
   static final int ANSWER_NAMED = 200;
+
+  /** The first {@link #ANSWER_NAMED} items: an answer must fit a frame, so it counts the rest. */
+  private static JsonArray firstNamed(JsonArray items) {
+    return items.size() <= ANSWER_NAMED ? items : new JsonArray(new ArrayList<>(items.getList().subList(0, ANSWER_NAMED)));
+  }
   private static final DeliveryOptions SHORT = new DeliveryOptions().setSendTimeout(5_000);
   private static final DeliveryOptions LONG = new DeliveryOptions().setSendTimeout(600_000);
 
@@ -416,11 +421,8 @@ final class ManagerService {
         }));
       }
     }
-    // The answer must fit a frame: the changes past the first ANSWER_NAMED are only counted.
     return chain.compose(x -> save.get()).map(x -> new JsonObject().put("replicas", r)
-        .put("changes", changes.size() <= ANSWER_NAMED ? changes
-            : new JsonArray(new ArrayList<>(changes.getList().subList(0, ANSWER_NAMED))))
-        .put("changeCount", changes.size()));
+        .put("changes", firstNamed(changes)).put("changeCount", changes.size()));
   }
 
   /** Brings one version to {@code r} copies, once no heal of it is running. */
@@ -550,10 +552,7 @@ final class ManagerService {
           later.addAll(f.result());
         }
       }
-      // The answer must fit a frame: the versions past the first ANSWER_NAMED are only counted.
-      JsonArray named = deleted.size() <= ANSWER_NAMED ? deleted
-          : new JsonArray(new ArrayList<>(deleted.getList().subList(0, ANSWER_NAMED)));
-      return new JsonObject().put("deleted", named).put("deletedCount", deleted.size()).put("deferred", later.size())
+      return new JsonObject().put("deleted", firstNamed(deleted)).put("deletedCount", deleted.size()).put("deferred", later.size())
           .put("deferredServers", new JsonArray(new ArrayList<>(later)));
     });
   }
@@ -643,11 +642,8 @@ final class ManagerService {
         })));
     int checked = copies;
     return Future.join(asks).transform(x -> {
-      // The answer must fit a frame: the problems past the first ANSWER_NAMED are only counted.
-      JsonArray shown = problems.size() <= ANSWER_NAMED ? problems
-          : new JsonArray(new ArrayList<>(problems.getList().subList(0, ANSWER_NAMED)));
       return Future.succeededFuture(new JsonObject().put("files", names.size()).put("copies", checked)
-          .put("problems", shown).put("problemCount", problems.size()));
+          .put("problems", firstNamed(problems)).put("problemCount", problems.size()));
     });
   }
 
