@@ -140,8 +140,8 @@ final class ClientCommands {
               }
               ok++;
               progress.above(u.unchanged() ? unchangedLine(f, u)
-                  : String.format("backed up %s (%s, version %d, %d copies)", f.name(), Format.size(u.size()), u.version(),
-                      u.copies()), out());
+                  : "backed up " + f.name() + " (" + Format.size(u.size()) + ", version " + u.version() + ", "
+                      + u.copies() + " copies)", out());
               continue;
             }
             BackupException e = BackupException.wrap(ar.cause());

@@ -23,7 +23,10 @@ public final class Format {
       v /= 1024;
       u++;
     }
-    return String.format(java.util.Locale.ROOT, v >= 100 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    // (As "%.0f"/"%.1f" would round it, without a Formatter: this runs once per file
+    // backed up, and a Formatter parses its pattern on every call.)
+    return new java.math.BigDecimal(v).setScale(v >= 100 ? 0 : 1, java.math.RoundingMode.HALF_UP).toPlainString()
+        + " " + units[u];
   }
 
   public static String time(long epochMillis) {

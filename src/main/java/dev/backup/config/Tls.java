@@ -65,24 +65,31 @@ public final class Tls {
    * faster than the JDK's engine. Elsewhere the JDK's engine is used.
    */
   private static void engine(io.vertx.core.net.TCPSSLOptions o) {
-    if (OPENSSL) {
+    if (OpenSsl.AVAILABLE) {
       o.setSslEngineOptions(new io.vertx.core.net.OpenSSLEngineOptions());
     }
   }
 
-  private static final boolean OPENSSL = openSslAvailable();
+  /**
+   * Whether OpenSSL loads, asked the first time TLS options are made: the probe unpacks
+   * and loads a native library (about a third of a second of the main thread's start on
+   * 2 cores), which an element or command without TLS never needs.
+   */
+  private static final class OpenSsl {
+    static final boolean AVAILABLE = probe();
 
-  private static boolean openSslAvailable() {
-    try {
-      return io.vertx.core.net.OpenSSLEngineOptions.isAvailable();
-    } catch (LinkageError e) {
-      return false;
+    private static boolean probe() {
+      try {
+        return io.vertx.core.net.OpenSSLEngineOptions.isAvailable();
+      } catch (LinkageError e) {
+        return false;
+      }
     }
   }
 
   /** Which engine encrypts: for the start-up log. */
   public static String engineName() {
-    return OPENSSL ? "OpenSSL" : "JDK";
+    return OpenSsl.AVAILABLE ? "OpenSSL" : "JDK";
   }
 
   /**
