@@ -96,18 +96,21 @@ public final class Catalog {
 
   /** The names a path stands for: the file of that name, or every file below that folder. */
   public List<String> namesUnder(String path) {
-    List<String> out = new ArrayList<>();
-    if (entries.containsKey(path)) {
-      out.add(path);
-    }
+    return namesUnder(path, null).toList();
+  }
+
+  /**
+   * The names of {@link #namesUnder(String)} that sort after {@code after} (null: all), in
+   * order, found as they are taken: a page of a big folder costs its own length, not the
+   * folder's. Read it before the catalog changes (on the manager's event loop).
+   */
+  public java.util.stream.Stream<String> namesUnder(String path, String after) {
     String prefix = path.isEmpty() ? "" : path + "/";
-    for (String n : entries.tailMap(prefix, true).keySet()) {
-      if (!n.startsWith(prefix)) {
-        break;
-      }
-      out.add(n);
-    }
-    return out;
+    java.util.stream.Stream<String> self = entries.containsKey(path) && (after == null || path.compareTo(after) > 0)
+        ? java.util.stream.Stream.of(path) : java.util.stream.Stream.empty();
+    var tail = after == null || after.compareTo(prefix) < 0 ? entries.tailMap(prefix, true)
+        : entries.tailMap(after, false);
+    return java.util.stream.Stream.concat(self, tail.keySet().stream().takeWhile(n -> n.startsWith(prefix)));
   }
 
   public void setReplicas(String name, int replicas) {

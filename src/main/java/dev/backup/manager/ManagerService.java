@@ -100,11 +100,20 @@ final class ManagerService {
 
     /** The catalog names at or under {@code path} ("" for all) of this namespace. */
     List<String> under(Catalog catalog, String path) {
+      return under(catalog, path, null).toList();
+    }
+
+    /**
+     * The catalog names at or under {@code path} that come after the namespace's name
+     * {@code after} (null: all), in order, found as they are taken.
+     */
+    java.util.stream.Stream<String> under(Catalog catalog, String path, String after) {
+      String from = after == null ? null : prefix() + after;
       if (user == null) {
-        return catalog.namesUnder(path);
+        return catalog.namesUnder(path, from);
       }
-      List<String> all = path.isEmpty() ? catalog.namesUnder(user) : catalog.namesUnder(in(path));
-      return all.stream().filter(n -> n.startsWith(prefix())).toList();
+      return (path.isEmpty() ? catalog.namesUnder(user, from) : catalog.namesUnder(in(path), from))
+          .filter(n -> n.startsWith(prefix()));
     }
   }
 
@@ -337,30 +346,28 @@ final class ManagerService {
       Names.validate(path);
     }
     Long version = req.getLong("version");
-    List<String> names = ns.under(catalog, path);
-    if (names.isEmpty() && req.getBoolean("paged", false) && req.getString("after") != null) {
+    // Paged: one page: the files after "after", as many as fit in PAGE_BYTES (their
+    // read tickets made now, so that a long restore's later pages get fresh ones). The
+    // names are walked from "after" on, so a page costs its own length.
+    boolean paged = req.getBoolean("paged", false);
+    String after = paged ? req.getString("after") : null;
+    List<String> first = ns.under(catalog, path, null).limit(2).toList();
+    if (first.isEmpty() && after != null) {
       // Deleted since the restore's first page: nothing more to restore.
       return new JsonObject().put("path", path).put("single", false).put("files", new JsonArray());
     }
-    if (names.isEmpty()) {
+    if (first.isEmpty()) {
       throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
     }
-    boolean single = names.size() == 1 && ns.out(names.get(0)).equals(path);
+    boolean single = first.size() == 1 && ns.out(first.get(0)).equals(path);
     if (version != null && !single) {
       throw new BackupException(ErrorCode.USAGE, "--version needs a single file, and '" + path + "' is a folder");
     }
-    // Paged: one page: the files after "after", as many as fit in PAGE_BYTES (their
-    // read tickets made now, so that a long restore's later pages get fresh ones).
-    boolean paged = req.getBoolean("paged", false);
-    String after = req.getString("after");
     JsonArray files = new JsonArray();
     int used = 0;
     String next = null;
-    for (String n : names) {
+    for (String n : (Iterable<String>) ns.under(catalog, path, after)::iterator) {
       String shown = ns.out(n);
-      if (paged && after != null && shown.compareTo(after) <= 0) {
-        continue;
-      }
       Catalog.Entry e = catalog.get(n);
       Catalog.Version v = version == null ? e.latest() : catalog.version(n, version);
       if (v == null) {

@@ -104,6 +104,28 @@ class CatalogTest {
     assertThat(c.reserveVersion("docs.txt")).isEqualTo(6);
   }
 
+  @Test
+  void namesUnderAPathFromAGivenNameAreThoseOfTheWholeListAfterIt() {
+    Catalog c = new Catalog();
+    // Names that sort between a folder's own name and its contents ("a.txt", "a-b" sort
+    // before "a/"), a file named like the folder, and neighbours on both sides.
+    List<String> names = List.of("a", "a-b", "a.txt", "a/x", "a/b/c", "a/b/d", "a/z", "a0", "b/a", "", "0");
+    for (String n : names) {
+      if (!n.isEmpty()) {
+        c.commit(n, 2, new Catalog.Version(1, 1, "s", 1, List.of(1, 2)));
+      }
+    }
+    for (String path : List.of("", "a", "a/b", "a.txt", "b", "zz")) {
+      List<String> all = c.namesUnder(path);
+      assertThat(c.namesUnder(path, null).toList()).isEqualTo(all);
+      for (String after : names) {
+        assertThat(c.namesUnder(path, after).toList()).as("under '%s' after '%s'", path, after)
+            .isEqualTo(all.stream().filter(n -> n.compareTo(after) > 0).toList());
+      }
+    }
+    assertThat(c.namesUnder("a")).containsExactly("a", "a/b/c", "a/b/d", "a/x", "a/z");
+  }
+
   /** What {@link Catalog#bytesUnder} must equal: every kept version under the prefix, summed. */
   private static long walked(Catalog c, String prefix) {
     long sum = 0;
