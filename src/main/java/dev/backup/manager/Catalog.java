@@ -326,6 +326,78 @@ public final class Catalog {
     }
   }
 
+  /**
+   * The catalog as it is now, for writing a snapshot on another thread while this one goes
+   * on changing it: each file's name, copy count and versions (records that never change,
+   * shared, not copied), and copies of the version counters and tombstones. Taking it
+   * costs a small array per file on the event loop; turning it into JSON (what {@link
+   * #snapshot()} builds, several objects a version) happens on the writer's thread.
+   */
+  public Frozen freeze() {
+    FrozenFile[] files = new FrozenFile[entries.size()];
+    int i = 0;
+    for (Entry e : entries.values()) {
+      files[i++] = new FrozenFile(e.name, e.replicas, e.versions.values().toArray(new Version[0]));
+    }
+    return new Frozen(files, new HashMap<>(lastVersion), new HashMap<>(tombstones));
+  }
+
+  /** One file of a {@link Frozen} catalog. */
+  public record FrozenFile(String name, int replicas, Version[] versions) {
+  }
+
+  /** See {@link #freeze()}: read it from any one thread. */
+  public record Frozen(FrozenFile[] files, Map<String, Long> lastVersion, Map<String, Long> tombstones) {
+    /**
+     * Writes it as {@link #snapshot()} would encode it (with {@code gen} added), one
+     * element at a time: the snapshot is never whole in memory.
+     */
+    public void write(com.fasterxml.jackson.core.JsonGenerator json, long gen) throws java.io.IOException {
+      json.writeStartObject();
+      json.writeArrayFieldStart("files");
+      for (FrozenFile f : files) {
+        json.writeStartObject();
+        json.writeStringField("name", f.name());
+        json.writeNumberField("replicas", f.replicas());
+        json.writeArrayFieldStart("versions");
+        for (Version v : f.versions()) {
+          json.writeStartObject();
+          json.writeNumberField("version", v.version());
+          json.writeNumberField("size", v.size());
+          json.writeStringField("sha256", v.sha256());
+          json.writeNumberField("created", v.created());
+          json.writeArrayFieldStart("replicas");
+          for (int id : v.servers()) {
+            json.writeNumber(id);
+          }
+          json.writeEndArray();
+          json.writeEndObject();
+        }
+        json.writeEndArray();
+        json.writeEndObject();
+      }
+      json.writeEndArray();
+      json.writeNumberField("v", 1);
+      json.writeObjectFieldStart("lastVersion");
+      for (Map.Entry<String, Long> c : lastVersion.entrySet()) {
+        json.writeNumberField(c.getKey(), c.getValue());
+      }
+      json.writeEndObject();
+      json.writeArrayFieldStart("tombstones");
+      for (Map.Entry<String, Long> t : tombstones.entrySet()) {
+        int i = t.getKey().indexOf('\u0000');
+        json.writeStartObject();
+        json.writeStringField("name", t.getKey().substring(0, i));
+        json.writeNumberField("version", Long.parseLong(t.getKey().substring(i + 1)));
+        json.writeNumberField("at", t.getValue());
+        json.writeEndObject();
+      }
+      json.writeEndArray();
+      json.writeNumberField("gen", gen);
+      json.writeEndObject();
+    }
+  }
+
   /** The catalog with what it needs to be loaded again (version counters included). */
   public JsonObject snapshot() {
     JsonObject counters = new JsonObject();

@@ -1,6 +1,7 @@
 package dev.backup.manager;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -207,17 +208,22 @@ public final class CatalogStore implements AutoCloseable {
     return journalBytes > Math.max(minCompactBytes, snapshotBytes);
   }
 
-  /** Writes {@code snapshot} (the whole catalog, changes included) as the next generation and starts its journal. */
-  public void compact(JsonObject snapshot) throws IOException {
+  /**
+   * Writes {@code snapshot} (the whole catalog, changes included) as the next generation
+   * and starts its journal. The snapshot is streamed to its file as it is encoded.
+   */
+  public void compact(Catalog.Frozen snapshot) throws IOException {
     long next = gen + 1;
-    byte[] bytes = snapshot.put("gen", next).encode().getBytes(StandardCharsets.UTF_8);
     Path tmp = root.resolve(SNAPSHOT + ".tmp");
+    long bytes;
     try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
         StandardOpenOption.TRUNCATE_EXISTING)) {
-      ByteBuffer b = ByteBuffer.wrap(bytes);
-      while (b.hasRemaining()) {
-        ch.write(b);
+      try (JsonGenerator json = JSON.createGenerator(
+          new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(ch), 1 << 16))) {
+        json.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET); // (flushed at its close; the channel is forced next)
+        snapshot.write(json, next);
       }
+      bytes = ch.size();
       ch.force(true);
     }
     FileChannel fresh = FileChannel.open(journalPath(next), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
@@ -230,7 +236,7 @@ public final class CatalogStore implements AutoCloseable {
     journal = fresh;
     gen = next;
     journalBytes = 0;
-    snapshotBytes = bytes.length;
+    snapshotBytes = bytes;
     if (old != null) {
       old.close();
     }

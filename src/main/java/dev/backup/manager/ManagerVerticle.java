@@ -178,8 +178,9 @@ public final class ManagerVerticle extends VerticleBase {
     nextSave = null;
     saving = true;
     List<JsonObject> changes = service.catalog.drainChanges();
-    // The snapshot is built here (the catalog belongs to this thread), encoded on a worker.
-    JsonObject snapshot = catalogStore.wantsCompaction() ? service.catalog.snapshot() : null;
+    // The catalog belongs to this thread: a snapshot's view of it is taken here (an array
+    // per file), encoded and written on a worker.
+    Catalog.Frozen snapshot = catalogStore.wantsCompaction() ? service.catalog.freeze() : null;
     byte[] lines = snapshot == null ? CatalogStore.lines(changes) : null;
     lastSave = vertx.executeBlocking(() -> {
       if (snapshot != null) {

@@ -23,7 +23,7 @@ class CatalogStoreTest {
   private static void save(CatalogStore store, Catalog c) throws Exception {
     List<JsonObject> changes = c.drainChanges();
     if (store.wantsCompaction()) {
-      store.compact(c.snapshot());
+      store.compact(c.freeze());
     } else {
       store.append(CatalogStore.lines(changes));
     }
@@ -137,6 +137,44 @@ class CatalogStoreTest {
   }
 
   @Test
+  void aSnapshotIsTheCatalogAsItWasWhenItsViewWasTakenWhateverChangesAfter() throws Exception {
+    // The manager takes the view on its event loop and writes it on a worker while
+    // backups go on changing the catalog.
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog c = store.open();
+      for (int i = 0; i < 50; i++) {
+        c.commit("f" + i, 2, v(c.reserveVersion("f" + i), 1, 2));
+      }
+      c.commit("f1", 2, v(c.reserveVersion("f1"), 2, 3));
+      c.removeVersion("f2", 1);
+      c.reserveVersion("never.txt");
+      c.drainChanges();
+      Catalog asItWas = Catalog.fromSnapshot(new JsonObject(c.snapshot().encode()));
+      Catalog.Frozen view = c.freeze();
+      c.commit("f3", 2, v(c.reserveVersion("f3"), 1, 4));
+      c.commit("new.txt", 2, v(c.reserveVersion("new.txt"), 1, 2));
+      c.addHolder("f4", 1, 3);
+      c.removeHolder("f5", 1, 1);
+      c.setReplicas("f6", 3);
+      c.removeVersion("f7", 1);
+      c.reserveVersion("f8");
+      store.compact(view);
+      assertThat(c.snapshot()).isNotEqualTo(asItWas.snapshot());
+      assertThat(Catalog.fromSnapshot(new JsonObject(Files.readString(dir.resolve(CatalogStore.SNAPSHOT))))
+          .snapshot()).isEqualTo(asItWas.snapshot());
+    }
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog back = store.open();
+      assertThat(store.generation()).isEqualTo(1);
+      assertThat(back.get("new.txt")).isNull();
+      assertThat(back.get("f4").latest().servers()).containsExactly(1, 2);
+      assertThat(back.buried("f2", 1)).isTrue();
+      assertThat(back.buried("f7", 1)).isFalse();
+      assertThat(back.reserveVersion("f8")).isEqualTo(2);
+    }
+  }
+
+  @Test
   void aSnapshotComesBackWholeAndADamagedOneIsNamed() throws Exception {
     Catalog expected;
     try (CatalogStore store = new CatalogStore(dir)) {
@@ -147,7 +185,7 @@ class CatalogStoreTest {
       c.removeVersion("a.txt", 1);
       c.reserveVersion("never.txt");
       c.drainChanges();
-      store.compact(c.snapshot());
+      store.compact(c.freeze());
       expected = c;
     }
     try (CatalogStore store = new CatalogStore(dir)) {
