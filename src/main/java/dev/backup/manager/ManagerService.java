@@ -702,7 +702,11 @@ final class ManagerService {
         remove.add(it);
         changed = true;
       } else if (!v.servers().contains(id)) {
-        if (present(v) < catalog.get(name).replicas()) {
+        // A copy the catalog does not list (its report was lost, or a heal's): surplus only
+        // if enough holders are alive now. Holders merely suspected, or not heard of yet
+        // after this manager started, may never come back, and this copy may then be the
+        // only one: it is listed instead (a surplus is trimmed once they are back).
+        if (aliveOthers(v, id) < catalog.get(name).replicas()) {
           catalog.addHolder(name, version, id);
           changed = true;
         } else {

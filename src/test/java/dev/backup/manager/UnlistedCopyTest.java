@@ -1,0 +1,148 @@
+package dev.backup.manager;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.backup.TestSupport;
+import dev.backup.config.Role;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A server's inventory against the catalog: a copy the catalog does not list is removed
+ * only when enough holders are alive now; holders merely suspected or not heard of yet
+ * may never come back, and the unlisted copy may be the last one.
+ */
+class UnlistedCopyTest {
+  private final Vertx vertx = Vertx.vertx();
+  @TempDir
+  Path dir;
+
+  @AfterEach
+  void close() {
+    vertx.close().await();
+  }
+
+  private static JsonObject report(int id) {
+    return new JsonObject().put("id", id).put("node", "n" + id).put("host", "127.0.0.1").put("port", 7000 + id)
+        .put("freeBytes", 1L << 40);
+  }
+
+  private ManagerService service(ServerTable servers) {
+    ManagerService svc = new ManagerService(vertx, TestSupport.config(Role.manager, 0, 7000, 7000, dir), servers,
+        () -> Future.succeededFuture());
+    svc.serversChanged();
+    // "a" v1, two copies wanted, listed on servers 1 and 2.
+    svc.catalog.commit("a", 2, new Catalog.Version(1, 10, "5a", 1, List.of(1, 2)));
+    return svc;
+  }
+
+  /** Server 3 sends an inventory holding a copy of "a" v1 the catalog does not list; the reply. */
+  private static JsonObject unlistedCopyOnServer3(ManagerService svc) {
+    JsonObject copy = new JsonObject().put("name", "a").put("version", 1L).put("size", 10L).put("sha256", "5a")
+        .put("created", 1L).put("replicas", 2);
+    Reply msg = new Reply(new JsonObject().put("id", 3).put("items", new JsonArray().add(copy)));
+    svc.reconcile(msg);
+    assertThat(msg.failure).isNull();
+    assertThat(msg.reply).isNotNull();
+    return msg.reply;
+  }
+
+  @Test
+  void anUnlistedCopyIsSurplusWhenTheListedHoldersAreAlive() {
+    ServerTable servers = new ServerTable(5_000);
+    long now = System.currentTimeMillis();
+    for (int id = 1; id <= 3; id++) {
+      servers.onReport(report(id), true, now - 60_000);
+      servers.onReport(report(id), true, now);
+    }
+    ManagerService svc = service(servers);
+    assertThat(unlistedCopyOnServer3(svc).getJsonArray("remove")).hasSize(1);
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2);
+  }
+
+  @Test
+  void anUnlistedCopyIsKeptAndListedWhenTheListedHoldersAreOnlySuspected() {
+    ServerTable servers = new ServerTable(5_000);
+    long now = System.currentTimeMillis();
+    servers.onReport(report(1), true, now - 60_000);
+    servers.onReport(report(2), true, now - 60_000);
+    servers.onReport(report(3), true, now);
+    servers.tick(now);
+    assertThat(servers.health(1)).isEqualTo(ServerTable.Health.suspected);
+    assertThat(servers.health(3)).isEqualTo(ServerTable.Health.alive);
+    ManagerService svc = service(servers);
+    assertThat(unlistedCopyOnServer3(svc).getJsonArray("remove")).isEmpty();
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2, 3);
+  }
+
+  @Test
+  void anUnlistedCopyIsKeptAndListedWhenTheListedHoldersAreNotHeardOfYetAfterAStart() {
+    // The manager just started (its healing grace): servers 1 and 2 have not reported yet.
+    ServerTable servers = new ServerTable(5_000);
+    servers.onReport(report(3), true, System.currentTimeMillis());
+    assertThat(servers.health(1)).isEqualTo(ServerTable.Health.unknown);
+    ManagerService svc = service(servers);
+    assertThat(unlistedCopyOnServer3(svc).getJsonArray("remove")).isEmpty();
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2, 3);
+  }
+
+  /** The inventory message, keeping what the manager answers. */
+  private static final class Reply implements Message<JsonObject> {
+    private final JsonObject body;
+    JsonObject reply;
+    String failure;
+
+    Reply(JsonObject body) {
+      this.body = body;
+    }
+
+    @Override
+    public String address() {
+      return "backup.manager.inventory";
+    }
+
+    @Override
+    public MultiMap headers() {
+      return MultiMap.caseInsensitiveMultiMap();
+    }
+
+    @Override
+    public JsonObject body() {
+      return body;
+    }
+
+    @Override
+    public String replyAddress() {
+      return "reply";
+    }
+
+    @Override
+    public boolean isSend() {
+      return true;
+    }
+
+    @Override
+    public void reply(Object message, DeliveryOptions options) {
+      if (message instanceof io.vertx.core.eventbus.ReplyException e) {
+        failure = e.getMessage();
+      } else {
+        reply = (JsonObject) message;
+      }
+    }
+
+    @Override
+    public <R> Future<Message<R>> replyAndRequest(Object message, DeliveryOptions options) {
+      throw new UnsupportedOperationException();
+    }
+  }
+}
