@@ -842,7 +842,7 @@ final class ManagerService {
   /** Whether servers holding copies may still be about to report for the first time. */
   private boolean inGrace() {
     long first = servers.firstReportAt();
-    return first == 0 || System.currentTimeMillis() - first < HEAL_GRACE_MS;
+    return first == 0 || ServerTable.now() - first < HEAL_GRACE_MS;
   }
 
   /**
@@ -886,7 +886,7 @@ final class ManagerService {
   private Set<Integer> healRoomyAtLook = Set.of();
 
   void heal() {
-    heal(System.currentTimeMillis());
+    heal(ServerTable.now());
   }
 
   /**
@@ -984,7 +984,7 @@ final class ManagerService {
           }
           healBackoff.remove(k);
         } else {
-          long wait = healBackoff.computeIfAbsent(k, x -> new Backoff()).failed(System.currentTimeMillis());
+          long wait = healBackoff.computeIfAbsent(k, x -> new Backoff()).failed(ServerTable.now());
           log.warn("manager: healing {} v{} failed: {}; trying again in {} s or later", n.name(), n.v().version(),
               ar.cause().getMessage(), wait / 1000);
         }

@@ -212,7 +212,7 @@ public final class ManagerVerticle extends VerticleBase {
       return;
     }
     String before = servers.node(id);
-    boolean changed = servers.onReport(r, isMember(id), System.currentTimeMillis());
+    boolean changed = servers.onReport(r, isMember(id), ServerTable.now());
     if (before != null && !before.equals(r.getString("node"))) {
       // The server was restarted: what is sent to it from now on must reach the new
       // process, even if the member list's change has not been handled here yet; and what
@@ -275,7 +275,7 @@ public final class ManagerVerticle extends VerticleBase {
         public void onFrame(Frame f) {
           Long t0 = sent.remove(f.requestId());
           if (t0 != null) {
-            servers.onPing(id, (System.nanoTime() - t0) / 1000, System.currentTimeMillis());
+            servers.onPing(id, (System.nanoTime() - t0) / 1000, ServerTable.now());
           }
         }
 
@@ -310,7 +310,7 @@ public final class ManagerVerticle extends VerticleBase {
 
   /** Every 250 ms: re-evaluates the servers' health; every other tick, looks for copies to heal. */
   private void tick() {
-    for (int id : servers.tick(System.currentTimeMillis())) {
+    for (int id : servers.tick(ServerTable.now())) {
       log.warn("manager: server {} is {}", id, servers.health(id));
     }
     serversChanged();

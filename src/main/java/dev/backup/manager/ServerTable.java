@@ -47,6 +47,16 @@ public final class ServerTable {
   private long inventorySeq;
   private long firstReportAt;
 
+  /**
+   * The clock of servers' health and of healing, in milliseconds: it only goes forward, so
+   * a step of the wall clock (set by hand, or by a time daemon) neither makes every server
+   * look silent at once nor hides a hung one for as long as the step. Never 0 (0 means
+   * "never" here), and far from it, so "a minute ago" stays positive.
+   */
+  public static long now() {
+    return System.nanoTime() / 1_000_000 + (1L << 40);
+  }
+
   public ServerTable(long suspectAfterMillis) {
     this.suspectAfterMillis = suspectAfterMillis;
   }

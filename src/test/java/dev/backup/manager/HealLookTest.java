@@ -36,7 +36,7 @@ class HealLookTest {
   /** Servers 1-3, alive, their reports from a minute ago: the start-up grace is over. */
   private static ServerTable threeAlive() {
     ServerTable servers = new ServerTable(5_000);
-    long then = System.currentTimeMillis() - 60_000;
+    long then = ServerTable.now() - 60_000;
     for (int id = 1; id <= 3; id++) {
       servers.onReport(report(id), true, then);
     }
@@ -56,7 +56,7 @@ class HealLookTest {
     svc.catalog.commit("a", 2, new Catalog.Version(1, 10, "00", 1, List.of(1, 2)));
     svc.catalog.commit("b", 1, new Catalog.Version(1, 10, "00", 1, List.of(2)));
     // (No look below finds a copy it could make: a copy would fail on this Vert.x and look again.)
-    long now = System.currentTimeMillis();
+    long now = ServerTable.now();
 
     svc.heal(now);
     assertThat(svc.healLooks).isEqualTo(1);
@@ -99,7 +99,7 @@ class HealLookTest {
     ServerTable servers = threeAlive();
     ManagerService svc = service(servers);
     svc.serversChanged();
-    long now = System.currentTimeMillis();
+    long now = ServerTable.now();
     // Servers 2 and 3 die (so that no look can start a copy: server 1 would have no target).
     servers.onMemberRemoved(2);
     servers.onMemberRemoved(3);
@@ -124,7 +124,7 @@ class HealLookTest {
   void aServerWithRoomAgainIsAReasonToLook() {
     ServerTable servers = threeAlive();
     ManagerService svc = service(servers);
-    long now = System.currentTimeMillis();
+    long now = ServerTable.now();
     // Server 3 is full; "a" wants a third copy, which only server 3 could take.
     servers.onReport(report(3).put("freeBytes", 0L), true, now);
     long copies = onContext(() -> {
@@ -162,7 +162,7 @@ class HealLookTest {
     // No server answers on this Vert.x's event bus: every heal copy fails at once.
     ServerTable servers = threeAlive();
     ManagerService svc = service(servers);
-    long start = System.currentTimeMillis();
+    long start = ServerTable.now();
     onContext(() -> {
       svc.serversChanged();
       svc.catalog.commit("a", 2, new Catalog.Version(1, 10, "00", 1, List.of(1)));
@@ -172,7 +172,7 @@ class HealLookTest {
     // The manager's ticks for most of a second, each as if half a second after the start:
     // tried once, not again (it backs off for a second from its failure, which came after
     // the start).
-    while (System.currentTimeMillis() < start + 900) {
+    while (ServerTable.now() < start + 900) {
       onContext(() -> {
         svc.heal(start + 500);
         return null;

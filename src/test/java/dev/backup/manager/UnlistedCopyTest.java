@@ -60,7 +60,7 @@ class UnlistedCopyTest {
   @Test
   void anUnlistedCopyIsSurplusWhenTheListedHoldersAreAlive() {
     ServerTable servers = new ServerTable(5_000);
-    long now = System.currentTimeMillis();
+    long now = ServerTable.now();
     for (int id = 1; id <= 3; id++) {
       servers.onReport(report(id), true, now - 60_000);
       servers.onReport(report(id), true, now);
@@ -73,7 +73,7 @@ class UnlistedCopyTest {
   @Test
   void anUnlistedCopyIsKeptAndListedWhenTheListedHoldersAreOnlySuspected() {
     ServerTable servers = new ServerTable(5_000);
-    long now = System.currentTimeMillis();
+    long now = ServerTable.now();
     servers.onReport(report(1), true, now - 60_000);
     servers.onReport(report(2), true, now - 60_000);
     servers.onReport(report(3), true, now);
@@ -89,7 +89,7 @@ class UnlistedCopyTest {
   void anUnlistedCopyIsKeptAndListedWhenTheListedHoldersAreNotHeardOfYetAfterAStart() {
     // The manager just started (its healing grace): servers 1 and 2 have not reported yet.
     ServerTable servers = new ServerTable(5_000);
-    servers.onReport(report(3), true, System.currentTimeMillis());
+    servers.onReport(report(3), true, ServerTable.now());
     assertThat(servers.health(1)).isEqualTo(ServerTable.Health.unknown);
     ManagerService svc = service(servers);
     assertThat(unlistedCopyOnServer3(svc).getJsonArray("remove")).isEmpty();
