@@ -20,12 +20,15 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.file.AsyncFile;
 import io.vertx.core.file.OpenOptions;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
 import io.vertx.core.streams.WriteStream;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -149,6 +152,88 @@ public final class BackupClient implements AutoCloseable {
   /** Sends a control request to the manager and returns its answer. */
   public Future<JsonObject> request(JsonObject body) {
     return onContext(() -> connectManager().compose(sock -> send(sock, body)));
+  }
+
+  /** At most this many files in one place request (the manager's limit too). */
+  static final int PLACE_BATCH = 64;
+  /** And at most this many bytes of names, so that the answer (a ticket each) fits a frame. */
+  static final int PLACE_BATCH_NAME_BYTES = 128 * 1024;
+
+  private record PlaceWait(JsonObject req, Promise<JsonObject> answer) {
+  }
+
+  /** Place requests asked while one is on its way (on the client's context). */
+  private final java.util.ArrayDeque<PlaceWait> placeQueue = new java.util.ArrayDeque<>();
+  private boolean placing;
+  private long placeRequests;
+  private long placedFiles;
+
+  /** How many place requests went to the manager so far, and for how many files. */
+  public long[] placeCounts() {
+    return onContext(() -> Future.succeededFuture(new long[] {placeRequests, placedFiles})).await();
+  }
+
+  /**
+   * Asks the manager where to send a file ({@code place}). While one such request is on
+   * its way, the next ones wait and then go together, in one request: with many small
+   * files in flight that is a round trip to the manager per batch, not per file, and the
+   * first file waits for nothing. Each file gets its own answer or failure.
+   */
+  private Future<JsonObject> place(JsonObject req) {
+    return onContext(() -> {
+      Promise<JsonObject> p = Promise.promise();
+      placeQueue.add(new PlaceWait(req, p));
+      if (!placing) {
+        sendPlaces();
+      }
+      return p.future();
+    });
+  }
+
+  private void sendPlaces() {
+    List<PlaceWait> batch = new ArrayList<>();
+    int nameBytes = 0;
+    while (!placeQueue.isEmpty() && batch.size() < PLACE_BATCH) {
+      int bytes = placeQueue.peek().req().getString("name", "").getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+      if (!batch.isEmpty() && nameBytes + bytes > PLACE_BATCH_NAME_BYTES) {
+        break;
+      }
+      nameBytes += bytes;
+      batch.add(placeQueue.poll());
+    }
+    placing = true;
+    placeRequests++;
+    placedFiles += batch.size();
+    Future<Void> sent;
+    if (batch.size() == 1) {
+      sent = request(batch.get(0).req()).onComplete(batch.get(0).answer()).mapEmpty();
+    } else {
+      JsonArray items = new JsonArray();
+      batch.forEach(w -> items.add(w.req().copy()));
+      sent = request(new JsonObject().put("op", "place").put("batch", items)).<Void>map(answer -> {
+        JsonArray answers = answer.getJsonArray("answers");
+        for (int i = 0; i < batch.size(); i++) {
+          Promise<JsonObject> p = batch.get(i).answer();
+          JsonObject a = answers == null || i >= answers.size() ? null : answers.getJsonObject(i);
+          if (a == null) {
+            p.fail(new BackupException(ErrorCode.PROTOCOL, "the manager answered a batch of files short"));
+          } else if (a.containsKey("error")) {
+            JsonObject e = a.getJsonObject("error");
+            p.fail(new BackupException(ErrorCode.of(e.getInteger("code", ErrorCode.INTERNAL.code())),
+                e.getString("message", "refused")));
+          } else {
+            p.complete(a);
+          }
+        }
+        return null;
+      }).onFailure(t -> batch.forEach(w -> w.answer().tryFail(t)));
+    }
+    sent.onComplete(x -> {
+      placing = false;
+      if (!placeQueue.isEmpty()) {
+        sendPlaces();
+      }
+    });
   }
 
   /** Sends one request on the manager connection {@code sock} and returns its answer. */
@@ -352,7 +437,7 @@ public final class BackupClient implements AutoCloseable {
               return Future.succeededFuture(new Uploaded(name, latest.getLong("version"), known.size(), latestSha, 0,
                   true, true));
             }
-            return request(new JsonObject().put("op", "place").put("name", name).put("size", known.size())
+            return place(new JsonObject().put("op", "place").put("name", name).put("size", known.size())
                 .put("replicas", replicas).put("sha256", known.sha256()))
                 .compose(placed -> placed.getBoolean("unchanged", false)
                     ? Future.succeededFuture(new Uploaded(name, placed.getLong("version"), known.size(),
@@ -378,7 +463,7 @@ public final class BackupClient implements AutoCloseable {
       long size = props.size();
       JsonObject req = new JsonObject().put("op", "place").put("name", name).put("size", size)
           .put("replicas", replicas);
-      return request(req).compose(placed -> send(path, name, size, placed, progress));
+      return place(req).compose(placed -> send(path, name, size, placed, progress));
     }));
   }
 

@@ -125,7 +125,7 @@ final class ManagerService {
     String op = req.getString("op", "");
     return switch (op) {
       case "ping" -> Future.succeededFuture(new JsonObject().put("role", "manager").put("ready", true));
-      case "place" -> place(req, ns);
+      case "place" -> req.containsKey("batch") ? placeBatch(req, ns) : place(req, ns);
       case "stat" -> Future.succeededFuture(stat(req, ns));
       case "list" -> Future.succeededFuture(list(req, ns));
       case "status" -> Future.succeededFuture(servers.toJson().put("health", health()));
@@ -216,6 +216,95 @@ final class ManagerService {
         .onFailure(x -> pendingBytes.remove(key(name, version)));
   }
 
+  /** The most files one {@code place} request may carry. */
+  static final int PLACE_BATCH_MAX = 64;
+
+  /**
+   * Several files placed with one request ({@code batch}: each a body of a single
+   * {@code place}), answered in order with what each would have been answered alone, or
+   * its failure ({@code error}: {@code code} and {@code message}): one file refused (its
+   * quota, a bad name) does not fail the others. The announcements to the primaries go
+   * together too, one message per primary. A client with many small files in flight so
+   * makes a round trip to the manager per batch, not per file.
+   */
+  private Future<JsonObject> placeBatch(JsonObject req, Namespace ns) {
+    JsonArray items = req.getJsonArray("batch");
+    if (items.isEmpty() || items.size() > PLACE_BATCH_MAX) {
+      throw new BackupException(ErrorCode.PROTOCOL, "a place batch holds 1 to " + PLACE_BATCH_MAX + " files, not "
+          + items.size());
+    }
+    List<Future<JsonObject>> answers = new ArrayList<>();
+    gathering = new LinkedHashMap<>();
+    try {
+      for (Object o : items) {
+        Future<JsonObject> one;
+        try {
+          one = place((JsonObject) o, ns);
+        } catch (RuntimeException e) {
+          one = Future.failedFuture(e);
+        }
+        answers.add(one.recover(t -> {
+          BackupException e = BackupException.fromRequest(t);
+          return Future.succeededFuture(new JsonObject().put("error",
+              new JsonObject().put("code", e.code().code()).put("message", e.getMessage())));
+        }));
+      }
+    } finally {
+      Map<Integer, List<Announcement>> gathered = gathering;
+      gathering = null;
+      gathered.forEach(this::announceTogether);
+    }
+    return Future.all(answers).map(x -> {
+      JsonArray out = new JsonArray();
+      answers.forEach(a -> out.add(a.result()));
+      return new JsonObject().put("answers", out);
+    });
+  }
+
+  private record Announcement(JsonObject body, io.vertx.core.Promise<Void> done) {
+  }
+
+  /** While a batch is being placed: its announcements, by primary, to be sent together. */
+  private Map<Integer, List<Announcement>> gathering;
+
+  /** Tells {@code primary} to expect a transfer (with a batch being placed: with the batch's others). */
+  private Future<Void> announce(int primary, JsonObject body) {
+    if (gathering == null) {
+      return vertx.eventBus().request(Addresses.prepare(primary), body, SHORT).mapEmpty();
+    }
+    io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+    gathering.computeIfAbsent(primary, k -> new ArrayList<>()).add(new Announcement(body, done));
+    return done.future();
+  }
+
+  private void announceTogether(int primary, List<Announcement> list) {
+    if (list.size() == 1) {
+      vertx.eventBus().request(Addresses.prepare(primary), list.get(0).body(), SHORT)
+          .onComplete(ar -> list.get(0).done().handle(ar.mapEmpty()));
+      return;
+    }
+    JsonArray batch = new JsonArray();
+    list.forEach(a -> batch.add(a.body()));
+    vertx.eventBus().<JsonObject>request(Addresses.prepare(primary), new JsonObject().put("batch", batch), SHORT)
+        .onComplete(ar -> {
+          JsonArray results = ar.succeeded() ? ar.result().body().getJsonArray("results") : null;
+          for (int i = 0; i < list.size(); i++) {
+            io.vertx.core.Promise<Void> done = list.get(i).done();
+            if (ar.failed()) {
+              done.fail(ar.cause());
+            } else if (results == null || i >= results.size()) {
+              done.fail(new BackupException(ErrorCode.PROTOCOL, "server " + primary + " answered the batch short"));
+            } else if (results.getJsonObject(i).getBoolean("ok", false)) {
+              done.complete();
+            } else {
+              JsonObject r = results.getJsonObject(i);
+              done.fail(new BackupException(ErrorCode.of(r.getInteger("code", ErrorCode.INTERNAL.code())),
+                  r.getString("message", "refused")));
+            }
+          }
+        });
+  }
+
   /**
    * Refuses a new version of {@code size} bytes that would take a user past their quota:
    * the sizes of every kept version of their files (each counted once, whatever its
@@ -263,8 +352,7 @@ final class ManagerService {
         expiry());
     ServerLoad primary = chain.get(0);
     markPending(name, version);
-    return vertx.eventBus().<JsonObject>request(Addresses.prepare(primary.id()),
-            new JsonObject().put("ticket", ticket.toJson()).put("replicas", replicas), SHORT)
+    return announce(primary.id(), new JsonObject().put("ticket", ticket.toJson()).put("replicas", replicas))
         .map(reply -> {
           log.info("manager: placed {} v{} ({} bytes) on {} (transfer {})", name, version, size,
               hops.stream().map(Ticket.Hop::id).toList(), transferId);

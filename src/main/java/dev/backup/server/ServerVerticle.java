@@ -171,21 +171,44 @@ public final class ServerVerticle extends VerticleBase {
     next[0].run();
   }
 
+  /**
+   * The manager announces transfers this server is the primary of: one ({@code ticket}),
+   * or several placed together ({@code batch} of such bodies, answered with one result
+   * each, in order: {@code ok}, or the failure's {@code code} and {@code message}).
+   */
   private void onPrepare(Message<JsonObject> msg) {
-    try {
-      Ticket t = Ticket.fromJson(msg.body().getJsonObject("ticket"));
-      t.verify(config.secret(), Ticket.PUT, config.id(), 0, System.currentTimeMillis());
-      if (!hasRoomFor(t.size())) {
-        msg.fail(ErrorCode.DISK_FULL.code(), "server " + config.id() + " has no room for " + t.size() + " bytes");
-        return;
+    JsonArray batch = msg.body().getJsonArray("batch");
+    if (batch == null) {
+      try {
+        prepare(msg.body());
+        msg.reply(new JsonObject().put("ok", true));
+      } catch (BackupException e) {
+        msg.fail(e.code().code(), e.getMessage());
       }
-      prepared.put(t.transferId(), t.expires());
-      long delay = Math.max(1, t.expires() - System.currentTimeMillis());
-      vertx.setTimer(delay, x -> prepared.remove(t.transferId()));
-      msg.reply(new JsonObject().put("ok", true));
-    } catch (BackupException e) {
-      msg.fail(e.code().code(), e.getMessage());
+      return;
     }
+    JsonArray results = new JsonArray();
+    for (Object o : batch) {
+      try {
+        prepare((JsonObject) o);
+        results.add(new JsonObject().put("ok", true));
+      } catch (RuntimeException e) {
+        BackupException be = BackupException.fromRequest(e);
+        results.add(new JsonObject().put("code", be.code().code()).put("message", be.getMessage()));
+      }
+    }
+    msg.reply(new JsonObject().put("results", results));
+  }
+
+  private void prepare(JsonObject body) {
+    Ticket t = Ticket.fromJson(body.getJsonObject("ticket"));
+    t.verify(config.secret(), Ticket.PUT, config.id(), 0, System.currentTimeMillis());
+    if (!hasRoomFor(t.size())) {
+      throw new BackupException(ErrorCode.DISK_FULL, "server " + config.id() + " has no room for " + t.size() + " bytes");
+    }
+    prepared.put(t.transferId(), t.expires());
+    long delay = Math.max(1, t.expires() - System.currentTimeMillis());
+    vertx.setTimer(delay, x -> prepared.remove(t.transferId()));
   }
 
   private void onDelete(Message<JsonObject> msg) {

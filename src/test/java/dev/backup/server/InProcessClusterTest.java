@@ -138,6 +138,62 @@ class InProcessClusterTest {
     assertNoTempFiles();
   }
 
+  @Test
+  void manySmallFilesInFlightArePlacedInBatchesAndEachLandsAsTwoExactCopies() throws Exception {
+    long[] before = client.placeCounts();
+    List<Future<BackupClient.Uploaded>> all = new ArrayList<>();
+    List<Path> files = new ArrayList<>();
+    int n = 150; // (more than one batch holds)
+    for (int i = 0; i < n; i++) {
+      Path f = TestSupport.randomFile(dir.resolve("client/small/f" + i), 4096 + i, 1000 + i);
+      files.add(f);
+      all.add(client.upload(f.toString(), "small/f" + i, 2));
+    }
+    Future.all(all).await();
+    for (int i = 0; i < n; i++) {
+      BackupClient.Uploaded u = all.get(i).result();
+      assertThat(u.copies()).isEqualTo(2);
+      List<Path> copies = copiesOf("small/f" + i, u.version());
+      assertThat(copies).hasSize(2);
+      for (Path c : copies) {
+        assertThat(Files.mismatch(c, files.get(i))).isEqualTo(-1L);
+      }
+    }
+    long[] after = client.placeCounts();
+    assertThat(after[1] - before[1]).isEqualTo(n);
+    assertThat(after[0] - before[0]).as("place requests for %d files", n).isLessThanOrEqualTo(n / 2);
+    assertNoTempFiles();
+  }
+
+  @Test
+  void aFileRefusedInAPlaceBatchFailsAloneAndTheOthersArePlaced() {
+    JsonObject answer = client.request(new JsonObject().put("op", "place").put("batch", new io.vertx.core.json.JsonArray()
+        .add(new JsonObject().put("name", "batch/ok1").put("size", 10L).put("replicas", 2))
+        .add(new JsonObject().put("name", "../escape").put("size", 10L).put("replicas", 2))
+        .add(new JsonObject().put("name", "batch/ok2").put("size", 10L).put("replicas", 2))
+        .add(new JsonObject().put("name", "batch/too-many").put("size", 10L).put("replicas", 9))
+        .add("not an object"))).await();
+    io.vertx.core.json.JsonArray answers = answer.getJsonArray("answers");
+    assertThat(answers).hasSize(5);
+    for (int i : new int[] {0, 2}) {
+      JsonObject placed = answers.getJsonObject(i);
+      assertThat(placed.containsKey("error")).isFalse();
+      assertThat(placed.getJsonObject("ticket").getString("name")).isEqualTo(i == 0 ? "batch/ok1" : "batch/ok2");
+      assertThat(placed.getJsonObject("primary").getInteger("port")).isPositive();
+    }
+    assertThat(answers.getJsonObject(1).getJsonObject("error").getInteger("code")).isEqualTo(ErrorCode.USAGE.code());
+    assertThat(answers.getJsonObject(3).getJsonObject("error").getInteger("code"))
+        .isEqualTo(ErrorCode.NOT_ENOUGH_SERVERS.code());
+    assertThat(answers.getJsonObject(4).getJsonObject("error").getInteger("code")).isEqualTo(ErrorCode.PROTOCOL.code());
+    // A batch beyond the limit is refused whole.
+    io.vertx.core.json.JsonArray tooMany = new io.vertx.core.json.JsonArray();
+    for (int i = 0; i < 65; i++) {
+      tooMany.add(new JsonObject().put("name", "batch/x" + i).put("size", 1L).put("replicas", 1));
+    }
+    assertThatThrownBy(() -> client.request(new JsonObject().put("op", "place").put("batch", tooMany)).await())
+        .hasMessageContaining("1 to 64");
+  }
+
   /**
    * A folder whose list, restore plan or latest versions would not fit in one frame (a
    * body is at most 1 MiB) comes a page (or batch) at a time: nothing is left out.
