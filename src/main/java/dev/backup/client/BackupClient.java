@@ -165,6 +165,8 @@ public final class BackupClient implements AutoCloseable {
   /** Place requests asked while one is on its way (on the client's context). */
   private final java.util.ArrayDeque<PlaceWait> placeQueue = new java.util.ArrayDeque<>();
   private boolean placing;
+  /** The manager refused a batch as such: an older manager, asked one file at a time. */
+  private boolean singlePlaces;
   private long placeRequests;
   private long placedFiles;
 
@@ -191,9 +193,16 @@ public final class BackupClient implements AutoCloseable {
   }
 
   private void sendPlaces() {
+    if (cancelled) {
+      // (Ctrl-C: nothing queued is placed, so no version is reserved for a file not sent.)
+      placeQueue.forEach(w -> w.answer().tryFail(new BackupException(ErrorCode.CANCELLED, "cancelled")));
+      placeQueue.clear();
+      return;
+    }
     List<PlaceWait> batch = new ArrayList<>();
     int nameBytes = 0;
-    while (!placeQueue.isEmpty() && batch.size() < PLACE_BATCH) {
+    int most = singlePlaces ? 1 : PLACE_BATCH;
+    while (!placeQueue.isEmpty() && batch.size() < most) {
       int bytes = placeQueue.peek().req().getString("name", "").getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
       if (!batch.isEmpty() && nameBytes + bytes > PLACE_BATCH_NAME_BYTES) {
         break;
@@ -226,7 +235,21 @@ public final class BackupClient implements AutoCloseable {
           }
         }
         return null;
-      }).onFailure(t -> batch.forEach(w -> w.answer().tryFail(t)));
+      }).recover(t -> {
+        BackupException e = BackupException.wrap(t);
+        if (e.code() == ErrorCode.USAGE || e.code() == ErrorCode.PROTOCOL) {
+          // A manager from before batches reads a batch as one file without a name: ask
+          // it one file at a time from now on (a newer one refuses a batch whole only
+          // beyond its limits, which these are within).
+          singlePlaces = true;
+          for (int i = batch.size() - 1; i >= 0; i--) {
+            placeQueue.addFirst(batch.get(i));
+          }
+        } else {
+          batch.forEach(w -> w.answer().tryFail(t));
+        }
+        return Future.succeededFuture();
+      });
     }
     sent.onComplete(x -> {
       placing = false;

@@ -212,8 +212,14 @@ final class ManagerService {
     checkQuota(ns, size);
     long version = catalog.reserveVersion(name);
     pendingBytes.put(key(name, version), size);
-    return placeChain(ns, name, version, replicas, size, new HashSet<>(), 3)
-        .onFailure(x -> pendingBytes.remove(key(name, version)));
+    Future<JsonObject> placed;
+    try {
+      placed = placeChain(ns, name, version, replicas, size, new HashSet<>(), 3);
+    } catch (RuntimeException noChain) {
+      // (No chain at all, e.g. no live server has room: the bytes are not pending.)
+      placed = Future.failedFuture(noChain);
+    }
+    return placed.onFailure(x -> pendingBytes.remove(key(name, version)));
   }
 
   /** The most files one {@code place} request may carry. */

@@ -54,8 +54,10 @@ public final class ServerTable {
    * "never" here), and far from it, so "a minute ago" stays positive.
    */
   public static long now() {
-    return System.nanoTime() / 1_000_000 + (1L << 40);
+    return (System.nanoTime() - ORIGIN) / 1_000_000 + (1L << 40);
   }
+
+  private static final long ORIGIN = System.nanoTime();
 
   public ServerTable(long suspectAfterMillis) {
     this.suspectAfterMillis = suspectAfterMillis;

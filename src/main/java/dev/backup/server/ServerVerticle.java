@@ -182,8 +182,9 @@ public final class ServerVerticle extends VerticleBase {
       try {
         prepare(msg.body());
         msg.reply(new JsonObject().put("ok", true));
-      } catch (BackupException e) {
-        msg.fail(e.code().code(), e.getMessage());
+      } catch (RuntimeException e) {
+        BackupException be = BackupException.fromRequest(e);
+        msg.fail(be.code().code(), be.getMessage());
       }
       return;
     }
