@@ -554,8 +554,9 @@ final class ManagerService {
         catalog.removeHolder(name, version, id);
         change.getJsonArray("removed").add(id);
       }
-      deleteCopies(name, version, List.copyOf(remove));
-      return Future.succeededFuture(change);
+      // Answered once the servers have removed them (or, for one that did not answer,
+      // once reconciliation is due to), as a delete is: not while they are still there.
+      return deleteCopies(name, version, List.copyOf(remove)).map(deferred -> change);
     }
     int missing = r - holders.size();
     if (missing == 0) {
