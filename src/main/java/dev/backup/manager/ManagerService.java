@@ -415,6 +415,13 @@ final class ManagerService {
     }
     pending.remove(key(name, version));
     pendingBytes.remove(key(name, version));
+    if (catalog.buried(name, version)) {
+      // Its transfer was reported aborted first (a report tried again after its session
+      // failed meanwhile), or it was deleted: its copies are being removed, it must not
+      // come back as a version without them.
+      return Future.failedFuture(new BackupException(ErrorCode.NOT_FOUND, name + " v" + version
+          + " was aborted or deleted before its copies were reported; not recorded"));
+    }
     Catalog.Version committed = new Catalog.Version(version, b.getLong("size"), b.getString("sha256"),
         b.getLong("created", System.currentTimeMillis()), List.copyOf(ids));
     catalog.commit(name, b.getInteger("replicas", ids.size()), committed);
@@ -512,18 +519,32 @@ final class ManagerService {
       throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
     }
     JsonArray changes = new JsonArray();
+    List<Runnable> removals = new ArrayList<>();
+    List<Future<?>> removed = new ArrayList<>();
     Future<Void> chain = Future.succeededFuture();
     for (String n : names) {
       catalog.setReplicas(n, r);
       for (Catalog.Version v : catalog.get(n).versions()) {
         chain = chain.compose(x -> adjust(n, v.version(), r).map(c -> {
+          List<Integer> extra = c.getJsonArray("removed").stream().map(o -> ((Number) o).intValue()).toList();
+          if (!extra.isEmpty()) {
+            removals.add(() -> removed.add(deleteCopies(n, v.version(), extra)));
+          }
           changes.add(c.put("name", ns.out(n)));
           return null;
         }));
       }
     }
-    return chain.compose(x -> save.get()).map(x -> new JsonObject().put("replicas", r)
-        .put("changes", firstNamed(changes)).put("changeCount", changes.size()));
+    // Extra copies are removed once the catalog that no longer lists them is durable, all
+    // at once, and the answer comes when they are gone (a server that does not answer is
+    // asked for its inventory again, and reconciliation removes them).
+    return chain.compose(x -> save.get())
+        .compose(x -> {
+          removals.forEach(Runnable::run);
+          return Future.join(removed).transform(y -> Future.<Void>succeededFuture());
+        })
+        .map(x -> new JsonObject().put("replicas", r)
+            .put("changes", firstNamed(changes)).put("changeCount", changes.size()));
   }
 
   /** Brings one version to {@code r} copies, once no heal of it is running. */
@@ -554,9 +575,8 @@ final class ManagerService {
         catalog.removeHolder(name, version, id);
         change.getJsonArray("removed").add(id);
       }
-      // Answered once the servers have removed them (or, for one that did not answer,
-      // once reconciliation is due to), as a delete is: not while they are still there.
-      return deleteCopies(name, version, List.copyOf(remove)).map(deferred -> change);
+      // (The copies themselves go once the catalog is saved: see replicas.)
+      return Future.succeededFuture(change);
     }
     int missing = r - holders.size();
     if (missing == 0) {

@@ -17,7 +17,6 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.Message;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
@@ -27,7 +26,6 @@ import io.vertx.core.net.NetSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.HashSet;
 import java.util.Map;
@@ -229,9 +227,7 @@ public final class ManagerVerticle extends VerticleBase {
     // The reply asks for the server's inventory while one is wanted (it came back, or a
     // deletion sent to it was lost): see ManagerService#reconcile.
     String wanted = servers.inventoryWanted(id);
-    // ("batches": this manager takes commit reports together, see onCommitted.)
-    msg.reply(wanted == null ? new JsonObject().put("batches", true)
-        : new JsonObject().put("inventory", wanted).put("batches", true));
+    msg.reply(wanted == null ? new JsonObject() : new JsonObject().put("inventory", wanted));
     serversChanged();
     if (!servers.watched(id) && !connecting.contains(id)) {
       watch(id);
@@ -435,33 +431,6 @@ public final class ManagerVerticle extends VerticleBase {
   }
 
   private void onCommitted(Message<JsonObject> msg) {
-    JsonArray batch = msg.body().getJsonArray("batch");
-    if (batch != null) {
-      // Several reports together: each is handled as if alone (their catalog changes are
-      // forced together, by the group commit) and answered in order.
-      List<Future<JsonObject>> results = new ArrayList<>();
-      for (Object o : batch) {
-        Future<Void> one;
-        try {
-          one = service.committed((JsonObject) o);
-        } catch (RuntimeException e) {
-          one = Future.failedFuture(e);
-        }
-        results.add(one.map(x -> new JsonObject().put("ok", true)).recover(t -> {
-          BackupException e = BackupException.fromRequest(t);
-          log.error("manager: cannot record {}: {}", o instanceof JsonObject j ? j.getString("name") : "?",
-              e.getMessage());
-          return Future.succeededFuture(new JsonObject().put("code", e.code().code())
-              .put("message", "manager cannot record the copy: " + e.getMessage()));
-        }));
-      }
-      Future.all(results).onComplete(x -> {
-        JsonArray out = new JsonArray();
-        results.forEach(r -> out.add(r.result()));
-        msg.reply(new JsonObject().put("results", out));
-      });
-      return;
-    }
     service.committed(msg.body()).onComplete(ar -> {
       if (ar.succeeded()) {
         msg.reply(new JsonObject().put("ok", true));

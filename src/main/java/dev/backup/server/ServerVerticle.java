@@ -11,7 +11,6 @@ import dev.backup.storage.BlobStore;
 import dev.backup.storage.ReplicaMeta;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -522,7 +521,6 @@ public final class ServerVerticle extends VerticleBase {
           reporting = false;
           if (ar.succeeded()) {
             lastLatencyMicros = (System.nanoTime() - sent) / 1000;
-            managerTakesBatches = ar.result().body().getBoolean("batches", false);
             String wanted = ar.result().body().getString("inventory");
             // (A reply to a report sent before the last reconciliation ended may still ask for it.)
             if (wanted != null && !wanted.equals(reconciled) && !reconciling
@@ -690,9 +688,8 @@ public final class ServerVerticle extends VerticleBase {
    * reconciliation to settle, never be removed on a guess.
    */
   private Future<Void> reportCommitted(JsonObject body, int attempt) {
-    Future<Void> sent = attempt == 1 ? reportWithOthers(body)
-        : vertx.eventBus().request(Addresses.COMMITTED, body, REPORT).mapEmpty();
-    return sent
+    return vertx.eventBus().request(Addresses.COMMITTED, body, new DeliveryOptions().setSendTimeout(5_000))
+        .<Void>mapEmpty()
         .recover(e -> {
           boolean lost = e instanceof io.vertx.core.eventbus.ReplyException re
               && re.failureType() != io.vertx.core.eventbus.ReplyFailure.RECIPIENT_FAILURE;
@@ -706,79 +703,6 @@ public final class ServerVerticle extends VerticleBase {
               "the manager did not confirm " + body.getString("name") + " v" + body.getLong("version")
                   + " (" + e.getMessage() + "); the copy is kept until the manager settles it")));
         });
-  }
-
-  private static final DeliveryOptions REPORT = new DeliveryOptions().setSendTimeout(5_000);
-  /** At most this many reports in one message. */
-  static final int REPORT_BATCH = 64;
-
-  private record Report(JsonObject body, Promise<Void> done) {
-  }
-
-  /** First tries of reports made while one message of them is on its way (on this verticle's context). */
-  private final java.util.ArrayDeque<Report> reportQueue = new java.util.ArrayDeque<>();
-  private boolean reportingCommits;
-  /** Whether the manager takes reports in batches (it says so in its replies to load reports). */
-  private volatile boolean managerTakesBatches;
-
-  /**
-   * A report's first try. While a message of reports is on its way to the manager, the
-   * next ones wait and then go together ({@code batch}), each answered alone: with many
-   * small files landing at once that is a message (and a forced journal append) per
-   * batch, not per file. A batch lost on the way fails each of its reports as lost, and
-   * each is tried again on its own. A manager that has not said it takes batches is sent
-   * one report at a time.
-   */
-  private Future<Void> reportWithOthers(JsonObject body) {
-    Promise<Void> done = Promise.promise();
-    context.runOnContext(v -> {
-      reportQueue.add(new Report(body, done));
-      if (!reportingCommits) {
-        sendReports();
-      }
-    });
-    return done.future();
-  }
-
-  private void sendReports() {
-    List<Report> batch = new java.util.ArrayList<>();
-    int most = managerTakesBatches ? REPORT_BATCH : 1;
-    while (!reportQueue.isEmpty() && batch.size() < most) {
-      batch.add(reportQueue.poll());
-    }
-    reportingCommits = true;
-    Future<?> sent;
-    if (batch.size() == 1) {
-      sent = vertx.eventBus().request(Addresses.COMMITTED, batch.get(0).body(), REPORT)
-          .onComplete(ar -> batch.get(0).done().handle(ar.mapEmpty()));
-    } else {
-      JsonArray items = new JsonArray();
-      batch.forEach(r -> items.add(r.body()));
-      sent = vertx.eventBus().<JsonObject>request(Addresses.COMMITTED, new JsonObject().put("batch", items), REPORT)
-          .onComplete(ar -> {
-            JsonArray results = ar.succeeded() ? ar.result().body().getJsonArray("results") : null;
-            for (int i = 0; i < batch.size(); i++) {
-              Promise<Void> done = batch.get(i).done();
-              JsonObject r = results == null || i >= results.size() ? null : results.getJsonObject(i);
-              if (ar.failed()) {
-                done.fail(ar.cause());
-              } else if (r != null && r.getBoolean("ok", false)) {
-                done.complete();
-              } else {
-                // (Refused: as a refused single report is, not as a lost one.)
-                done.fail(new io.vertx.core.eventbus.ReplyException(io.vertx.core.eventbus.ReplyFailure.RECIPIENT_FAILURE,
-                    r == null ? ErrorCode.PROTOCOL.code() : r.getInteger("code", ErrorCode.INTERNAL.code()),
-                    r == null ? "the manager answered a batch of reports short" : r.getString("message", "refused")));
-              }
-            }
-          });
-    }
-    sent.onComplete(x -> {
-      reportingCommits = false;
-      if (!reportQueue.isEmpty()) {
-        sendReports();
-      }
-    });
   }
 
   /**

@@ -96,6 +96,25 @@ class UnlistedCopyTest {
     assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2, 3);
   }
 
+  @Test
+  void aBackupReportedAfterItsTransferWasReportedAbortedIsNotRecorded() {
+    // A primary's report tried again after its session failed, and its abort got there first.
+    ServerTable servers = new ServerTable(5_000);
+    servers.onReport(report(1), true, ServerTable.now());
+    servers.onReport(report(2), true, ServerTable.now());
+    ManagerService svc = service(servers);
+    long version = svc.catalog.reserveVersion("late");
+    JsonObject transfer = new JsonObject().put("transferId", "t1").put("name", "late").put("version", version)
+        .put("chain", new JsonArray().add(1).add(2));
+    svc.aborted(transfer);
+    Future<Void> report = svc.committed(transfer.copy().put("copy", false).put("size", 10L).put("sha256", "5a")
+        .put("servers", new JsonArray().add(1).add(2)).put("replicas", 2));
+    assertThat(report.failed()).isTrue();
+    assertThat(report.cause()).hasMessageContaining("aborted or deleted");
+    assertThat(svc.catalog.get("late")).isNull();
+    assertThat(svc.catalog.buried("late", version)).isTrue();
+  }
+
   /** The inventory message, keeping what the manager answers. */
   private static final class Reply implements Message<JsonObject> {
     private final JsonObject body;
