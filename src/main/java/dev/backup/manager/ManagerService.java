@@ -537,12 +537,14 @@ final class ManagerService {
     }
     // Extra copies are removed once the catalog that no longer lists them is durable, all
     // at once, and the answer comes when they are gone (a server that does not answer is
-    // asked for its inventory again, and reconciliation removes them).
-    return chain.compose(x -> save.get())
-        .compose(x -> {
-          removals.forEach(Runnable::run);
-          return Future.join(removed).transform(y -> Future.<Void>succeededFuture());
-        })
+    // asked for its inventory again, and reconciliation removes them). So are those of
+    // the versions done before one that failed (a copy with no live holder to copy from).
+    return chain.transform(done -> save.get()
+            .compose(x -> {
+              removals.forEach(Runnable::run);
+              return Future.join(removed).transform(y -> Future.<Void>succeededFuture());
+            })
+            .compose(x -> done.succeeded() ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(done.cause())))
         .map(x -> new JsonObject().put("replicas", r)
             .put("changes", firstNamed(changes)).put("changeCount", changes.size()));
   }
