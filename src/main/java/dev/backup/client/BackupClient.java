@@ -227,9 +227,7 @@ public final class BackupClient implements AutoCloseable {
           if (a == null) {
             p.fail(new BackupException(ErrorCode.PROTOCOL, "the manager answered a batch of files short"));
           } else if (a.containsKey("error")) {
-            JsonObject e = a.getJsonObject("error");
-            p.fail(new BackupException(ErrorCode.of(e.getInteger("code", ErrorCode.INTERNAL.code())),
-                e.getString("message", "refused")));
+            p.fail(BackupException.fromJson(a.getJsonObject("error")));
           } else {
             p.complete(a);
           }

@@ -250,9 +250,7 @@ final class ManagerService {
           one = Future.failedFuture(e);
         }
         answers.add(one.recover(t -> {
-          BackupException e = BackupException.fromRequest(t);
-          return Future.succeededFuture(new JsonObject().put("error",
-              new JsonObject().put("code", e.code().code()).put("message", e.getMessage())));
+          return Future.succeededFuture(new JsonObject().put("error", BackupException.fromRequest(t).toJson()));
         }));
       }
     } finally {
@@ -303,9 +301,7 @@ final class ManagerService {
             } else if (results.getJsonObject(i).getBoolean("ok", false)) {
               done.complete();
             } else {
-              JsonObject r = results.getJsonObject(i);
-              done.fail(new BackupException(ErrorCode.of(r.getInteger("code", ErrorCode.INTERNAL.code())),
-                  r.getString("message", "refused")));
+              done.fail(BackupException.fromJson(results.getJsonObject(i)));
             }
           }
         });

@@ -16,6 +16,16 @@ public class BackupException extends RuntimeException {
     this.code = code;
   }
 
+  /** As a peer is told it: {@code code} and {@code message} (an ERROR frame's body, a batch item's failure). */
+  public io.vertx.core.json.JsonObject toJson() {
+    return new io.vertx.core.json.JsonObject().put("code", code.code()).put("message", getMessage());
+  }
+
+  /** The failure a peer told of with {@link #toJson()}. */
+  public static BackupException fromJson(io.vertx.core.json.JsonObject j) {
+    return new BackupException(ErrorCode.of(j.getInteger("code", 1)), j.getString("message", "unknown error"));
+  }
+
   public ErrorCode code() {
     return code;
   }

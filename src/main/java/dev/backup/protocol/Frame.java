@@ -41,7 +41,7 @@ public record Frame(Op op, long requestId, JsonObject body) {
   }
 
   public static Frame error(long requestId, ErrorCode code, String message) {
-    return new Frame(Op.ERROR, requestId, new JsonObject().put("code", code.code()).put("message", message));
+    return new Frame(Op.ERROR, requestId, new BackupException(code, message).toJson());
   }
 
   public static Frame error(long requestId, Throwable t) {
@@ -51,6 +51,6 @@ public record Frame(Op op, long requestId, JsonObject body) {
 
   /** The failure an ERROR frame carries. */
   public BackupException toException() {
-    return new BackupException(ErrorCode.of(body.getInteger("code", 1)), body.getString("message", "unknown error"));
+    return BackupException.fromJson(body);
   }
 }

@@ -195,7 +195,7 @@ public final class ServerVerticle extends VerticleBase {
         results.add(new JsonObject().put("ok", true));
       } catch (RuntimeException e) {
         BackupException be = BackupException.fromRequest(e);
-        results.add(new JsonObject().put("code", be.code().code()).put("message", be.getMessage()));
+        results.add(be.toJson());
       }
     }
     msg.reply(new JsonObject().put("results", results));

@@ -28,7 +28,8 @@ class HealLookTest {
     vertx.close().await();
   }
 
-  private static JsonObject report(int id) {
+  /** A load report of server {@code id}, with a terabyte free. */
+  static JsonObject report(int id) {
     return new JsonObject().put("id", id).put("node", "n" + id).put("host", "127.0.0.1").put("port", 7000 + id)
         .put("freeBytes", 1L << 40);
   }

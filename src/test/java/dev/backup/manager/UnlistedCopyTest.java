@@ -32,11 +32,6 @@ class UnlistedCopyTest {
     vertx.close().await();
   }
 
-  private static JsonObject report(int id) {
-    return new JsonObject().put("id", id).put("node", "n" + id).put("host", "127.0.0.1").put("port", 7000 + id)
-        .put("freeBytes", 1L << 40);
-  }
-
   private ManagerService service(ServerTable servers) {
     ManagerService svc = new ManagerService(vertx, TestSupport.config(Role.manager, 0, 7000, 7000, dir), servers,
         () -> Future.succeededFuture());
@@ -62,8 +57,8 @@ class UnlistedCopyTest {
     ServerTable servers = new ServerTable(5_000);
     long now = ServerTable.now();
     for (int id = 1; id <= 3; id++) {
-      servers.onReport(report(id), true, now - 60_000);
-      servers.onReport(report(id), true, now);
+      servers.onReport(HealLookTest.report(id), true, now - 60_000);
+      servers.onReport(HealLookTest.report(id), true, now);
     }
     ManagerService svc = service(servers);
     assertThat(unlistedCopyOnServer3(svc).getJsonArray("remove")).hasSize(1);
@@ -74,9 +69,9 @@ class UnlistedCopyTest {
   void anUnlistedCopyIsKeptAndListedWhenTheListedHoldersAreOnlySuspected() {
     ServerTable servers = new ServerTable(5_000);
     long now = ServerTable.now();
-    servers.onReport(report(1), true, now - 60_000);
-    servers.onReport(report(2), true, now - 60_000);
-    servers.onReport(report(3), true, now);
+    servers.onReport(HealLookTest.report(1), true, now - 60_000);
+    servers.onReport(HealLookTest.report(2), true, now - 60_000);
+    servers.onReport(HealLookTest.report(3), true, now);
     servers.tick(now);
     assertThat(servers.health(1)).isEqualTo(ServerTable.Health.suspected);
     assertThat(servers.health(3)).isEqualTo(ServerTable.Health.alive);
@@ -89,7 +84,7 @@ class UnlistedCopyTest {
   void anUnlistedCopyIsKeptAndListedWhenTheListedHoldersAreNotHeardOfYetAfterAStart() {
     // The manager just started (its healing grace): servers 1 and 2 have not reported yet.
     ServerTable servers = new ServerTable(5_000);
-    servers.onReport(report(3), true, ServerTable.now());
+    servers.onReport(HealLookTest.report(3), true, ServerTable.now());
     assertThat(servers.health(1)).isEqualTo(ServerTable.Health.unknown);
     ManagerService svc = service(servers);
     assertThat(unlistedCopyOnServer3(svc).getJsonArray("remove")).isEmpty();
@@ -100,8 +95,8 @@ class UnlistedCopyTest {
   void aBackupReportedAfterItsTransferWasReportedAbortedIsNotRecorded() {
     // A primary's report tried again after its session failed, and its abort got there first.
     ServerTable servers = new ServerTable(5_000);
-    servers.onReport(report(1), true, ServerTable.now());
-    servers.onReport(report(2), true, ServerTable.now());
+    servers.onReport(HealLookTest.report(1), true, ServerTable.now());
+    servers.onReport(HealLookTest.report(2), true, ServerTable.now());
     ManagerService svc = service(servers);
     long version = svc.catalog.reserveVersion("late");
     JsonObject transfer = new JsonObject().put("transferId", "t1").put("name", "late").put("version", version)
