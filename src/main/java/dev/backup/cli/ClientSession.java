@@ -31,7 +31,7 @@ final class ClientSession implements AutoCloseable {
 
   synchronized BackupClient client() {
     if (client == null) {
-      vertx = Vertx.vertx();
+      vertx = Vertx.vertx(dev.backup.config.VertxSetup.options());
       client = new BackupClient(vertx, config());
     }
     return client;

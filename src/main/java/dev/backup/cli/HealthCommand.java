@@ -37,7 +37,7 @@ final class HealthCommand implements Callable<Integer> {
     if (c.role() == Role.client) {
       throw new BackupException(ErrorCode.USAGE, "health asks a manager or a server; give --role=manager or --role=server");
     }
-    Vertx vertx = Vertx.vertx();
+    Vertx vertx = Vertx.vertx(dev.backup.config.VertxSetup.options());
     Throwable failure;
     try {
       NetClient client = vertx.createNetClient(Tls.client(c, new NetClientOptions()

@@ -114,7 +114,7 @@ public final class Clustering {
     RoutedClusterManager cm = new RoutedClusterManager(hazelcastConfig(c));
     // A loop held longer than 2 s is reported with the stack that held it (the default
     // prints the stack only after 5 s), so that a stall seen once can be traced.
-    VertxOptions options = new VertxOptions().setWarningExceptionTime(2)
+    VertxOptions options = dev.backup.config.VertxSetup.options().setWarningExceptionTime(2)
         .setWarningExceptionTimeUnit(java.util.concurrent.TimeUnit.SECONDS);
     // The event bus is advertised by address: peers connecting to a name resolve it on
     // their event loop, and a lookup that hangs (seen for a paused container's name) would
