@@ -65,6 +65,8 @@ final class ServerConnection implements FrameDecoder.Listener {
   private TeeStream tee;
   private boolean counted;
   private ReplicaMeta committed;
+  /** The primary's report of the stored copies to the manager, once sent. */
+  private Future<Void> reported;
 
   ServerConnection(ServerVerticle server, NetSocket up, Runnable next) {
     this.server = server;
@@ -361,7 +363,7 @@ final class ServerConnection implements FrameDecoder.Listener {
             downstream.result().forEach(all::add);
             return all;
           }).compose(stored -> hop == 0
-              ? server.reportCommitted(ticket, meta.sha256(), stored, replicasWanted, copy).map(stored)
+              ? (reported = server.reportCommitted(ticket, meta.sha256(), stored, replicasWanted, copy)).map(stored)
               : Future.succeededFuture(stored));
         })
         .onSuccess(stored -> {
@@ -475,7 +477,19 @@ final class ServerConnection implements FrameDecoder.Listener {
       Path p = tmp;
       closed.onComplete(x -> server.discard(p));
     }
-    if (committed != null && !keepCopy) {
+    if (committed != null && !keepCopy && reported != null && !reported.isComplete()) {
+      // The report of this copy is on its way (the sender went away, or this server is
+      // stopping, meanwhile): the manager may record it, and its answer decides. Removed
+      // only if refused; an answer that never comes keeps it, as below.
+      ReplicaMeta m = committed;
+      reported.onComplete(ar -> {
+        if (ar.failed() && !ServerVerticle.uncertain(ar.cause())) {
+          server.discardReplica(m);
+        } else if (ar.failed() && copy) {
+          server.settleLater(ticket, m, new JsonArray().add(server.id()), replicasWanted);
+        }
+      });
+    } else if (committed != null && !keepCopy) {
       // Moved into place but the transfer as a whole failed: it must not count as a copy.
       // (Unless the manager may have recorded it: then it stays, and is settled with the
       // manager later, or by reconciliation.)

@@ -1,0 +1,103 @@
+package dev.backup.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.backup.InProcessCluster;
+import dev.backup.TestSupport;
+import dev.backup.client.BackupClient;
+import dev.backup.cluster.Addresses;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.eventbus.DeliveryContext;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The sender goes away while the primary's report of the stored copies is on its way to
+ * the manager: the manager records the version, so no copy it lists may be removed.
+ */
+class ReportInFlightTest {
+  @TempDir
+  Path dir;
+  InProcessCluster cluster;
+
+  @AfterEach
+  void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  /** Messages to the manager about transfers, held back in their order while {@code hold} is set. */
+  private record Held(DeliveryContext<Object> delivery, Context context) {
+  }
+
+  @Test
+  void aCopyWhoseReportIsOnItsWayIsKeptWhenTheSenderGoesAway() throws Exception {
+    cluster = new InProcessCluster(dir, 3);
+    AtomicBoolean hold = new AtomicBoolean(true);
+    List<Held> held = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<String> addresses = java.util.Collections.synchronizedList(new ArrayList<>());
+    cluster.vertx.eventBus().addInboundInterceptor(dc -> {
+      String a = dc.message().address();
+      if (hold.get() && (a.equals(Addresses.COMMITTED) || a.equals(Addresses.ABORTED))) {
+        addresses.add(a);
+        held.add(new Held(dc, io.vertx.core.Vertx.currentContext()));
+      } else {
+        dc.next();
+      }
+    });
+    Path f = TestSupport.randomFile(dir.resolve("client/a.bin"), 20_000, 3);
+    Future<BackupClient.Uploaded> upload = cluster.client.upload(f.toString(), "a.bin", 2, null);
+    // Both copies are in place and the primary's report is on its way: the sender goes away.
+    await().atMost(Duration.ofSeconds(10)).until(() -> addresses.contains(Addresses.COMMITTED));
+    cluster.client.cancel();
+    await().atMost(Duration.ofSeconds(10)).until(upload::failed);
+    // The primary heard of it (and reported the transfer aborted, after its report).
+    await().atMost(Duration.ofSeconds(10)).until(() -> addresses.contains(Addresses.ABORTED));
+    assertThat(addresses).containsExactly(Addresses.COMMITTED, Addresses.ABORTED);
+
+    // The messages arrive, in their order: the manager records the version; the abort then
+    // finds it recorded and changes nothing.
+    hold.set(false);
+    synchronized (held) {
+      for (Held h : held) {
+        h.context().runOnContext(v -> h.delivery().next());
+      }
+    }
+    cluster.client.resetCancel();
+    await().atMost(Duration.ofSeconds(10)).until(() -> holders("a.bin").size() == 2);
+    // Every copy the catalog lists is there, with the file's bytes, and stays.
+    Thread.sleep(500);
+    List<Integer> holders = holders("a.bin");
+    assertThat(holders).hasSize(2);
+    for (int id : holders) {
+      Path copy = dir.resolve("server-" + id).resolve("files/a.bin.v1");
+      assertThat(copy).exists();
+      assertThat(Files.mismatch(copy, f)).isEqualTo(-1L);
+    }
+  }
+
+  private List<Integer> holders(String name) {
+    JsonObject list = cluster.client.request(new JsonObject().put("op", "list")).await();
+    List<Integer> out = new ArrayList<>();
+    for (Object o : list.getJsonArray("files")) {
+      JsonObject file = (JsonObject) o;
+      if (file.getString("name").equals(name)) {
+        JsonArray r = file.getJsonArray("versions").getJsonObject(0).getJsonArray("replicas");
+        r.forEach(x -> out.add((Integer) x));
+      }
+    }
+    return out;
+  }
+}
