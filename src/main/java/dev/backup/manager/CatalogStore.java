@@ -43,6 +43,8 @@ public final class CatalogStore implements AutoCloseable {
   private FileChannel journal;
   private volatile long journalBytes;
   private volatile long snapshotBytes;
+  /** An append failed: the journal is not appended to again; the next save is a snapshot. */
+  private volatile boolean broken;
 
   public CatalogStore(Path root) {
     this(root, MIN_COMPACT_BYTES);
@@ -195,17 +197,29 @@ public final class CatalogStore implements AutoCloseable {
 
   /** Appends journal lines and forces them to disk. */
   public void append(byte[] lines) throws IOException {
-    ByteBuffer b = ByteBuffer.wrap(lines);
-    while (b.hasRemaining()) {
-      journal.write(b);
+    try {
+      ByteBuffer b = ByteBuffer.wrap(lines);
+      while (b.hasRemaining()) {
+        journal.write(b);
+      }
+      journal.force(false);
+    } catch (IOException | RuntimeException e) {
+      // (A disk full, an I/O error.) The journal may end in part of these lines, and the
+      // changes they carried are not on disk: nothing more goes after them (a line appended
+      // to a fragment would be cut at the next start, and every line after it with it), and
+      // the next save writes the whole catalog as a new snapshot instead.
+      broken = true;
+      throw e;
     }
-    journal.force(false);
     journalBytes += lines.length;
   }
 
-  /** Whether the next save should write a new snapshot instead of appending. */
+  /**
+   * Whether the next save should write a new snapshot instead of appending: the journal
+   * has grown, or an append failed (the snapshot then carries the changes it lost).
+   */
   public boolean wantsCompaction() {
-    return journalBytes > Math.max(minCompactBytes, snapshotBytes);
+    return broken || journalBytes > Math.max(minCompactBytes, snapshotBytes);
   }
 
   /**
@@ -237,6 +251,7 @@ public final class CatalogStore implements AutoCloseable {
     gen = next;
     journalBytes = 0;
     snapshotBytes = bytes;
+    broken = false;
     if (old != null) {
       old.close();
     }

@@ -905,8 +905,12 @@ final class ManagerService {
     }
     log.warn("manager: the copy of {} v{} on server {} is damaged; replacing it", name, version, id);
     catalog.removeHolder(name, version, id);
+    // Removed once the catalog that no longer lists it is durable (else a restart could
+    // bring back a holder whose copy is gone); if the save fails, reconciliation removes it.
     save.get().onComplete(x -> {
-      deleteCopies(name, version, List.of(id));
+      if (x.succeeded()) {
+        deleteCopies(name, version, List.of(id));
+      }
       heal();
     });
   }

@@ -153,6 +153,9 @@ public final class ManagerVerticle extends VerticleBase {
   }
 
   private boolean saving;
+  /** After a failed save, the next is tried this much later (if no change asks for one first). */
+  static final long SAVE_RETRY_MS = 5_000;
+  private boolean retryPending;
   private io.vertx.core.Promise<Void> nextSave;
 
   /**
@@ -193,9 +196,22 @@ public final class ManagerVerticle extends VerticleBase {
     lastSave.onComplete(ar -> {
       saving = false;
       if (ar.failed()) {
-        log.error("manager: cannot write the catalog: {}", ar.cause().toString());
+        // Those changes are in memory only: the next save writes the whole catalog (see
+        // CatalogStore.append), and is tried again in a while even if nothing changes.
+        log.error("manager: cannot write the catalog (trying again in {} s): {}", SAVE_RETRY_MS / 1000,
+            ar.cause().toString());
+        if (!retryPending) {
+          retryPending = true;
+          vertx.setTimer(SAVE_RETRY_MS, t -> {
+            retryPending = false;
+            saveCatalog();
+          });
+        }
       }
-      batch.handle(ar.mapEmpty());
+      // (Always IO, whatever the cause: a server takes IO from a commit report as "not yet
+      // durable", not as a refusal, and keeps its copy.)
+      batch.handle(ar.failed() ? Future.failedFuture(new BackupException(ErrorCode.IO,
+          "the manager cannot write its catalog: " + ar.cause().getMessage(), ar.cause())) : ar.mapEmpty());
       if (nextSave != null) {
         writeCatalog();
       }

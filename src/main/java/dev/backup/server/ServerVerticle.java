@@ -691,8 +691,12 @@ public final class ServerVerticle extends VerticleBase {
     return vertx.eventBus().request(Addresses.COMMITTED, body, new DeliveryOptions().setSendTimeout(5_000))
         .<Void>mapEmpty()
         .recover(e -> {
+          // Lost (no answer), or recorded in the manager's memory but not yet on its disk (its
+          // catalog write failed: the next one writes it, and a report sent again is answered
+          // once it has): neither is a refusal.
           boolean lost = e instanceof io.vertx.core.eventbus.ReplyException re
-              && re.failureType() != io.vertx.core.eventbus.ReplyFailure.RECIPIENT_FAILURE;
+              && (re.failureType() != io.vertx.core.eventbus.ReplyFailure.RECIPIENT_FAILURE
+                  || re.failureCode() == ErrorCode.IO.code());
           if (!lost) {
             return Future.failedFuture(BackupException.wrap(e));
           }

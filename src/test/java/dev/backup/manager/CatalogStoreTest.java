@@ -1,6 +1,7 @@
 package dev.backup.manager;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
@@ -105,6 +106,35 @@ class CatalogStoreTest {
       Catalog c = store.open();
       assertThat(c.get("kept.txt")).isNotNull();
       assertThat(c.get("after.txt")).isNotNull();
+    }
+  }
+
+  @Test
+  void afterAFailedAppendTheNextSaveIsASnapshotWithTheChangesItLost() throws Exception {
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog c = store.open();
+      backUp(store, c, "kept.txt");
+      // The disk fails in the middle of an append: part of a line is in the journal, and
+      // nothing more can be written to it.
+      Files.write(dir.resolve("catalog-0.log"), "{\"name\":\"lo".getBytes(StandardCharsets.UTF_8),
+          StandardOpenOption.APPEND);
+      store.close();
+      c.commit("lost.txt", 2, v(c.reserveVersion("lost.txt"), 1, 2));
+      assertThatThrownBy(() -> save(store, c)).isInstanceOf(java.io.IOException.class);
+      // The change stays in memory; the next save writes all of it as a new snapshot (not
+      // after the fragment, where the next start would have cut it off).
+      assertThat(store.wantsCompaction()).isTrue();
+      backUp(store, c, "next.txt");
+      assertThat(store.generation()).isEqualTo(1);
+      assertThat(store.wantsCompaction()).isFalse();
+      backUp(store, c, "after.txt");
+    }
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog c = store.open();
+      for (String name : List.of("kept.txt", "lost.txt", "next.txt", "after.txt")) {
+        assertThat(c.get(name)).as(name).isNotNull();
+      }
+      assertThat(c.reserveVersion("lost.txt")).isEqualTo(2);
     }
   }
 

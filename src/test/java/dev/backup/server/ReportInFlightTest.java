@@ -88,6 +88,30 @@ class ReportInFlightTest {
     }
   }
 
+  @Test
+  void aManagerThatCannotWriteItsCatalogYetIsAskedAgainNotTakenForARefusal() throws Exception {
+    cluster = new InProcessCluster(dir, 3);
+    java.util.concurrent.atomic.AtomicInteger reports = new java.util.concurrent.atomic.AtomicInteger();
+    cluster.vertx.eventBus().addInboundInterceptor(dc -> {
+      if (dc.message().address().equals(Addresses.COMMITTED) && reports.incrementAndGet() == 1) {
+        // As the manager answers when its catalog write failed (the change is in its memory,
+        // and the next write, a whole snapshot, carries it).
+        dc.message().fail(dev.backup.protocol.ErrorCode.IO.code(), "the manager cannot write its catalog: disk full");
+      } else {
+        dc.next();
+      }
+    });
+    Path f = TestSupport.randomFile(dir.resolve("client/b.bin"), 20_000, 5);
+    BackupClient.Uploaded u = cluster.client.upload(f.toString(), "b.bin", 2, null).await();
+    assertThat(reports.get()).isEqualTo(2);
+    assertThat(u.copies()).isEqualTo(2);
+    List<Integer> holders = holders("b.bin");
+    assertThat(holders).hasSize(2);
+    for (int id : holders) {
+      assertThat(Files.mismatch(dir.resolve("server-" + id).resolve("files/b.bin.v1"), f)).isEqualTo(-1L);
+    }
+  }
+
   private List<Integer> holders(String name) {
     JsonObject list = cluster.client.request(new JsonObject().put("op", "list")).await();
     List<Integer> out = new ArrayList<>();
