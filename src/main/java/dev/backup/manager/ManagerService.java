@@ -791,11 +791,13 @@ final class ManagerService {
     JsonArray remove = new JsonArray();
     int adopted = 0;
     boolean changed = false;
+    Set<String> held = new HashSet<>();
     for (Object o : msg.body().getJsonArray("items", new JsonArray())) {
       JsonObject it = (JsonObject) o;
       String name = it.getString("name");
       long version = it.getLong("version");
       String sha = it.getString("sha256");
+      held.add(key(name, version));
       Catalog.Version v = catalog.version(name, version);
       // A removal is the item as listed: with its checksum and time, the server removes the
       // copy only if it is still that one (a heal may put a new copy there meanwhile).
@@ -836,6 +838,9 @@ final class ManagerService {
     if (adopted > 0) {
       log.info("manager: adopted {} cop{} from server {} into the catalog", adopted, adopted == 1 ? "y" : "ies", id);
     }
+    if (lostCopies(id, held) > 0) {
+      changed = true;
+    }
     if (!remove.isEmpty()) {
       log.info("manager: server {} holds {} cop{} the catalog does not want; removing", id, remove.size(),
           remove.size() == 1 ? "y" : "ies");
@@ -849,6 +854,42 @@ final class ManagerService {
       }
     });
     heal();
+  }
+
+  /** A version reported in the last this-many milliseconds is not judged by an inventory. */
+  static final long LOST_COPY_GRACE_MS = 60_000;
+
+  /**
+   * Copies the catalog lists on server {@code id} that its inventory ({@code held}) lacks:
+   * removed behind the system's back, lost with a disk, or by a fault. They are no longer
+   * counted, so healing makes new ones (before, such a copy stayed listed, and its file
+   * kept one copy fewer than it showed, until a {@code verify}). The server lists the
+   * copies put in place while it lists its folders, and reports its own heal copies after
+   * its inventory; a version reported in the last minute (whose copy here another server
+   * reports) is left alone.
+   */
+  private int lostCopies(int id, Set<String> held) {
+    long recent = System.currentTimeMillis() - LOST_COPY_GRACE_MS;
+    int lost = 0;
+    String first = null;
+    for (Catalog.Entry e : catalog.entries()) {
+      for (Catalog.Version v : e.versions()) {
+        String k = key(e.name(), v.version());
+        if (v.servers().contains(id) && v.created() < recent && !held.contains(k) && !healing.containsKey(k)) {
+          catalog.removeHolder(e.name(), v.version(), id);
+          if (first == null) {
+            first = e.name() + " v" + v.version();
+          }
+          lost++;
+        }
+      }
+    }
+    if (lost > 0) {
+      log.warn("manager: server {} no longer holds {} cop{} the catalog listed there ({}{}); making new ones", id,
+          lost, lost == 1 ? "y" : "ies", first, lost > 1 ? ", ..." : "");
+      healPending = true;
+    }
+    return lost;
   }
 
   /**

@@ -34,11 +34,16 @@ public final class ServerTable {
     Health health = Health.suspected;
     /** While this server's inventory is wanted, the token it is asked for with; else null. */
     String inventoryWanted;
+    /** When it last applied a reconciliation ({@link #now()}), 0 if never. */
+    long inventoryAt;
 
     Server(int id) {
       this.id = id;
     }
   }
+
+  /** A live server's inventory is asked for this often (as well as whenever it comes back). */
+  public static final long INVENTORY_EVERY_MILLIS = 6 * 3600_000L;
 
   private final TreeMap<Integer, Server> servers = new TreeMap<>();
   private final long suspectAfterMillis;
@@ -154,6 +159,11 @@ public final class ServerTable {
       if (update(s, now)) {
         changed.add(s.id);
       }
+      if (s.health == Health.alive && s.inventoryWanted == null && s.inventoryAt > 0
+          && now - s.inventoryAt >= INVENTORY_EVERY_MILLIS) {
+        // Now and then, not only when it comes back: a copy lost while it ran is noticed.
+        s.inventoryWanted = run + "/" + ++inventorySeq;
+      }
     }
     return changed;
   }
@@ -205,6 +215,7 @@ public final class ServerTable {
     Server s = servers.get(id);
     if (s != null && token != null && token.equals(s.inventoryWanted)) {
       s.inventoryWanted = null;
+      s.inventoryAt = now();
     }
   }
 

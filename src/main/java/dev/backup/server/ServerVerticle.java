@@ -23,6 +23,7 @@ import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -294,16 +295,22 @@ public final class ServerVerticle extends VerticleBase {
    */
   private void reconcile(String token) {
     reconciling = true;
+    // The manager takes a copy it lists here but this inventory lacks for lost: a copy put
+    // in place while the folders are being listed goes with it too, even if the listing
+    // passed its folder first.
+    List<ReplicaMeta> placedMeanwhile = new ArrayList<>();
+    placedWhileListing = placedMeanwhile;
     // Listed and put in the message's form on a worker: a server may hold millions of copies.
     vertx.executeBlocking(() -> {
       JsonArray items = new JsonArray();
       for (ReplicaMeta m : store.inventory()) {
-        items.add(new JsonObject().put("name", m.name()).put("version", m.version()).put("size", m.size())
-            .put("sha256", m.sha256()).put("created", m.createdMillis()).put("replicas", m.replicasWanted()));
+        items.add(item(m));
       }
       return items;
     }, false)
         .compose(items -> {
+          placedWhileListing = null;
+          placedMeanwhile.forEach(m -> items.add(item(m)));
           return vertx.eventBus().<JsonObject>request(Addresses.INVENTORY,
               new JsonObject().put("id", config.id()).put("token", token).put("items", items),
               new DeliveryOptions().setSendTimeout(INVENTORY_TIMEOUT_MS));
@@ -314,6 +321,9 @@ public final class ServerVerticle extends VerticleBase {
         })
         .onComplete(ar -> {
           reconciling = false;
+          if (placedWhileListing == placedMeanwhile) {
+            placedWhileListing = null;
+          }
           if (ar.succeeded()) {
             reconciled = token;
             reconcileBackoff.succeeded();
@@ -325,6 +335,24 @@ public final class ServerVerticle extends VerticleBase {
                 ar.cause().getMessage(), wait / 1000);
           }
         });
+  }
+
+  private static JsonObject item(ReplicaMeta m) {
+    return new JsonObject().put("name", m.name()).put("version", m.version()).put("size", m.size())
+        .put("sha256", m.sha256()).put("created", m.createdMillis()).put("replicas", m.replicasWanted());
+  }
+
+  /** While an inventory is being listed: the copies put in place meanwhile. */
+  private List<ReplicaMeta> placedWhileListing;
+
+  private void placed(ReplicaMeta meta, boolean existed) {
+    if (!existed) {
+      storedFiles++;
+      storedBytes += meta.size();
+    }
+    if (placedWhileListing != null) {
+      placedWhileListing.add(meta);
+    }
   }
 
   /** Pushes a copy of a replica held here to another server (server to server, never through the manager). */
@@ -625,10 +653,7 @@ public final class ServerVerticle extends VerticleBase {
   /** Stores a small copy received whole (see {@link BlobStore#storeWhole}) in one trip to a worker. */
   Future<ReplicaMeta> storeWhole(Path tmp, byte[] bytes, String senderSha, ReplicaMeta meta) {
     return vertx.executeBlocking(() -> store.storeWhole(tmp, bytes, senderSha, meta), false).map(existed -> {
-      if (!existed) {
-        storedFiles++;
-        storedBytes += meta.size();
-      }
+      placed(meta, existed);
       return meta;
     });
   }
@@ -640,10 +665,7 @@ public final class ServerVerticle extends VerticleBase {
       store.place(tmp, meta);
       return existed;
     }, false).map(existed -> {
-      if (!existed) {
-        storedFiles++;
-        storedBytes += meta.size();
-      }
+      placed(meta, existed);
       return meta;
     });
   }

@@ -100,6 +100,27 @@ class ServerTableTest {
   }
 
   @Test
+  void aLiveServerIsAskedForItsInventoryAgainEverySixHours() {
+    ServerTable t = new ServerTable(2500);
+    long start = ServerTable.now();
+    t.onReport(report(1), true, start);
+    t.inventoryApplied(1, t.inventoryWanted(1));
+    long applied = ServerTable.now();
+    long at = applied + ServerTable.INVENTORY_EVERY_MILLIS - 1_000;
+    t.onReport(report(1), true, at);
+    t.tick(at);
+    assertThat(t.health(1)).isEqualTo(ServerTable.Health.alive);
+    assertThat(t.inventoryWanted(1)).as("not yet").isNull();
+    at = applied + ServerTable.INVENTORY_EVERY_MILLIS;
+    t.onReport(report(1), true, at);
+    t.tick(at);
+    String again = t.inventoryWanted(1);
+    assertThat(again).as("six hours on").isNotNull();
+    t.tick(at + 500);
+    assertThat(t.inventoryWanted(1)).as("the same request until applied").isEqualTo(again);
+  }
+
+  @Test
   void anotherManagerRunNeverTakesATokenOfThisOneAsApplied() {
     ServerTable before = new ServerTable(2500);
     before.onReport(report(1), true, 1_000);
