@@ -515,7 +515,7 @@ final class ManagerService {
       throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
     }
     JsonArray changes = new JsonArray();
-    List<Runnable> removals = new ArrayList<>();
+    List<java.util.function.Consumer<Boolean>> removals = new ArrayList<>();
     List<Future<?>> removed = new ArrayList<>();
     Future<Void> chain = Future.succeededFuture();
     for (String n : names) {
@@ -524,7 +524,13 @@ final class ManagerService {
         chain = chain.compose(x -> adjust(n, v.version(), r).map(c -> {
           List<Integer> extra = c.getJsonArray("removed").stream().map(o -> ((Number) o).intValue()).toList();
           if (!extra.isEmpty()) {
-            removals.add(() -> removed.add(deleteCopies(n, v.version(), extra)));
+            removals.add(ok -> {
+              if (ok) {
+                removed.add(deleteCopies(n, v.version(), extra));
+              } else {
+                extra.forEach(id -> removed(n, v.version(), id)); // (left to reconciliation)
+              }
+            });
           }
           changes.add(c.put("name", ns.out(n)));
           return null;
@@ -536,8 +542,9 @@ final class ManagerService {
     // asked for its inventory again, and reconciliation removes them). So are those of
     // the versions done before one that failed (a copy with no live holder to copy from).
     return chain.transform(done -> save.get()
+            .onFailure(e -> removals.forEach(rm -> rm.accept(false)))
             .compose(x -> {
-              removals.forEach(Runnable::run);
+              removals.forEach(rm -> rm.accept(true));
               return Future.join(removed).transform(y -> Future.<Void>succeededFuture());
             })
             .compose(x -> done.succeeded() ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(done.cause())))
@@ -571,6 +578,7 @@ final class ManagerService {
       List<Integer> remove = holders.subList(0, holders.size() - r);
       for (int id : remove) {
         catalog.removeHolder(name, version, id);
+        removing(name, version).add(id);
         change.getJsonArray("removed").add(id);
       }
       // (The copies themselves go once the catalog is saved: see replicas.)
@@ -585,7 +593,7 @@ final class ManagerService {
       return Future.failedFuture(new BackupException(ErrorCode.NOT_ENOUGH_SERVERS,
           "no live server holds " + name + " v" + version + " to copy it from"));
     }
-    List<ServerLoad> targets = placement.choose(missing, v.size(), new HashSet<>(holders));
+    List<ServerLoad> targets = placement.choose(missing, v.size(), notTargets(name, v));
     List<Future<Integer>> copies = new ArrayList<>();
     String k = key(name, version);
     Heal mine = new Heal(-1, -1);
@@ -686,12 +694,22 @@ final class ManagerService {
     Set<Integer> deferred = new HashSet<>();
     for (int id : holders) {
       if (servers.health(id) != ServerTable.Health.alive) {
+        // (Reconciliation removes it when the server is back: only the copy it lists then.)
+        removed(name, version, id);
         deferred.add(id);
         continue;
       }
       JsonObject items = new JsonObject().put("items", new JsonArray().add(new JsonObject().put("name", name)
           .put("version", version)));
       all.add(vertx.eventBus().request(Addresses.delete(id), items, SHORT).map(m -> (Object) m.body())
+          .onComplete(x -> {
+            removed(name, version, id);
+            if (x.failed()) {
+              // It may still come, late: no new copy of this version goes there before the
+              // server's next reconciliation.
+              unconfirmed.computeIfAbsent(id, i -> new HashSet<>()).add(key(name, version));
+            }
+          })
           .onFailure(e -> {
             deferred.add(id);
             // Reconciliation removes it: the server is asked for its inventory again.
@@ -701,6 +719,43 @@ final class ManagerService {
           }));
     }
     return Future.join(all).transform(x -> Future.succeededFuture(deferred));
+  }
+
+  /**
+   * Copies taken off the catalog whose removal from their server is not done yet, by
+   * version: such a server is no target for a new copy of that version meanwhile, as the
+   * removal (which names only the version) would take the new copy with the old.
+   */
+  private final Map<String, Set<Integer>> removing = new HashMap<>();
+
+  private Set<Integer> removing(String name, long version) {
+    return removing.computeIfAbsent(key(name, version), k -> new HashSet<>());
+  }
+
+  private void removed(String name, long version, int id) {
+    Set<Integer> ids = removing.get(key(name, version));
+    if (ids != null && ids.remove(id) && ids.isEmpty()) {
+      removing.remove(key(name, version));
+    }
+  }
+
+  /** Removals a server did not confirm, by server, until its next reconciliation. */
+  private final Map<Integer, Set<String>> unconfirmed = new HashMap<>();
+
+  /** The servers a new copy of {@code v} must not go to: its holders, and those its removal has not left yet. */
+  private Set<Integer> notTargets(String name, Catalog.Version v) {
+    Set<Integer> out = new HashSet<>(v.servers());
+    String k = key(name, v.version());
+    Set<Integer> leaving = removing.get(k);
+    if (leaving != null) {
+      out.addAll(leaving);
+    }
+    unconfirmed.forEach((id, keys) -> {
+      if (keys.contains(k)) {
+        out.add(id);
+      }
+    });
+    return out;
   }
 
   // ---- verify ----
@@ -791,6 +846,8 @@ final class ManagerService {
     JsonArray remove = new JsonArray();
     int adopted = 0;
     boolean changed = false;
+    // (What it lists now is what its unconfirmed removals left: named again below if unwanted.)
+    unconfirmed.remove(id);
     Set<String> held = new HashSet<>();
     for (Object o : msg.body().getJsonArray("items", new JsonArray())) {
       JsonObject it = (JsonObject) o;
@@ -946,11 +1003,14 @@ final class ManagerService {
     }
     log.warn("manager: the copy of {} v{} on server {} is damaged; replacing it", name, version, id);
     catalog.removeHolder(name, version, id);
+    removing(name, version).add(id);
     // Removed once the catalog that no longer lists it is durable (else a restart could
     // bring back a holder whose copy is gone); if the save fails, reconciliation removes it.
     save.get().onComplete(x -> {
       if (x.succeeded()) {
         deleteCopies(name, version, List.of(id));
+      } else {
+        removed(name, version, id);
       }
       heal();
     });
@@ -1118,7 +1178,7 @@ final class ManagerService {
       }
       List<ServerLoad> target;
       try {
-        target = placement.choose(1, n.v().size(), new HashSet<>(n.v().servers()));
+        target = placement.choose(1, n.v().size(), notTargets(n.name(), n.v()));
       } catch (BackupException noRoom) {
         healStarvedSize = Math.min(healStarvedSize, n.v().size());
         healRoomyAtLook = roomFor(healStarvedSize);

@@ -82,6 +82,49 @@ class ReconcileTest {
   }
 
   @Test
+  void aServerWhoseCopyIsBeingRemovedGetsNoNewCopyOfThatVersionUntilItIsGone() throws Exception {
+    cluster = new InProcessCluster(dir, 3);
+    long started = System.nanoTime();
+    // Deletions held back for a while, as a busy or slow server answers them.
+    List<Integer> deleting = java.util.Collections.synchronizedList(new ArrayList<>());
+    io.vertx.core.Promise<Void> release = io.vertx.core.Promise.promise();
+    cluster.vertx.eventBus().addInboundInterceptor(dc -> {
+      String a = dc.message().address();
+      for (int id = 1; id <= 3; id++) {
+        if (a.equals(Addresses.delete(id))) {
+          deleting.add(id);
+          release.future().onComplete(x -> dc.next());
+          return;
+        }
+      }
+      dc.next();
+    });
+    Path f = TestSupport.randomFile(dir.resolve("client/three.bin"), 40_000, 13);
+    cluster.client.upload(f.toString(), "three.bin", 3).await();
+    // (Once healing may start, some 10 s after the manager first heard from the servers.)
+    await().atMost(Duration.ofSeconds(20)).until(() -> System.nanoTime() - started > 11_000_000_000L);
+    // Fewer copies: one holder is taken off the catalog, its copy's removal on its way.
+    io.vertx.core.Future<JsonObject> lowered = cluster.client.request(new JsonObject().put("op", "replicas")
+        .put("path", "three.bin").put("replicas", 2));
+    await().atMost(Duration.ofSeconds(10)).until(() -> deleting.size() == 1);
+    int leaving = deleting.get(0);
+    assertThat(holders("three.bin")).hasSize(2).doesNotContain(leaving);
+    // Another holder dies: the leaving server, the only one without a copy, must not get
+    // the new one while its removal is under way (it would remove the new copy with the old).
+    int dying = holders("three.bin").get(0);
+    cluster.killServer(dying);
+    Thread.sleep(2_000);
+    assertThat(holders("three.bin")).doesNotContain(leaving);
+    release.complete();
+    lowered.await();
+    // Then it may: the file is back to two copies, each listed one there with its bytes.
+    await().atMost(Duration.ofSeconds(30)).until(() -> {
+      List<Integer> h = holders("three.bin");
+      return h.size() == 2 && !h.contains(dying) && h.stream().allMatch(id -> sameBytes(id, "three.bin.v1", f));
+    });
+  }
+
+  @Test
   void aCopyReportedLateIsRefusedOnceTheFileHasItsCopiesAndGoesWhenItsServerReturns() throws Exception {
     cluster = new InProcessCluster(dir, 3);
     Path f = TestSupport.randomFile(dir.resolve("client/late.bin"), 50_000, 7);
