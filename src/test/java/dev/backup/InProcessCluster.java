@@ -23,6 +23,8 @@ public final class InProcessCluster implements AutoCloseable {
   public final int idleTimeoutSeconds;
   private final UnaryOperator<Config> tweak;
   private final String[] serverDeployments;
+  /** The servers' verticles, by id (the latest started). */
+  public final ServerVerticle[] servers;
 
   public InProcessCluster(Path dir, int servers) {
     this(dir, servers, 30, UnaryOperator.identity());
@@ -43,13 +45,15 @@ public final class InProcessCluster implements AutoCloseable {
     this.tweak = tweak;
     this.serverPorts = new int[servers + 1];
     this.serverDeployments = new String[servers + 1];
+    this.servers = new ServerVerticle[servers + 1];
     vertx.deployVerticle(new ManagerVerticle(tweak.apply(TestSupport.config(Role.manager, 0, managerPort, managerPort,
         dir.resolve("manager"), idleTimeoutSeconds)), null)).await();
     for (int id = 1; id <= servers; id++) {
       serverPorts[id] = TestSupport.freePort();
       String node = "node-" + id;
-      serverDeployments[id] = vertx.deployVerticle(new ServerVerticle(tweak.apply(TestSupport.config(Role.server, id,
-          serverPorts[id], managerPort, dir.resolve("server-" + id), idleTimeoutSeconds)), () -> node)).await();
+      this.servers[id] = new ServerVerticle(tweak.apply(TestSupport.config(Role.server, id,
+          serverPorts[id], managerPort, dir.resolve("server-" + id), idleTimeoutSeconds)), () -> node);
+      serverDeployments[id] = vertx.deployVerticle(this.servers[id]).await();
     }
     client = new BackupClient(vertx, clientConfig());
     await().atMost(Duration.ofSeconds(10)).until(() -> alive() == servers);
@@ -67,8 +71,9 @@ public final class InProcessCluster implements AutoCloseable {
   /** Starts server {@code id} again on its port and root (as a restarted process would). */
   public void startServer(int id) {
     String node = "node-" + id + "-" + System.nanoTime();
-    serverDeployments[id] = vertx.deployVerticle(new ServerVerticle(tweak.apply(TestSupport.config(Role.server, id,
-        serverPorts[id], managerPort, dir.resolve("server-" + id), idleTimeoutSeconds)), () -> node)).await();
+    servers[id] = new ServerVerticle(tweak.apply(TestSupport.config(Role.server, id,
+        serverPorts[id], managerPort, dir.resolve("server-" + id), idleTimeoutSeconds)), () -> node);
+    serverDeployments[id] = vertx.deployVerticle(servers[id]).await();
   }
 
   public long alive() {

@@ -677,14 +677,26 @@ public final class ServerVerticle extends VerticleBase {
     }, false);
   }
 
-  void discardReplica(ReplicaMeta meta) {
-    vertx.executeBlocking(() -> {
+  /**
+   * Takes out a copy this server put in place for a transfer that then failed: only if the
+   * copy there is still that one (its checksum and time), not one a later transfer of the
+   * same version put there since (a heal sent again after the first was given up, say).
+   */
+  Future<Boolean> discardReplica(ReplicaMeta meta) {
+    return vertx.executeBlocking(() -> {
+      if (!sameCopy(meta.name(), meta.version(), meta.sha256(), meta.createdMillis())) {
+        log.info("server {}: keeps {} v{}: the copy here is another transfer's", config.id(), meta.name(),
+            meta.version());
+        return false;
+      }
       store.deleteQuietly(store.metaPath(meta.name(), meta.version()));
       store.deleteQuietly(store.replicaPath(meta.name(), meta.version()));
-      return null;
-    }, false).onSuccess(v -> {
-      storedFiles--;
-      storedBytes -= meta.size();
+      return true;
+    }, false).onSuccess(removed -> {
+      if (removed) {
+        storedFiles--;
+        storedBytes -= meta.size();
+      }
     });
   }
 

@@ -112,6 +112,33 @@ class ReportInFlightTest {
     }
   }
 
+  @Test
+  void aFailedTransferTakesOutOnlyItsOwnCopyNotOneALaterTransferPutThere() throws Exception {
+    cluster = new InProcessCluster(dir, 2);
+    Path f = TestSupport.randomFile(dir.resolve("client/c.bin"), 20_000, 9);
+    cluster.client.upload(f.toString(), "c.bin", 1, null).await();
+    int id = holders("c.bin").get(0);
+    ServerVerticle server = cluster.servers[id];
+    dev.backup.storage.ReplicaMeta here = server.store().readMeta("c.bin", 1);
+    // An earlier transfer of the same version to this server, which failed after its copy
+    // was in place (a heal given up and sent again, say), takes its copy out late: the copy
+    // there now is the later transfer's, and stays.
+    dev.backup.storage.ReplicaMeta earlier = new dev.backup.storage.ReplicaMeta(here.name(), here.version(),
+        here.size(), here.sha256(), here.createdMillis() - 1_000, here.replicasWanted());
+    Path copy = dir.resolve("server-" + id).resolve("files/c.bin.v1");
+    assertThat(discard(server, earlier)).isFalse();
+    assertThat(Files.mismatch(copy, f)).isEqualTo(-1L);
+    // Its own copy it does take out.
+    assertThat(discard(server, here)).isTrue();
+    assertThat(copy).doesNotExist();
+  }
+
+  private static boolean discard(ServerVerticle server, dev.backup.storage.ReplicaMeta meta) {
+    io.vertx.core.Promise<Boolean> done = io.vertx.core.Promise.promise();
+    server.context().runOnContext(v -> server.discardReplica(meta).onComplete(done));
+    return done.future().await();
+  }
+
   private List<Integer> holders(String name) {
     JsonObject list = cluster.client.request(new JsonObject().put("op", "list")).await();
     List<Integer> out = new ArrayList<>();
