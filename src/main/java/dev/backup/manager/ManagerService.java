@@ -801,7 +801,7 @@ final class ManagerService {
           for (Object o : m.body().getJsonArray("results")) {
             JsonObject r = (JsonObject) o;
             if (!"ok".equals(r.getString("status"))) {
-              badCopy(id, r.getString("name"), r.getLong("version"));
+              badCopy(id, r.getString("name"), r.getLong("version"), null);
               problems.add(r.copy().put("server", id).put("name", ns.out(r.getString("name"))));
             }
           }
@@ -995,11 +995,21 @@ final class ManagerService {
     deleteCopies(name, version, chain);
   }
 
-  /** A server found a copy whose bytes no longer match (scrub or verify): drop it; healing makes a new one. */
-  void badCopy(int id, String name, long version) {
+  /**
+   * A server's scrub found a copy whose bytes do not match the checksum in its metadata,
+   * and read them as {@code sha256} (null from a server that does not say). If that is the
+   * catalog's checksum, the bytes are right and the metadata damaged: the answer tells the
+   * server to rewrite it. Else the copy is dropped, and healing makes a new one.
+   */
+  JsonObject badCopy(int id, String name, long version, String sha256) {
     Catalog.Version v = catalog.version(name, version);
+    if (v != null && v.sha256().equals(sha256)) {
+      log.warn("manager: the metadata of the copy of {} v{} on server {} is damaged, its bytes are right; "
+          + "it is rewritten", name, version, id);
+      return new JsonObject().put("repair", sha256);
+    }
     if (v == null || !v.servers().contains(id)) {
-      return;
+      return new JsonObject();
     }
     log.warn("manager: the copy of {} v{} on server {} is damaged; replacing it", name, version, id);
     catalog.removeHolder(name, version, id);
@@ -1014,6 +1024,7 @@ final class ManagerService {
       }
       heal();
     });
+    return new JsonObject();
   }
 
   // ---- healing ----

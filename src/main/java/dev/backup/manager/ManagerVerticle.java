@@ -110,8 +110,9 @@ public final class ManagerVerticle extends VerticleBase {
           vertx.eventBus().<JsonObject>consumer(Addresses.COMMITTED, this::onCommitted);
           vertx.eventBus().<JsonObject>consumer(Addresses.ABORTED, m -> service.aborted(m.body()));
           vertx.eventBus().<JsonObject>consumer(Addresses.INVENTORY, service::reconcile);
-          vertx.eventBus().<JsonObject>consumer(Addresses.BAD_COPY,
-              m -> service.badCopy(m.body().getInteger("id"), m.body().getString("name"), m.body().getLong("version")));
+          vertx.eventBus().<JsonObject>consumer(Addresses.BAD_COPY, m -> m.reply(service.badCopy(
+              m.body().getInteger("id"), m.body().getString("name"), m.body().getLong("version"),
+              m.body().getString("sha256"))));
           return Future.succeededFuture();
         })
         .compose(v -> vertx.createNetServer(Tls.server(config, new NetServerOptions()

@@ -516,16 +516,40 @@ public final class ServerVerticle extends VerticleBase {
           scrubTimer = vertx.setTimer(config.scrubIntervalSeconds() * 1000L, t -> scrubPass()));
       return;
     }
-    vertx.executeBlocking(() -> store.check(m.name(), m.version(), m.sha256()), false).onComplete(ar -> {
-      boolean damaged = ar.succeeded() && ar.result().equals("bad");
+    vertx.executeBlocking(() -> {
+      java.nio.file.Path replica = store.replicaPath(m.name(), m.version());
+      return java.nio.file.Files.isRegularFile(replica) ? BlobStore.sha256(replica) : null;
+    }, false).onComplete(ar -> {
+      boolean damaged = ar.succeeded() && ar.result() != null && !ar.result().equals(m.sha256());
       if (damaged) {
         log.warn("server {}: scrub found {} v{} damaged", config.id(), m.name(), m.version());
-        vertx.eventBus().send(Addresses.BAD_COPY, new JsonObject().put("id", config.id()).put("name", m.name())
-            .put("version", m.version()));
+        // The manager knows which is right, the bytes or the checksum in the metadata: if
+        // the bytes match the catalog, only the metadata is damaged, and it is rewritten.
+        vertx.eventBus().<JsonObject>request(Addresses.BAD_COPY, new JsonObject().put("id", config.id())
+            .put("name", m.name()).put("version", m.version()).put("sha256", ar.result()))
+            .onSuccess(reply -> {
+              if (ar.result().equals(reply.body().getString("repair"))) {
+                repairMeta(m, ar.result());
+              }
+            });
       }
       long rate = Math.max(1, config.scrubMegabytesPerSecond()) * 1_000_000L;
       long pause = Math.max(1, m.size() * 1000 / rate);
       scrubTimer = vertx.setTimer(pause, t -> scrubNext(todo, checked + 1, bad + (damaged ? 1 : 0)));
+    });
+  }
+
+  private void repairMeta(ReplicaMeta was, String sha256) {
+    ReplicaMeta fixed = new ReplicaMeta(was.name(), was.version(), was.size(), sha256, was.createdMillis(),
+        was.replicasWanted());
+    vertx.executeBlocking(() -> store.repairMeta(was, fixed), false).onComplete(ar -> {
+      if (ar.succeeded() && ar.result()) {
+        log.warn("server {}: the metadata of {} v{} was damaged (its bytes are right); rewritten", config.id(),
+            was.name(), was.version());
+      } else if (ar.failed()) {
+        log.warn("server {}: cannot rewrite the metadata of {} v{}: {}", config.id(), was.name(), was.version(),
+            ar.cause().toString());
+      }
     });
   }
 

@@ -140,6 +140,23 @@ public final class BlobStore {
     return target;
   }
 
+  /**
+   * Writes {@code meta} over the metadata of the copy it names (whose bytes are right but
+   * whose metadata was damaged), if that metadata is still {@code was}: written beside it,
+   * forced, moved over it and the folder forced. Returns whether it was rewritten.
+   */
+  public boolean repairMeta(ReplicaMeta was, ReplicaMeta meta) throws IOException {
+    Path metaTarget = metaPath(meta.name(), meta.version());
+    if (!readMeta(meta.name(), meta.version()).equals(was)) {
+      return false;
+    }
+    Path tmp = tempFile(java.util.UUID.randomUUID().toString());
+    writeMeta(tmp, meta);
+    move(tmp.resolveSibling(tmp.getFileName() + META_SUFFIX), metaTarget);
+    folders.sync(metaTarget.getParent());
+    return true;
+  }
+
   private static void move(Path from, Path to) throws IOException {
     try {
       Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

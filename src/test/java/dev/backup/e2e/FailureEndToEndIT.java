@@ -151,6 +151,36 @@ class FailureEndToEndIT extends EndToEndBase {
   }
 
   @Test
+  @Order(2)
+  void aCopyWhoseMetadataIsDamagedButWhoseBytesAreRightIsKeptAndItsMetadataRewritten() throws Exception {
+    Path f = TestSupport.randomFile(root().resolve("meta-rot.bin"), 1 << 20, 56);
+    ok("backup", "meta-rot.bin");
+    int victim = holders().get("meta-rot.bin@1").get(0);
+    Path copy = cluster.serverRoot(victim).resolve("files/meta-rot.bin.v1");
+    Path meta = copy.resolveSibling("meta-rot.bin.v1.meta");
+    Object inode = Files.getAttribute(copy, "unix:ino");
+    String sha = dev.backup.storage.BlobStore.sha256(f);
+    String good = Files.readString(meta);
+    assertThat(good).contains(sha);
+    // One hex digit of the checksum in the metadata rots: scrub finds bytes and checksum
+    // disagree. The bytes are the catalog's: the copy is kept and its metadata rewritten.
+    String flipped = sha.substring(0, 63) + (sha.charAt(63) == '0' ? '1' : '0');
+    Files.writeString(meta, good.replace(sha, flipped));
+    long repaired = waitUntil(Duration.ofSeconds(30), () -> {
+      try {
+        return Files.readString(meta).contains(sha);
+      } catch (java.io.IOException e) {
+        return false;
+      }
+    });
+    assertThat(repaired).as("ms until the metadata was rewritten").isNotNegative();
+    assertThat(Files.getAttribute(copy, "unix:ino")).as("the same copy, never removed and made again").isEqualTo(inode);
+    assertThat(Files.mismatch(copy, f)).isEqualTo(-1L);
+    assertThat(holders().get("meta-rot.bin@1")).hasSize(2).contains(victim);
+    assertThat(ok("verify", "meta-rot.bin").out()).contains("all good");
+  }
+
+  @Test
   @Order(3)
   void aManagerKilledAndRestartedKeepsItsCatalog() throws Exception {
     Files.writeString(root().resolve("before-crash.txt"), "kept across a manager crash");
