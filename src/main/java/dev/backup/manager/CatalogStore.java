@@ -230,20 +230,32 @@ public final class CatalogStore implements AutoCloseable {
     long next = gen + 1;
     Path tmp = root.resolve(SNAPSHOT + ".tmp");
     long bytes;
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.TRUNCATE_EXISTING)) {
-      try (JsonGenerator json = JSON.createGenerator(
-          new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(ch), 1 << 16))) {
-        json.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET); // (flushed at its close; the channel is forced next)
-        snapshot.write(json, next);
+    FileChannel fresh = null;
+    try {
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (JsonGenerator json = JSON.createGenerator(
+            new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(ch), 1 << 16))) {
+          json.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET); // (flushed at its close; the channel is forced next)
+          snapshot.write(json, next);
+        }
+        bytes = ch.size();
+        ch.force(true);
       }
-      bytes = ch.size();
-      ch.force(true);
+      fresh = FileChannel.open(journalPath(next), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.TRUNCATE_EXISTING);
+      fresh.force(true);
+      Files.move(tmp, root.resolve(SNAPSHOT), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException | RuntimeException e) {
+      // (A full disk, say: what was written of the snapshot goes, not to take the room the
+      // next try needs; the current snapshot and journal stay as they were.)
+      if (fresh != null) {
+        fresh.close();
+        Files.deleteIfExists(journalPath(next));
+      }
+      Files.deleteIfExists(tmp);
+      throw e;
     }
-    FileChannel fresh = FileChannel.open(journalPath(next), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.TRUNCATE_EXISTING);
-    fresh.force(true);
-    Files.move(tmp, root.resolve(SNAPSHOT), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     fsyncDir(root);
     FileChannel old = journal;
     Path oldPath = journalPath(gen);

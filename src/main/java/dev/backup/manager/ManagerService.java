@@ -705,15 +705,15 @@ final class ManagerService {
           .onComplete(x -> {
             removed(name, version, id);
             if (x.failed()) {
-              // It may still come, late: no new copy of this version goes there before the
-              // server's next reconciliation.
-              unconfirmed.computeIfAbsent(id, i -> new HashSet<>()).add(key(name, version));
+              // Reconciliation removes it: the server is asked for its inventory again. The
+              // removal may still come, late: no new copy of this version goes there before
+              // an inventory asked for from now on is in.
+              long asked = servers.wantInventory(id);
+              unconfirmed.computeIfAbsent(id, i -> new HashMap<>()).put(key(name, version), asked);
             }
           })
           .onFailure(e -> {
             deferred.add(id);
-            // Reconciliation removes it: the server is asked for its inventory again.
-            servers.wantInventory(id);
             log.warn("manager: server {} did not delete {} v{}: {}; it will when it reports again", id, name, version,
                 e.getMessage());
           }));
@@ -739,8 +739,12 @@ final class ManagerService {
     }
   }
 
-  /** Removals a server did not confirm, by server, until its next reconciliation. */
-  private final Map<Integer, Set<String>> unconfirmed = new HashMap<>();
+  /**
+   * Removals a server did not confirm, by server: the version, and the order of the
+   * inventory request made then (an inventory asked for before may be listed before the
+   * removal comes).
+   */
+  private final Map<Integer, Map<String, Long>> unconfirmed = new HashMap<>();
 
   /** The servers a new copy of {@code v} must not go to: its holders, and those its removal has not left yet. */
   private Set<Integer> notTargets(String name, Catalog.Version v) {
@@ -751,7 +755,7 @@ final class ManagerService {
       out.addAll(leaving);
     }
     unconfirmed.forEach((id, keys) -> {
-      if (keys.contains(k)) {
+      if (keys.containsKey(k)) {
         out.add(id);
       }
     });
@@ -846,8 +850,16 @@ final class ManagerService {
     JsonArray remove = new JsonArray();
     int adopted = 0;
     boolean changed = false;
-    // (What it lists now is what its unconfirmed removals left: named again below if unwanted.)
-    unconfirmed.remove(id);
+    // (What it lists, if asked for after they were sent, is what its unconfirmed removals
+    // left: named again below if unwanted.)
+    long order = servers.order(msg.body().getString("token"));
+    Map<String, Long> pendingRemovals = unconfirmed.get(id);
+    if (pendingRemovals != null) {
+      pendingRemovals.values().removeIf(asked -> asked <= order);
+      if (pendingRemovals.isEmpty()) {
+        unconfirmed.remove(id);
+      }
+    }
     Set<String> held = new HashSet<>();
     for (Object o : msg.body().getJsonArray("items", new JsonArray())) {
       JsonObject it = (JsonObject) o;
@@ -913,33 +925,45 @@ final class ManagerService {
     heal();
   }
 
-  /** A version reported in the last this-many milliseconds is not judged by an inventory. */
-  static final long LOST_COPY_GRACE_MS = 60_000;
+  /** Copies a server's last inventory lacked, by server: lost if the next one lacks them too. */
+  private final Map<Integer, Set<String>> missingOnce = new HashMap<>();
 
   /**
    * Copies the catalog lists on server {@code id} that its inventory ({@code held}) lacks:
-   * removed behind the system's back, lost with a disk, or by a fault. They are no longer
-   * counted, so healing makes new ones (before, such a copy stayed listed, and its file
-   * kept one copy fewer than it showed, until a {@code verify}). The server lists the
-   * copies put in place while it lists its folders, and reports its own heal copies after
-   * its inventory; a version reported in the last minute (whose copy here another server
-   * reports) is left alone.
+   * removed behind the system's back, lost with a disk, or by a fault. Lacking from two
+   * inventories in a row (the second asked for at once), they are no longer counted, and
+   * healing makes new ones (before, such a copy stayed listed, and its file kept one copy
+   * fewer than it showed, until a {@code verify}). Two, because a copy put in place after
+   * the listing passed its folder may be reported by another server before the inventory
+   * comes; the next listing begins after this one is in, and finds it.
    */
   private int lostCopies(int id, Set<String> held) {
-    long recent = System.currentTimeMillis() - LOST_COPY_GRACE_MS;
+    Set<String> before = missingOnce.remove(id);
+    Set<String> missing = new HashSet<>();
     int lost = 0;
     String first = null;
     for (Catalog.Entry e : catalog.entries()) {
       for (Catalog.Version v : e.versions()) {
         String k = key(e.name(), v.version());
-        if (v.servers().contains(id) && v.created() < recent && !held.contains(k) && !healing.containsKey(k)) {
-          catalog.removeHolder(e.name(), v.version(), id);
-          if (first == null) {
-            first = e.name() + " v" + v.version();
-          }
-          lost++;
+        if (!v.servers().contains(id) || held.contains(k) || healing.containsKey(k)) {
+          continue;
         }
+        if (before == null || !before.contains(k)) {
+          missing.add(k);
+          continue;
+        }
+        catalog.removeHolder(e.name(), v.version(), id);
+        if (first == null) {
+          first = e.name() + " v" + v.version();
+        }
+        lost++;
       }
+    }
+    if (!missing.isEmpty()) {
+      missingOnce.put(id, missing);
+      servers.wantInventory(id);
+      log.info("manager: server {} did not list {} cop{} the catalog lists there; asking it again", id,
+          missing.size(), missing.size() == 1 ? "y" : "ies");
     }
     if (lost > 0) {
       log.warn("manager: server {} no longer holds {} cop{} the catalog listed there ({}{}); making new ones", id,

@@ -171,7 +171,8 @@ public final class ManagerVerticle extends VerticleBase {
       nextSave = io.vertx.core.Promise.promise();
     }
     Future<Void> mine = nextSave.future();
-    if (!saving) {
+    // (After a failed save, the next waits for its retry: each would write the whole catalog.)
+    if (!saving && !retryPending) {
       writeCatalog();
     }
     return mine;
@@ -213,7 +214,7 @@ public final class ManagerVerticle extends VerticleBase {
       // durable", not as a refusal, and keeps its copy.)
       batch.handle(ar.failed() ? Future.failedFuture(new BackupException(ErrorCode.IO,
           "the manager cannot write its catalog: " + ar.cause().getMessage(), ar.cause())) : ar.mapEmpty());
-      if (nextSave != null) {
+      if (nextSave != null && !retryPending) {
         writeCatalog();
       }
     });

@@ -202,11 +202,31 @@ public final class ServerTable {
     return s == null || s.health != Health.alive ? null : s.inventoryWanted;
   }
 
-  /** Server {@code id} should be reconciled again (a message to it was lost). */
-  public void wantInventory(int id) {
+  /**
+   * Server {@code id} should be reconciled again (a message to it was lost): returns the
+   * order of the new request (see {@link #order}), -1 for a server not known here.
+   */
+  public long wantInventory(int id) {
     Server s = servers.get(id);
-    if (s != null) {
-      s.inventoryWanted = run + "/" + ++inventorySeq;
+    if (s == null) {
+      return -1;
+    }
+    s.inventoryWanted = run + "/" + ++inventorySeq;
+    return inventorySeq;
+  }
+
+  /**
+   * The order in which this manager asked for inventories, of the request an inventory
+   * answers ({@code token}); -1 for one asked by a previous run, or not asked.
+   */
+  public long order(String token) {
+    if (token == null || !token.startsWith(run + "/")) {
+      return -1;
+    }
+    try {
+      return Long.parseLong(token.substring(run.length() + 1));
+    } catch (NumberFormatException e) {
+      return -1;
     }
   }
 

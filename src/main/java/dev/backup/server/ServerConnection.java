@@ -346,13 +346,17 @@ final class ServerConnection implements FrameDecoder.Listener {
           }
           // This copy goes into place while the rest of the chain commits theirs; if the
           // chain then fails, it is taken out again (fail() or right here, whichever is later).
-          return (whole != null ? storeWhole(senderSha) : storeStreamed(senderSha)).map(m -> {
+          // (A copy of this version that was already here, which this one replaced with the
+          // same bytes, is never taken out: the catalog may count it.)
+          return (whole != null ? storeWhole(senderSha) : storeStreamed(senderSha)).map(p -> {
             if (state == State.FAILED) {
-              server.discardReplica(m);
-            } else {
-              committed = m;
+              if (!p.replaced()) {
+                server.discardReplica(p.meta());
+              }
+            } else if (!p.replaced()) {
+              committed = p.meta();
             }
-            return m;
+            return p.meta();
           });
         })
         .compose(meta -> {
@@ -393,7 +397,7 @@ final class ServerConnection implements FrameDecoder.Listener {
         replicasWanted);
   }
 
-  private Future<ReplicaMeta> storeWhole(String senderSha) {
+  private Future<ServerVerticle.Placed> storeWhole(String senderSha) {
     byte[] bytes = whole.getBytes();
     whole = Buffer.buffer(0);
     return server.storeWhole(tmp, bytes, senderSha, meta(senderSha))
@@ -402,7 +406,7 @@ final class ServerConnection implements FrameDecoder.Listener {
   }
 
   /** Checks the streamed bytes, forces them and their metadata to disk (together), then moves both into place. */
-  private Future<ReplicaMeta> storeStreamed(String senderSha) {
+  private Future<ServerVerticle.Placed> storeStreamed(String senderSha) {
     return hasher.digest().compose(sha -> {
       if (received != ticket.size() || !sha.equals(senderSha)) {
         return Future.failedFuture(new BackupException(ErrorCode.INTEGRITY, "server " + server.id()

@@ -675,22 +675,26 @@ public final class ServerVerticle extends VerticleBase {
   }
 
   /** Stores a small copy received whole (see {@link BlobStore#storeWhole}) in one trip to a worker. */
-  Future<ReplicaMeta> storeWhole(Path tmp, byte[] bytes, String senderSha, ReplicaMeta meta) {
+  Future<Placed> storeWhole(Path tmp, byte[] bytes, String senderSha, ReplicaMeta meta) {
     return vertx.executeBlocking(() -> store.storeWhole(tmp, bytes, senderSha, meta), false).map(existed -> {
       placed(meta, existed);
-      return meta;
+      return new Placed(meta, existed);
     });
   }
 
   /** Moves a received copy whose bytes and metadata are on disk into place. */
-  Future<ReplicaMeta> placeReplica(Path tmp, ReplicaMeta meta) {
+  /** A copy put in place; {@code replaced}: over a copy of the same version that was already here. */
+  record Placed(ReplicaMeta meta, boolean replaced) {
+  }
+
+  Future<Placed> placeReplica(Path tmp, ReplicaMeta meta) {
     return vertx.executeBlocking(() -> {
       boolean existed = java.nio.file.Files.exists(store.replicaPath(meta.name(), meta.version()));
       store.place(tmp, meta);
       return existed;
     }, false).map(existed -> {
       placed(meta, existed);
-      return meta;
+      return new Placed(meta, existed);
     });
   }
 

@@ -52,6 +52,45 @@ class UnlistedCopyTest {
     return msg.reply;
   }
 
+  /** Server 2 sends an inventory: with "a" v1 listed, or not. */
+  private static void inventoryOfServer2(ManagerService svc, boolean withA, String token) {
+    JsonArray items = new JsonArray();
+    if (withA) {
+      items.add(new JsonObject().put("name", "a").put("version", 1L).put("size", 10L).put("sha256", "5a")
+          .put("created", 1L).put("replicas", 2));
+    }
+    Reply msg = new Reply(new JsonObject().put("id", 2).put("token", token).put("items", items));
+    svc.reconcile(msg);
+    assertThat(msg.failure).isNull();
+  }
+
+  @Test
+  void aListedCopyLackingFromTwoInventoriesInARowIsNoLongerCounted() {
+    ServerTable servers = new ServerTable(5_000);
+    long now = ServerTable.now();
+    for (int id = 1; id <= 3; id++) {
+      servers.onReport(HealLookTest.report(id), true, now);
+    }
+    ManagerService svc = service(servers);
+    String asked = servers.inventoryWanted(2);
+    // Lacking once: it may have been put in place after the listing passed its folder
+    // (another server reported it first). Still counted; the server is asked again.
+    inventoryOfServer2(svc, false, asked);
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2);
+    servers.inventoryApplied(2, asked);
+    String again = servers.inventoryWanted(2);
+    assertThat(again).as("asked again at once").isNotNull().isNotEqualTo(asked);
+    // The next listing has it: it stays.
+    inventoryOfServer2(svc, true, again);
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2);
+    // Lacking twice in a row: lost, no longer counted (healing makes a new copy).
+    servers.inventoryApplied(2, again);
+    inventoryOfServer2(svc, false, "x");
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2);
+    inventoryOfServer2(svc, false, "y");
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1);
+  }
+
   @Test
   void anUnlistedCopyIsSurplusWhenTheListedHoldersAreAlive() {
     ServerTable servers = new ServerTable(5_000);

@@ -65,7 +65,8 @@ class ReportInFlightTest {
     await().atMost(Duration.ofSeconds(10)).until(upload::failed);
     // The primary heard of it (and reported the transfer aborted, after its report).
     await().atMost(Duration.ofSeconds(10)).until(() -> addresses.contains(Addresses.ABORTED));
-    assertThat(addresses).containsExactly(Addresses.COMMITTED, Addresses.ABORTED);
+    // (A report tried again, should the hold outlast its 5-s timeout, comes after.)
+    assertThat(addresses.subList(0, 2)).containsExactly(Addresses.COMMITTED, Addresses.ABORTED);
 
     // The messages arrive, in their order: the manager records the version; the abort then
     // finds it recorded and changes nothing.
@@ -131,6 +132,40 @@ class ReportInFlightTest {
     // Its own copy it does take out.
     assertThat(discard(server, here)).isTrue();
     assertThat(copy).doesNotExist();
+  }
+
+  @Test
+  void aCopyThatFailsAfterReplacingOneAlreadyThereLeavesItThere() throws Exception {
+    cluster = new InProcessCluster(dir, 2);
+    Path f = TestSupport.randomFile(dir.resolve("client/e.bin"), 20_000, 23);
+    cluster.client.upload(f.toString(), "e.bin", 2, null).await();
+    assertThat(holders("e.bin")).containsExactlyInAnyOrder(1, 2);
+    Path copy = dir.resolve("server-2/files/e.bin.v1");
+    // A copy of e.bin v1 is sent to server 2 again (a heal given up and sent again, say),
+    // puts its bytes over the copy the catalog counts there, and then fails (the manager
+    // does not want it): the copy that was there before must stay.
+    cluster.vertx.eventBus().addInboundInterceptor(dc -> {
+      if (dc.message().address().equals(Addresses.COMMITTED)) {
+        dc.message().fail(dev.backup.protocol.ErrorCode.EXISTS.code(), "e.bin v1 already has its 2 copies");
+      } else {
+        dc.next();
+      }
+    });
+    dev.backup.cluster.Ticket t = dev.backup.cluster.Ticket.sign(TestSupport.SECRET, "again-1", "e.bin", 1, 20_000,
+        List.of(new dev.backup.cluster.Ticket.Hop(2, "127.0.0.1", cluster.serverPorts[2])),
+        System.currentTimeMillis() + 60_000);
+    cluster.vertx.eventBus().request(Addresses.prepare(2), new JsonObject().put("ticket", t.toJson())).await();
+    io.vertx.core.buffer.Buffer bytes = new dev.backup.protocol.Frame(dev.backup.protocol.Op.PUT, 1, new JsonObject()
+        .put("ticket", t.toJson()).put("hop", 0).put("replicas", 2).put("copy", true)).encode()
+        .appendBytes(Files.readAllBytes(f))
+        .appendBuffer(new dev.backup.protocol.Frame(dev.backup.protocol.Op.COMMIT, 1, new JsonObject()
+            .put("sha256", dev.backup.storage.BlobStore.sha256(f))).encode());
+    io.vertx.core.net.NetClient nc = cluster.vertx.createNetClient();
+    dev.backup.protocol.Frame answer = dev.backup.HostileClients.exchange(nc, cluster.serverPorts[2], bytes);
+    assertThat(answer.op()).isEqualTo(dev.backup.protocol.Op.ERROR);
+    Thread.sleep(500);
+    assertThat(copy).exists();
+    assertThat(Files.mismatch(copy, f)).isEqualTo(-1L);
   }
 
   private static boolean discard(ServerVerticle server, dev.backup.storage.ReplicaMeta meta) {
