@@ -848,6 +848,7 @@ final class ManagerService {
       return;
     }
     JsonArray remove = new JsonArray();
+    JsonArray check = new JsonArray();
     int adopted = 0;
     boolean changed = false;
     // (What it lists, if asked for after they were sent, is what its unconfirmed removals
@@ -881,10 +882,12 @@ final class ManagerService {
           changed = true;
         }
       } else if (!v.sha256().equals(sha)) {
-        log.warn("manager: server {} holds a damaged copy of {} v{}; removing it", id, name, version);
-        catalog.removeHolder(name, version, id);
-        remove.add(it);
-        changed = true;
+        // The checksum in the copy's metadata is not the catalog's: its bytes decide, not
+        // the metadata, which may be what rotted (removing the copy on its word could take
+        // the last good one). The server hashes them and reports (see badCopy).
+        log.warn("manager: the metadata of server {}'s copy of {} v{} disagrees with the catalog; checking its bytes",
+            id, name, version);
+        check.add(it);
       } else if (!v.servers().contains(id)) {
         // A copy the catalog does not list (its report was lost, or a heal's): surplus only
         // if enough holders are alive now. Holders merely suspected, or not heard of yet
@@ -919,7 +922,7 @@ final class ManagerService {
       if (ar.failed()) {
         msg.fail(ErrorCode.IO.code(), "the manager cannot write its catalog: " + ar.cause().getMessage());
       } else {
-        msg.reply(new JsonObject().put("remove", remove));
+        msg.reply(new JsonObject().put("remove", remove).put("check", check));
       }
     });
     heal();

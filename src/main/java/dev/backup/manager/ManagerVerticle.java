@@ -130,7 +130,12 @@ public final class ManagerVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(tickTimer);
-    return lastSave.transform(x -> netServer == null ? Future.succeededFuture() : netServer.close())
+    // Changes waiting for a save (one waiting for its retry after a failure, say) are
+    // written now, one last time.
+    vertx.cancelTimer(retryTimer);
+    retryPending = false;
+    Future<Void> last = nextSave != null ? saveCatalog() : lastSave;
+    return last.transform(x -> netServer == null ? Future.succeededFuture() : netServer.close())
         .transform(x -> netClient.close())
         .transform(x -> vertx.executeBlocking(() -> {
           if (catalogStore != null) {
@@ -157,6 +162,7 @@ public final class ManagerVerticle extends VerticleBase {
   /** After a failed save, the next is tried this much later (if no change asks for one first). */
   static final long SAVE_RETRY_MS = 5_000;
   private boolean retryPending;
+  private long retryTimer = -1;
   private io.vertx.core.Promise<Void> nextSave;
 
   /**
@@ -204,7 +210,7 @@ public final class ManagerVerticle extends VerticleBase {
             ar.cause().toString());
         if (!retryPending) {
           retryPending = true;
-          vertx.setTimer(SAVE_RETRY_MS, t -> {
+          retryTimer = vertx.setTimer(SAVE_RETRY_MS, t -> {
             retryPending = false;
             saveCatalog();
           });

@@ -317,7 +317,9 @@ public final class ServerVerticle extends VerticleBase {
         })
         .compose(reply -> {
           JsonArray remove = reply.body().getJsonArray("remove", new JsonArray());
-          return remove.isEmpty() ? Future.succeededFuture(0) : removeCopies(remove);
+          JsonArray check = reply.body().getJsonArray("check", new JsonArray());
+          return (remove.isEmpty() ? Future.succeededFuture(0) : removeCopies(remove))
+              .compose(n -> check.isEmpty() ? Future.succeededFuture() : checkCopies(check));
         })
         .onComplete(ar -> {
           reconciling = false;
@@ -523,19 +525,56 @@ public final class ServerVerticle extends VerticleBase {
       boolean damaged = ar.succeeded() && ar.result() != null && !ar.result().equals(m.sha256());
       if (damaged) {
         log.warn("server {}: scrub found {} v{} damaged", config.id(), m.name(), m.version());
-        // The manager knows which is right, the bytes or the checksum in the metadata: if
-        // the bytes match the catalog, only the metadata is damaged, and it is rewritten.
-        vertx.eventBus().<JsonObject>request(Addresses.BAD_COPY, new JsonObject().put("id", config.id())
-            .put("name", m.name()).put("version", m.version()).put("sha256", ar.result()))
-            .onSuccess(reply -> {
-              if (ar.result().equals(reply.body().getString("repair"))) {
-                repairMeta(m, ar.result());
-              }
-            });
+        reportDamaged(m, ar.result());
       }
       long rate = Math.max(1, config.scrubMegabytesPerSecond()) * 1_000_000L;
       long pause = Math.max(1, m.size() * 1000 / rate);
       scrubTimer = vertx.setTimer(pause, t -> scrubNext(todo, checked + 1, bad + (damaged ? 1 : 0)));
+    });
+  }
+
+  /**
+   * Tells the manager the bytes of this copy (metadata {@code m}) hash to {@code actual}.
+   * It knows which is right, the bytes or the checksum in the metadata: if the bytes match
+   * the catalog, only the metadata is damaged, and it is rewritten; else the manager drops
+   * the copy (and heals the file).
+   */
+  private void reportDamaged(ReplicaMeta m, String actual) {
+    vertx.eventBus().<JsonObject>request(Addresses.BAD_COPY, new JsonObject().put("id", config.id())
+            .put("name", m.name()).put("version", m.version()).put("sha256", actual))
+        .onSuccess(reply -> {
+          if (actual.equals(reply.body().getString("repair"))) {
+            repairMeta(m, actual);
+          }
+        });
+  }
+
+  /**
+   * Copies whose metadata's checksum the manager's catalog does not share (named by a
+   * reconciliation's answer): their bytes are hashed, and the manager told what they hold.
+   */
+  private Future<Void> checkCopies(JsonArray items) {
+    List<ReplicaMeta> metas = new ArrayList<>();
+    List<String> actual = new ArrayList<>();
+    return vertx.executeBlocking(() -> {
+      for (Object o : items) {
+        JsonObject it = (JsonObject) o;
+        try {
+          ReplicaMeta m = store.readMeta(it.getString("name"), it.getLong("version"));
+          String sha = BlobStore.sha256(store.replicaPath(m.name(), m.version()));
+          metas.add(m);
+          actual.add(sha);
+        } catch (java.io.IOException | RuntimeException e) {
+          log.warn("server {}: cannot check {} v{}: {}", config.id(), it.getString("name"), it.getLong("version"),
+              e.toString());
+        }
+      }
+      return null;
+    }, false).map(x -> {
+      for (int i = 0; i < metas.size(); i++) {
+        reportDamaged(metas.get(i), actual.get(i));
+      }
+      return null;
     });
   }
 

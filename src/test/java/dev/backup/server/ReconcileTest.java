@@ -75,6 +75,29 @@ class ReconcileTest {
   }
 
   @Test
+  void aCopyWhoseMetadataDisagreesWithTheCatalogIsJudgedByItsBytes() throws Exception {
+    cluster = new InProcessCluster(dir, 3);
+    Path f = TestSupport.randomFile(dir.resolve("client/rot.bin"), 30_000, 17);
+    BackupClient.Uploaded u = cluster.client.upload(f.toString(), "rot.bin", 2).await();
+    int away = holders("rot.bin").get(0);
+    Path copy = dir.resolve("server-" + away).resolve("files/rot.bin.v" + u.version());
+    Path meta = copy.resolveSibling(copy.getFileName() + ".meta");
+    Object inode = Files.getAttribute(copy, "unix:ino");
+    // While its server is down, one digit of the checksum in the copy's metadata rots.
+    cluster.killServer(away);
+    String good = Files.readString(meta);
+    String sha = u.sha256();
+    Files.writeString(meta, good.replace(sha, sha.substring(0, 63) + (sha.charAt(63) == '0' ? '1' : '0')));
+    cluster.startServer(away);
+    // Its inventory disagrees with the catalog: the bytes are checked, found right, and the
+    // metadata rewritten; the copy (the same file) stays, and stays counted.
+    await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(meta).contains(sha));
+    assertThat(Files.getAttribute(copy, "unix:ino")).isEqualTo(inode);
+    assertThat(Files.mismatch(copy, f)).isEqualTo(-1L);
+    assertThat(holders("rot.bin")).hasSize(2).contains(away);
+  }
+
+  @Test
   void aServerWhoseCopyIsBeingRemovedGetsNoNewCopyOfThatVersionUntilItIsGone() throws Exception {
     cluster = new InProcessCluster(dir, 3);
     long started = System.nanoTime();
