@@ -76,6 +76,19 @@ public final class InProcessCluster implements AutoCloseable {
     serverDeployments[id] = vertx.deployVerticle(servers[id]).await();
   }
 
+  /** The servers the catalog lists for the latest version of {@code name}. */
+  public java.util.List<Integer> holders(String name) {
+    JsonObject list = client.request(new JsonObject().put("op", "list")).await();
+    java.util.List<Integer> out = new java.util.ArrayList<>();
+    for (Object o : list.getJsonArray("files")) {
+      JsonObject f = (JsonObject) o;
+      if (f.getString("name").equals(name)) {
+        f.getJsonArray("versions").getJsonObject(0).getJsonArray("replicas").forEach(x -> out.add((Integer) x));
+      }
+    }
+    return out;
+  }
+
   public long alive() {
     JsonObject s = client.request(new JsonObject().put("op", "status")).await();
     return s.getJsonArray("servers").stream().filter(o -> ((JsonObject) o).getBoolean("alive")).count();

@@ -1023,8 +1023,9 @@ final class ManagerService {
   }
 
   /**
-   * A server's scrub found a copy whose bytes do not match the checksum in its metadata,
-   * and read them as {@code sha256} (null from a server that does not say). If that is the
+   * A server's scrub (or a reconciliation's check) found a copy whose bytes do not match
+   * the checksum in its metadata, and read them as {@code sha256} (null from a server that
+   * does not say, and from {@code verify}, which checks against the catalog). If that is the
    * catalog's checksum, the bytes are right and the metadata damaged: the answer tells the
    * server to rewrite it. Else the copy is dropped, and healing makes a new one.
    */

@@ -162,7 +162,7 @@ public final class ServerTable {
       if (s.health == Health.alive && s.inventoryWanted == null && s.inventoryAt > 0
           && now - s.inventoryAt >= INVENTORY_EVERY_MILLIS) {
         // Now and then, not only when it comes back: a copy lost while it ran is noticed.
-        s.inventoryWanted = run + "/" + ++inventorySeq;
+        s.inventoryWanted = newToken();
       }
     }
     return changed;
@@ -186,7 +186,7 @@ public final class ServerTable {
     }
     if (changed && h == Health.alive) {
       // Back (or here for the first time): what it holds is compared with the catalog.
-      s.inventoryWanted = run + "/" + ++inventorySeq;
+      s.inventoryWanted = newToken();
     }
     return changed;
   }
@@ -211,8 +211,13 @@ public final class ServerTable {
     if (s == null) {
       return -1;
     }
-    s.inventoryWanted = run + "/" + ++inventorySeq;
+    s.inventoryWanted = newToken();
     return inventorySeq;
+  }
+
+  /** A new inventory request's token: this run's name and the request's order. */
+  private String newToken() {
+    return run + "/" + ++inventorySeq;
   }
 
   /**

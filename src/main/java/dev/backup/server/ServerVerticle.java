@@ -518,10 +518,7 @@ public final class ServerVerticle extends VerticleBase {
           scrubTimer = vertx.setTimer(config.scrubIntervalSeconds() * 1000L, t -> scrubPass()));
       return;
     }
-    vertx.executeBlocking(() -> {
-      java.nio.file.Path replica = store.replicaPath(m.name(), m.version());
-      return java.nio.file.Files.isRegularFile(replica) ? BlobStore.sha256(replica) : null;
-    }, false).onComplete(ar -> {
+    vertx.executeBlocking(() -> store.actualSha256(m.name(), m.version()), false).onComplete(ar -> {
       boolean damaged = ar.succeeded() && ar.result() != null && !ar.result().equals(m.sha256());
       if (damaged) {
         log.warn("server {}: scrub found {} v{} damaged", config.id(), m.name(), m.version());
@@ -561,7 +558,10 @@ public final class ServerVerticle extends VerticleBase {
         JsonObject it = (JsonObject) o;
         try {
           ReplicaMeta m = store.readMeta(it.getString("name"), it.getLong("version"));
-          String sha = BlobStore.sha256(store.replicaPath(m.name(), m.version()));
+          String sha = store.actualSha256(m.name(), m.version());
+          if (sha == null) {
+            continue; // (gone meanwhile)
+          }
           metas.add(m);
           actual.add(sha);
         } catch (java.io.IOException | RuntimeException e) {
@@ -721,11 +721,11 @@ public final class ServerVerticle extends VerticleBase {
     });
   }
 
-  /** Moves a received copy whose bytes and metadata are on disk into place. */
   /** A copy put in place; {@code replaced}: over a copy of the same version that was already here. */
   record Placed(ReplicaMeta meta, boolean replaced) {
   }
 
+  /** Moves a received copy whose bytes and metadata are on disk into place. */
   Future<Placed> placeReplica(Path tmp, ReplicaMeta meta) {
     return vertx.executeBlocking(() -> {
       boolean existed = java.nio.file.Files.exists(store.replicaPath(meta.name(), meta.version()));

@@ -240,11 +240,14 @@ public final class BlobStore {
    * or "missing".
    */
   public String check(String name, long version, String sha256) throws IOException {
+    String actual = actualSha256(name, version);
+    return actual == null ? "missing" : actual.equals(sha256) ? "ok" : "bad";
+  }
+
+  /** The SHA-256 the bytes of the copy of {@code name} v{@code version} have now; null if there is none (blocking). */
+  public String actualSha256(String name, long version) throws IOException {
     Path replica = replicaPath(name, version);
-    if (!Files.isRegularFile(replica)) {
-      return "missing";
-    }
-    return sha256(replica).equals(sha256) ? "ok" : "bad";
+    return Files.isRegularFile(replica) ? sha256(replica) : null;
   }
 
   /** SHA-256 of a file, read in 1 MiB blocks. Blocking: call it from a worker. */

@@ -32,24 +32,12 @@ class ReconcileTest {
     }
   }
 
-  private List<Integer> holders(String name) {
-    JsonObject list = cluster.client.request(new JsonObject().put("op", "list")).await();
-    List<Integer> out = new ArrayList<>();
-    for (Object o : list.getJsonArray("files")) {
-      JsonObject f = (JsonObject) o;
-      if (f.getString("name").equals(name)) {
-        f.getJsonArray("versions").getJsonObject(0).getJsonArray("replicas").forEach(x -> out.add((Integer) x));
-      }
-    }
-    return out;
-  }
-
   @Test
   void aCopyListedOnAServerWhoseInventoryLacksItIsMadeAgain() throws Exception {
     cluster = new InProcessCluster(dir, 3);
     Path f = TestSupport.randomFile(dir.resolve("client/lost.bin"), 30_000, 11);
     BackupClient.Uploaded u = cluster.client.upload(f.toString(), "lost.bin", 2).await();
-    List<Integer> first = holders("lost.bin");
+    List<Integer> first = cluster.holders("lost.bin");
     assertThat(first).hasSize(2);
     int lostOn = first.get(0);
     // The copy goes behind the system's back (a disk replaced, a hand in the folder) while
@@ -62,8 +50,8 @@ class ReconcileTest {
     // Its inventory lacks the copy (twice: it is asked again to be sure): no longer counted,
     // and made again (on any server
     // without one, that one included): every copy listed is there, with the file's bytes.
-    await().atMost(Duration.ofSeconds(30)).until(() -> holders("lost.bin").size() == 2
-        && holders("lost.bin").stream().allMatch(id -> sameBytes(id, "lost.bin.v" + u.version(), f)));
+    await().atMost(Duration.ofSeconds(30)).until(() -> cluster.holders("lost.bin").size() == 2
+        && cluster.holders("lost.bin").stream().allMatch(id -> sameBytes(id, "lost.bin.v" + u.version(), f)));
   }
 
   private boolean sameBytes(int server, String copy, Path f) {
@@ -79,7 +67,7 @@ class ReconcileTest {
     cluster = new InProcessCluster(dir, 3);
     Path f = TestSupport.randomFile(dir.resolve("client/rot.bin"), 30_000, 17);
     BackupClient.Uploaded u = cluster.client.upload(f.toString(), "rot.bin", 2).await();
-    int away = holders("rot.bin").get(0);
+    int away = cluster.holders("rot.bin").get(0);
     Path copy = dir.resolve("server-" + away).resolve("files/rot.bin.v" + u.version());
     Path meta = copy.resolveSibling(copy.getFileName() + ".meta");
     Object inode = Files.getAttribute(copy, "unix:ino");
@@ -94,7 +82,7 @@ class ReconcileTest {
     await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(meta).contains(sha));
     assertThat(Files.getAttribute(copy, "unix:ino")).isEqualTo(inode);
     assertThat(Files.mismatch(copy, f)).isEqualTo(-1L);
-    assertThat(holders("rot.bin")).hasSize(2).contains(away);
+    assertThat(cluster.holders("rot.bin")).hasSize(2).contains(away);
   }
 
   @Test
@@ -124,18 +112,18 @@ class ReconcileTest {
         .put("path", "three.bin").put("replicas", 2));
     await().atMost(Duration.ofSeconds(10)).until(() -> deleting.size() == 1);
     int leaving = deleting.get(0);
-    assertThat(holders("three.bin")).hasSize(2).doesNotContain(leaving);
+    assertThat(cluster.holders("three.bin")).hasSize(2).doesNotContain(leaving);
     // Another holder dies: the leaving server, the only one without a copy, must not get
     // the new one while its removal is under way (it would remove the new copy with the old).
-    int dying = holders("three.bin").get(0);
+    int dying = cluster.holders("three.bin").get(0);
     cluster.killServer(dying);
     Thread.sleep(2_000);
-    assertThat(holders("three.bin")).doesNotContain(leaving);
+    assertThat(cluster.holders("three.bin")).doesNotContain(leaving);
     release.complete();
     lowered.await();
     // Then it may: the file is back to two copies, each listed one there with its bytes.
     await().atMost(Duration.ofSeconds(30)).until(() -> {
-      List<Integer> h = holders("three.bin");
+      List<Integer> h = cluster.holders("three.bin");
       return h.size() == 2 && !h.contains(dying) && h.stream().allMatch(id -> sameBytes(id, "three.bin.v1", f));
     });
   }
@@ -145,28 +133,28 @@ class ReconcileTest {
     cluster = new InProcessCluster(dir, 3);
     Path f = TestSupport.randomFile(dir.resolve("client/late.bin"), 50_000, 7);
     BackupClient.Uploaded u = cluster.client.upload(f.toString(), "late.bin", 2).await();
-    List<Integer> first = holders("late.bin");
+    List<Integer> first = cluster.holders("late.bin");
     int away = first.get(0);
     Path awayCopy = dir.resolve("server-" + away).resolve("files/late.bin.v" + u.version());
     assertThat(awayCopy).exists();
 
     cluster.killServer(away);
     // Healed onto the third server (after the manager's start-up grace).
-    await().atMost(Duration.ofSeconds(30)).until(() -> holders("late.bin").size() == 2
-        && !holders("late.bin").contains(away));
+    await().atMost(Duration.ofSeconds(30)).until(() -> cluster.holders("late.bin").size() == 2
+        && !cluster.holders("late.bin").contains(away));
     // The report of a copy onto the server that went away, whose answer had been lost,
     // arrives late: the file has its two copies, so the manager refuses it (the server
     // then removes that copy) and the catalog keeps listing the two real ones.
     assertThatThrownBy(() -> cluster.vertx.eventBus().request(Addresses.COMMITTED, new JsonObject().put("copy", true)
         .put("name", "late.bin").put("version", u.version()).put("servers", new JsonArray().add(away))).await())
         .hasMessageContaining("already has its 2 copies");
-    assertThat(holders("late.bin")).hasSize(2).doesNotContain(away);
+    assertThat(cluster.holders("late.bin")).hasSize(2).doesNotContain(away);
 
     // When it comes back, its copy (which the catalog does not list) goes.
     cluster.startServer(away);
     await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(awayCopy));
-    assertThat(holders("late.bin")).hasSize(2).doesNotContain(away);
-    for (int id : holders("late.bin")) {
+    assertThat(cluster.holders("late.bin")).hasSize(2).doesNotContain(away);
+    for (int id : cluster.holders("late.bin")) {
       assertThat(Files.mismatch(dir.resolve("server-" + id).resolve("files/late.bin.v" + u.version()), f))
           .isEqualTo(-1L);
     }

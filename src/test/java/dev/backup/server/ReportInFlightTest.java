@@ -10,7 +10,6 @@ import dev.backup.cluster.Addresses;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.eventbus.DeliveryContext;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -77,10 +76,10 @@ class ReportInFlightTest {
       }
     }
     cluster.client.resetCancel();
-    await().atMost(Duration.ofSeconds(10)).until(() -> holders("a.bin").size() == 2);
+    await().atMost(Duration.ofSeconds(10)).until(() -> cluster.holders("a.bin").size() == 2);
     // Every copy the catalog lists is there, with the file's bytes, and stays.
     Thread.sleep(500);
-    List<Integer> holders = holders("a.bin");
+    List<Integer> holders = cluster.holders("a.bin");
     assertThat(holders).hasSize(2);
     for (int id : holders) {
       Path copy = dir.resolve("server-" + id).resolve("files/a.bin.v1");
@@ -106,7 +105,7 @@ class ReportInFlightTest {
     BackupClient.Uploaded u = cluster.client.upload(f.toString(), "b.bin", 2, null).await();
     assertThat(reports.get()).isEqualTo(2);
     assertThat(u.copies()).isEqualTo(2);
-    List<Integer> holders = holders("b.bin");
+    List<Integer> holders = cluster.holders("b.bin");
     assertThat(holders).hasSize(2);
     for (int id : holders) {
       assertThat(Files.mismatch(dir.resolve("server-" + id).resolve("files/b.bin.v1"), f)).isEqualTo(-1L);
@@ -118,7 +117,7 @@ class ReportInFlightTest {
     cluster = new InProcessCluster(dir, 2);
     Path f = TestSupport.randomFile(dir.resolve("client/c.bin"), 20_000, 9);
     cluster.client.upload(f.toString(), "c.bin", 1, null).await();
-    int id = holders("c.bin").get(0);
+    int id = cluster.holders("c.bin").get(0);
     ServerVerticle server = cluster.servers[id];
     dev.backup.storage.ReplicaMeta here = server.store().readMeta("c.bin", 1);
     // An earlier transfer of the same version to this server, which failed after its copy
@@ -139,7 +138,7 @@ class ReportInFlightTest {
     cluster = new InProcessCluster(dir, 2);
     Path f = TestSupport.randomFile(dir.resolve("client/e.bin"), 20_000, 23);
     cluster.client.upload(f.toString(), "e.bin", 2, null).await();
-    assertThat(holders("e.bin")).containsExactlyInAnyOrder(1, 2);
+    assertThat(cluster.holders("e.bin")).containsExactlyInAnyOrder(1, 2);
     Path copy = dir.resolve("server-2/files/e.bin.v1");
     // A copy of e.bin v1 is sent to server 2 again (a heal given up and sent again, say),
     // puts its bytes over the copy the catalog counts there, and then fails (the manager
@@ -172,18 +171,5 @@ class ReportInFlightTest {
     io.vertx.core.Promise<Boolean> done = io.vertx.core.Promise.promise();
     server.context().runOnContext(v -> server.discardReplica(meta).onComplete(done));
     return done.future().await();
-  }
-
-  private List<Integer> holders(String name) {
-    JsonObject list = cluster.client.request(new JsonObject().put("op", "list")).await();
-    List<Integer> out = new ArrayList<>();
-    for (Object o : list.getJsonArray("files")) {
-      JsonObject file = (JsonObject) o;
-      if (file.getString("name").equals(name)) {
-        JsonArray r = file.getJsonArray("versions").getJsonObject(0).getJsonArray("replicas");
-        r.forEach(x -> out.add((Integer) x));
-      }
-    }
-    return out;
   }
 }
