@@ -907,6 +907,22 @@ final class ManagerService {
         changed = true;
       }
     }
+    // Copies whose metadata is missing or unreadable there (named by their path): still
+    // held, whatever their bytes are, until these are checked (see badCopy). Taken for lost,
+    // the only copy of a file would drop out of the catalog while its bytes are right.
+    for (Object o : msg.body().getJsonArray("unreadable", new JsonArray())) {
+      JsonObject it = (JsonObject) o;
+      String name = it.getString("name");
+      long version = it.getLong("version");
+      held.add(key(name, version));
+      if (catalog.version(name, version) != null) {
+        log.warn("manager: server {}'s copy of {} v{} has no readable metadata; checking its bytes", id, name, version);
+        check.add(new JsonObject().put("name", name).put("version", version));
+      } else {
+        log.warn("manager: server {} holds a copy of {} v{} with no readable metadata, of a version the catalog "
+            + "does not know; left as it is", id, name, version);
+      }
+    }
     if (adopted > 0) {
       log.info("manager: adopted {} cop{} from server {} into the catalog", adopted, adopted == 1 ? "y" : "ies", id);
     }
@@ -1024,17 +1040,19 @@ final class ManagerService {
 
   /**
    * A server's scrub (or a reconciliation's check) found a copy whose bytes do not match
-   * the checksum in its metadata, and read them as {@code sha256} (null from a server that
-   * does not say, and from {@code verify}, which checks against the catalog). If that is the
-   * catalog's checksum, the bytes are right and the metadata damaged: the answer tells the
-   * server to rewrite it. Else the copy is dropped, and healing makes a new one.
+   * the checksum in its metadata (or has no readable metadata), and read them as
+   * {@code sha256} (null from a server that does not say, and from {@code verify}, which
+   * checks against the catalog). If that is the catalog's checksum, the bytes are right and
+   * the metadata damaged: the answer tells the server to rewrite it, with the version's
+   * size, time and copies wanted. Else the copy is dropped, and healing makes a new one.
    */
   JsonObject badCopy(int id, String name, long version, String sha256) {
     Catalog.Version v = catalog.version(name, version);
     if (v != null && v.sha256().equals(sha256)) {
       log.warn("manager: the metadata of the copy of {} v{} on server {} is damaged, its bytes are right; "
           + "it is rewritten", name, version, id);
-      return new JsonObject().put("repair", sha256);
+      return new JsonObject().put("repair", sha256).put("size", v.size()).put("created", v.created())
+          .put("replicas", catalog.get(name).replicas());
     }
     if (v == null || !v.servers().contains(id)) {
       return new JsonObject();

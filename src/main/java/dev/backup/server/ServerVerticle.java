@@ -235,19 +235,16 @@ public final class ServerVerticle extends VerticleBase {
         JsonObject it = (JsonObject) o;
         String name = it.getString("name");
         long version = it.getLong("version");
-        if (it.containsKey("created") && !sameCopy(name, version, it.getString("sha256"), it.getLong("created"))) {
+        boolean listed = it.containsKey("created");
+        long size = store.remove(name, version, listed ? it.getString("sha256", "") : null,
+            listed ? it.getLong("created") : null);
+        if (size >= 0) {
+          gone.add(new ReplicaMeta(name, version, size, "", 0, 0));
+        } else if (listed) {
           log.info("server {}: keeps {} v{}: the copy here is not the one listed for removal", config.id(), name,
               version);
-          continue;
         }
-        java.nio.file.Path meta = store.metaPath(name, version);
-        java.nio.file.Path replica = store.replicaPath(name, version);
-        long size = java.nio.file.Files.exists(replica) ? java.nio.file.Files.size(replica) : -1;
-        java.nio.file.Files.deleteIfExists(meta);
-        if (java.nio.file.Files.deleteIfExists(replica)) {
-          gone.add(new ReplicaMeta(name, version, size, "", 0, 0));
-        }
-        store.pruneEmptyFolders(replica.getParent());
+        store.pruneEmptyFolders(store.replicaPath(name, version).getParent());
       }
       return gone.size();
     }, false).onSuccess(n -> {
@@ -278,16 +275,6 @@ public final class ServerVerticle extends VerticleBase {
     });
   }
 
-  /** Whether the copy held here of {@code name} v{@code version} is the one with this checksum and time. */
-  private boolean sameCopy(String name, long version, String sha256, long created) {
-    try {
-      ReplicaMeta m = store.readMeta(name, version);
-      return m.sha256().equals(sha256) && m.createdMillis() == created;
-    } catch (java.io.IOException | RuntimeException e) {
-      return false; // gone already, or its metadata unreadable: nothing to remove on this word
-    }
-  }
-
   /**
    * Reconciliation, asked for in the reply to a load report: sends every copy held here
    * to the manager and removes those its answer names. Applied, its token goes with the
@@ -301,10 +288,17 @@ public final class ServerVerticle extends VerticleBase {
     List<ReplicaMeta> placedMeanwhile = new ArrayList<>();
     placedWhileListing = placedMeanwhile;
     // Listed and put in the message's form on a worker: a server may hold millions of copies.
+    // Copies whose metadata is missing or unreadable go as such (by their path): the
+    // manager has their bytes checked rather than take them for lost.
+    JsonArray unreadable = new JsonArray();
     vertx.executeBlocking(() -> {
       JsonArray items = new JsonArray();
-      for (ReplicaMeta m : store.inventory()) {
+      BlobStore.Listing listing = store.listCopies();
+      for (ReplicaMeta m : listing.copies()) {
         items.add(item(m));
+      }
+      for (BlobStore.Unreadable u : listing.unreadable()) {
+        unreadable.add(new JsonObject().put("name", u.name()).put("version", u.version()).put("size", u.size()));
       }
       return items;
     }, false)
@@ -312,7 +306,8 @@ public final class ServerVerticle extends VerticleBase {
           placedWhileListing = null;
           placedMeanwhile.forEach(m -> items.add(item(m)));
           return vertx.eventBus().<JsonObject>request(Addresses.INVENTORY,
-              new JsonObject().put("id", config.id()).put("token", token).put("items", items),
+              new JsonObject().put("id", config.id()).put("token", token).put("items", items)
+                  .put("unreadable", unreadable),
               new DeliveryOptions().setSendTimeout(INVENTORY_TIMEOUT_MS));
         })
         .compose(reply -> {
@@ -494,18 +489,36 @@ public final class ServerVerticle extends VerticleBase {
    * take, so the average rate stays bounded; then the next pass starts after the interval.
    */
   private void scrubPass() {
-    vertx.executeBlocking(store::inventory, false).onComplete(ar -> {
+    vertx.executeBlocking(store::listCopies, false).onComplete(ar -> {
       if (ar.failed()) {
         log.warn("server {}: scrub cannot list copies: {}", config.id(), ar.cause().toString());
         scrubTimer = vertx.setTimer(config.scrubIntervalSeconds() * 1000L, t -> scrubPass());
         return;
       }
-      scrubNext(new java.util.ArrayDeque<>(ar.result()), 0, 0);
+      java.util.Deque<Judged> todo = new java.util.ArrayDeque<>();
+      ar.result().copies().forEach(m -> todo.add(Judged.of(m)));
+      ar.result().unreadable().forEach(u -> todo.add(new Judged(u.name(), u.version(), u.size(), null)));
+      scrubNext(todo, 0, 0);
     });
   }
 
-  private void scrubNext(java.util.Deque<ReplicaMeta> todo, int checked, int bad) {
-    ReplicaMeta m = todo.poll();
+  /**
+   * A copy to judge by its bytes: its metadata as read, {@code null} when that is missing
+   * or unreadable (then {@code size} is its bytes' length).
+   */
+  private record Judged(String name, long version, long size, ReplicaMeta meta) {
+    static Judged of(ReplicaMeta m) {
+      return new Judged(m.name(), m.version(), m.size(), m);
+    }
+
+    /** Whether bytes that hash to {@code actual} disagree with the metadata (always, with none to agree with). */
+    boolean disagrees(String actual) {
+      return actual != null && (meta == null || !actual.equals(meta.sha256()));
+    }
+  }
+
+  private void scrubNext(java.util.Deque<Judged> todo, int checked, int bad) {
+    Judged m = todo.poll();
     if (m == null) {
       if (checked > 0) {
         log.info("server {}: scrub checked {} cop{}, {} damaged", config.id(), checked, checked == 1 ? "y" : "ies", bad);
@@ -519,9 +532,10 @@ public final class ServerVerticle extends VerticleBase {
       return;
     }
     vertx.executeBlocking(() -> store.actualSha256(m.name(), m.version()), false).onComplete(ar -> {
-      boolean damaged = ar.succeeded() && ar.result() != null && !ar.result().equals(m.sha256());
+      boolean damaged = ar.succeeded() && m.disagrees(ar.result());
       if (damaged) {
-        log.warn("server {}: scrub found {} v{} damaged", config.id(), m.name(), m.version());
+        log.warn("server {}: scrub found {} v{} damaged{}", config.id(), m.name(), m.version(),
+            m.meta() == null ? " (its metadata missing or unreadable)" : "");
         reportDamaged(m, ar.result());
       }
       long rate = Math.max(1, config.scrubMegabytesPerSecond()) * 1_000_000L;
@@ -536,12 +550,12 @@ public final class ServerVerticle extends VerticleBase {
    * the catalog, only the metadata is damaged, and it is rewritten; else the manager drops
    * the copy (and heals the file).
    */
-  private void reportDamaged(ReplicaMeta m, String actual) {
+  private void reportDamaged(Judged m, String actual) {
     vertx.eventBus().<JsonObject>request(Addresses.BAD_COPY, new JsonObject().put("id", config.id())
             .put("name", m.name()).put("version", m.version()).put("sha256", actual))
         .onSuccess(reply -> {
           if (actual.equals(reply.body().getString("repair"))) {
-            repairMeta(m, actual);
+            repairMeta(m, actual, reply.body());
           }
         });
   }
@@ -551,14 +565,24 @@ public final class ServerVerticle extends VerticleBase {
    * reconciliation's answer): their bytes are hashed, and the manager told what they hold.
    */
   private Future<Void> checkCopies(JsonArray items) {
-    List<ReplicaMeta> metas = new ArrayList<>();
+    List<Judged> metas = new ArrayList<>();
     List<String> actual = new ArrayList<>();
     return vertx.executeBlocking(() -> {
       for (Object o : items) {
         JsonObject it = (JsonObject) o;
         try {
-          ReplicaMeta m = store.readMeta(it.getString("name"), it.getLong("version"));
-          String sha = store.actualSha256(m.name(), m.version());
+          String name = it.getString("name");
+          long version = it.getLong("version");
+          Judged m;
+          try {
+            m = Judged.of(store.readMeta(name, version));
+          } catch (BackupException e) {
+            if (e.code() != ErrorCode.INTEGRITY && e.code() != ErrorCode.NOT_FOUND) {
+              throw e;
+            }
+            m = new Judged(name, version, -1, null); // its metadata missing or unreadable
+          }
+          String sha = store.actualSha256(name, version);
           if (sha == null) {
             continue; // (gone meanwhile)
           }
@@ -578,15 +602,23 @@ public final class ServerVerticle extends VerticleBase {
     });
   }
 
-  private void repairMeta(ReplicaMeta was, String sha256) {
-    ReplicaMeta fixed = new ReplicaMeta(was.name(), was.version(), was.size(), sha256, was.createdMillis(),
-        was.replicasWanted());
+  /**
+   * Rewrites the metadata of a copy whose bytes the manager found right ({@code answer}:
+   * its word, with the version's size, time and copies wanted from the catalog, which make
+   * the metadata anew when none was readable here).
+   */
+  private void repairMeta(Judged m, String sha256, JsonObject answer) {
+    ReplicaMeta was = m.meta();
+    ReplicaMeta fixed = was != null
+        ? new ReplicaMeta(was.name(), was.version(), was.size(), sha256, was.createdMillis(), was.replicasWanted())
+        : new ReplicaMeta(m.name(), m.version(), answer.getLong("size", -1L), sha256,
+            answer.getLong("created", System.currentTimeMillis()), answer.getInteger("replicas", 0));
     vertx.executeBlocking(() -> store.repairMeta(was, fixed), false).onComplete(ar -> {
       if (ar.succeeded() && ar.result()) {
-        log.warn("server {}: the metadata of {} v{} was damaged (its bytes are right); rewritten", config.id(),
-            was.name(), was.version());
+        log.warn("server {}: the metadata of {} v{} was {} (its bytes are right); rewritten", config.id(),
+            m.name(), m.version(), was == null ? "missing or unreadable" : "damaged");
       } else if (ar.failed()) {
-        log.warn("server {}: cannot rewrite the metadata of {} v{}: {}", config.id(), was.name(), was.version(),
+        log.warn("server {}: cannot rewrite the metadata of {} v{}: {}", config.id(), m.name(), m.version(),
             ar.cause().toString());
       }
     });
@@ -727,11 +759,7 @@ public final class ServerVerticle extends VerticleBase {
 
   /** Moves a received copy whose bytes and metadata are on disk into place. */
   Future<Placed> placeReplica(Path tmp, ReplicaMeta meta) {
-    return vertx.executeBlocking(() -> {
-      boolean existed = java.nio.file.Files.exists(store.replicaPath(meta.name(), meta.version()));
-      store.place(tmp, meta);
-      return existed;
-    }, false).map(existed -> {
+    return vertx.executeBlocking(() -> store.place(tmp, meta), false).map(existed -> {
       placed(meta, existed);
       return new Placed(meta, existed);
     });
@@ -751,20 +779,19 @@ public final class ServerVerticle extends VerticleBase {
    */
   Future<Boolean> discardReplica(ReplicaMeta meta) {
     return vertx.executeBlocking(() -> {
-      if (!sameCopy(meta.name(), meta.version(), meta.sha256(), meta.createdMillis())) {
+      if (store.remove(meta.name(), meta.version(), meta.sha256(), meta.createdMillis()) < 0) {
         log.info("server {}: keeps {} v{}: the copy here is another transfer's", config.id(), meta.name(),
             meta.version());
         return false;
       }
-      store.deleteQuietly(store.metaPath(meta.name(), meta.version()));
-      store.deleteQuietly(store.replicaPath(meta.name(), meta.version()));
       return true;
     }, false).onSuccess(removed -> {
       if (removed) {
         storedFiles--;
         storedBytes -= meta.size();
       }
-    });
+    }).onFailure(t -> log.warn("server {}: cannot remove the copy of {} v{}: {}", config.id(), meta.name(),
+        meta.version(), t.toString()));
   }
 
   /** Tells the manager a transfer this server was primary of failed, so that no stray copy of it survives. */

@@ -95,7 +95,8 @@ public final class BlobStore {
    */
   public Path commit(Path tempFile, ReplicaMeta meta) throws IOException {
     writeMeta(tempFile, meta);
-    return place(tempFile, meta);
+    place(tempFile, meta);
+    return replicaPath(meta.name(), meta.version());
   }
 
   /**
@@ -125,36 +126,129 @@ public final class BlobStore {
     }
   }
 
-  /** Moves a temporary file and its metadata (both already on disk) into place, then forces the folder. */
-  public Path place(Path tempFile, ReplicaMeta meta) throws IOException {
+  /**
+   * Moves a temporary file and its metadata (both already on disk) into place, then forces
+   * the folder. Returns whether a copy of that version was there (and is replaced).
+   */
+  public boolean place(Path tempFile, ReplicaMeta meta) throws IOException {
     Path target = replicaPath(meta.name(), meta.version());
     Path metaTarget = metaPath(meta.name(), meta.version());
-    Files.createDirectories(target.getParent());
-    if (Files.isDirectory(target) || Files.isDirectory(metaTarget)) {
-      throw new BackupException(ErrorCode.EXISTS, "a folder is in the way of " + target);
-    }
     Path metaTmp = tempFile.resolveSibling(tempFile.getFileName() + META_SUFFIX);
-    move(metaTmp, metaTarget);
-    move(tempFile, target);
+    boolean existed;
+    java.util.concurrent.locks.Lock lock = lockFor(meta.name(), meta.version());
+    lock.lock();
+    try {
+      existed = Files.exists(target);
+      for (int attempt = 1; ; attempt++) {
+        Files.createDirectories(target.getParent());
+        if (Files.isDirectory(target) || Files.isDirectory(metaTarget)) {
+          throw new BackupException(ErrorCode.EXISTS, "a folder is in the way of " + target);
+        }
+        try {
+          move(metaTmp, metaTarget);
+          break;
+        } catch (NoSuchFileException e) {
+          // The folder was removed as empty (the last copy in it deleted) after it was made:
+          // made again. (The temporary file itself is never taken away while it is placed.)
+          if (attempt == 3 || !Files.exists(metaTmp)) {
+            throw e;
+          }
+        }
+      }
+      move(tempFile, target);
+    } finally {
+      lock.unlock();
+    }
     folders.sync(target.getParent());
-    return target;
+    return existed;
+  }
+
+  /**
+   * Removes the copy of {@code name} v{@code version} (its metadata first), if it is still
+   * the one with checksum {@code sha256} and time {@code created} (when these are given:
+   * not one a later transfer of that version put in its place meanwhile). Returns the
+   * removed copy's size, or -1 if none was removed.
+   */
+  public long remove(String name, long version, String sha256, Long created) throws IOException {
+    Path replica = replicaPath(name, version);
+    java.util.concurrent.locks.Lock lock = lockFor(name, version);
+    lock.lock();
+    try {
+      if (created != null) {
+        ReplicaMeta m;
+        try {
+          m = readMeta(name, version);
+        } catch (IOException | RuntimeException e) {
+          return -1; // gone already, or its metadata unreadable: nothing to remove on this word
+        }
+        if (!java.util.Objects.equals(m.sha256(), sha256) || m.createdMillis() != created) {
+          return -1;
+        }
+      }
+      long size = Files.exists(replica) ? Files.size(replica) : -1;
+      Files.deleteIfExists(metaPath(name, version));
+      return Files.deleteIfExists(replica) ? size : -1;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * One lock per copy (by stripes): the changes to a copy that first look at what is there
+   * (placing, removing only if still the same copy, rewriting metadata) run one at a time,
+   * so that none acts on what another has just changed.
+   */
+  private final java.util.concurrent.locks.ReentrantLock[] stripes = new java.util.concurrent.locks.ReentrantLock[64];
+
+  {
+    for (int i = 0; i < stripes.length; i++) {
+      stripes[i] = new java.util.concurrent.locks.ReentrantLock();
+    }
+  }
+
+  private java.util.concurrent.locks.Lock lockFor(String name, long version) {
+    return stripes[Math.floorMod(name.hashCode() * 31 + Long.hashCode(version), stripes.length)];
   }
 
   /**
    * Writes {@code meta} over the metadata of the copy it names (whose bytes are right but
-   * whose metadata was damaged), if that metadata is still {@code was}: written beside it,
-   * forced, moved over it and the folder forced. Returns whether it was rewritten.
+   * whose metadata was damaged), if that metadata is still {@code was} ({@code null}: if it
+   * is still missing or unreadable, beside bytes of the size {@code meta} gives): written
+   * beside it, forced, moved over it and the folder forced. Returns whether it was rewritten.
    */
   public boolean repairMeta(ReplicaMeta was, ReplicaMeta meta) throws IOException {
     Path metaTarget = metaPath(meta.name(), meta.version());
-    if (!readMeta(meta.name(), meta.version()).equals(was)) {
-      return false;
-    }
     Path tmp = tempFile(java.util.UUID.randomUUID().toString());
-    writeMeta(tmp, meta);
-    move(tmp.resolveSibling(tmp.getFileName() + META_SUFFIX), metaTarget);
+    Path metaTmp = tmp.resolveSibling(tmp.getFileName() + META_SUFFIX);
+    java.util.concurrent.locks.Lock lock = lockFor(meta.name(), meta.version());
+    lock.lock();
+    try {
+      // (Looked at and replaced under the copy's lock: no removal or placing of it in between.)
+      if (was == null ? !unreadable(meta) : !readMeta(meta.name(), meta.version()).equals(was)) {
+        return false;
+      }
+      writeMeta(tmp, meta);
+      move(metaTmp, metaTarget);
+    } finally {
+      lock.unlock();
+      deleteQuietly(tmp);
+    }
     folders.sync(metaTarget.getParent());
     return true;
+  }
+
+  /** Whether the copy {@code meta} names is here, of its size, with its metadata missing or unreadable. */
+  private boolean unreadable(ReplicaMeta meta) throws IOException {
+    Path replica = replicaPath(meta.name(), meta.version());
+    if (!Files.isRegularFile(replica, java.nio.file.LinkOption.NOFOLLOW_LINKS) || Files.size(replica) != meta.size()) {
+      return false;
+    }
+    try {
+      readMeta(meta.name(), meta.version());
+      return false;
+    } catch (BackupException e) {
+      return e.code() == ErrorCode.INTEGRITY || e.code() == ErrorCode.NOT_FOUND;
+    }
   }
 
   private static void move(Path from, Path to) throws IOException {
@@ -199,13 +293,41 @@ public final class BlobStore {
 
   /** Every replica whose metadata is readable. */
   public List<ReplicaMeta> inventory() throws IOException {
+    return listCopies().copies();
+  }
+
+  /**
+   * A copy whose bytes are here but whose metadata is missing or no longer parses: named
+   * by its path ({@code size}: its bytes' length). Its bytes may well be right, and may be
+   * the file's only copy: it is checked, not taken for lost.
+   */
+  public record Unreadable(String name, long version, long size) {
+  }
+
+  /** What {@link #listCopies} found: the copies with readable metadata, and those without. */
+  public record Listing(List<ReplicaMeta> copies, List<Unreadable> unreadable) {
+  }
+
+  private static final java.util.regex.Pattern REPLICA_NAME = java.util.regex.Pattern.compile("(.+)\\.v(\\d{1,18})");
+
+  /** Every replica held here, in one walk of the folders (see {@link Unreadable}). */
+  public Listing listCopies() throws IOException {
     List<ReplicaMeta> out = new ArrayList<>();
+    List<Unreadable> unreadable = new ArrayList<>();
     if (!Files.isDirectory(files)) {
-      return out;
+      return new Listing(out, unreadable);
     }
     try (Stream<Path> s = Files.walk(files)) {
       for (Path p : (Iterable<Path>) s::iterator) {
-        if (!p.getFileName().toString().endsWith(META_SUFFIX) || !Files.isRegularFile(p)) {
+        String fileName = p.getFileName().toString();
+        if (!fileName.endsWith(META_SUFFIX)) {
+          // A replica whose metadata is gone (a copy's metadata goes into place before it).
+          if (!Files.exists(p.resolveSibling(fileName + META_SUFFIX), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            addUnreadable(p, unreadable);
+          }
+          continue;
+        }
+        if (!Files.isRegularFile(p)) {
           continue;
         }
         try {
@@ -213,12 +335,32 @@ public final class BlobStore {
           if (Files.isRegularFile(replicaPath(m.name(), m.version()))) {
             out.add(m);
           }
-        } catch (RuntimeException | NoSuchFileException e) {
-          // a torn or foreign file: not a replica
+        } catch (NoSuchFileException e) {
+          // removed meanwhile
+        } catch (RuntimeException e) {
+          // A torn or rotted metadata file: the copy beside it, if any, is named by its path.
+          addUnreadable(p.resolveSibling(fileName.substring(0, fileName.length() - META_SUFFIX.length())), unreadable);
         }
       }
     }
-    return out;
+    return new Listing(out, unreadable);
+  }
+
+  /** Adds the replica at {@code p} to {@code into} if it is one: a regular file named as a replica is. */
+  private void addUnreadable(Path p, List<Unreadable> into) {
+    java.util.regex.Matcher m = REPLICA_NAME.matcher(files.relativize(p).toString().replace('\\', '/'));
+    if (!m.matches() || !Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    try {
+      String name = m.group(1);
+      long version = Long.parseLong(m.group(2));
+      if (replicaPath(name, version).equals(p)) {
+        into.add(new Unreadable(name, version, Files.size(p)));
+      }
+    } catch (IOException | RuntimeException e) {
+      // not a name this store would give a replica, or gone meanwhile
+    }
   }
 
   /** The metadata of a stored copy; NOT_FOUND when there is no such copy. */
@@ -250,7 +392,6 @@ public final class BlobStore {
     return Files.isRegularFile(replica) ? sha256(replica) : null;
   }
 
-  /** SHA-256 of a file, read in 1 MiB blocks. Blocking: call it from a worker. */
   /** The SHA-256 of bytes in memory, as lower-case hex. */
   public static String sha256(byte[] bytes) {
     try {
@@ -282,11 +423,10 @@ public final class BlobStore {
         metaCh.force(true);
       }
     }
-    boolean existed = Files.exists(replicaPath(meta.name(), meta.version()));
-    place(tempFile, meta);
-    return existed;
+    return place(tempFile, meta);
   }
 
+  /** SHA-256 of a file, read in 1 MiB blocks. Blocking: call it from a worker. */
   public static String sha256(Path file) throws IOException {
     java.security.MessageDigest md;
     try {

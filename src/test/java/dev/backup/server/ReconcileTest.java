@@ -86,6 +86,82 @@ class ReconcileTest {
   }
 
   @Test
+  void aCopyWhoseMetadataIsTornOrGoneStaysCountedAndGetsItsMetadataBack() throws Exception {
+    cluster = new InProcessCluster(dir, 2);
+    Path f = TestSupport.randomFile(dir.resolve("client/torn.bin"), 30_000, 23);
+    Path g = TestSupport.randomFile(dir.resolve("client/bare.bin"), 20_000, 29);
+    // One copy each: the copy on its server is the file.
+    BackupClient.Uploaded u = cluster.client.upload(f.toString(), "torn.bin", 1).await();
+    BackupClient.Uploaded w = cluster.client.upload(g.toString(), "bare.bin", 1).await();
+    int a = cluster.holders("torn.bin").get(0);
+    int b = cluster.holders("bare.bin").get(0);
+    Path torn = dir.resolve("server-" + a).resolve("files/torn.bin.v" + u.version());
+    Path bare = dir.resolve("server-" + b).resolve("files/bare.bin.v" + w.version());
+    Path tornMeta = torn.resolveSibling(torn.getFileName() + ".meta");
+    Path bareMeta = bare.resolveSibling(bare.getFileName() + ".meta");
+    // While their servers are down, one copy's metadata is torn (a crash of the disk under
+    // it), the other's is lost; their bytes are intact.
+    cluster.killServer(a);
+    if (b != a) {
+      cluster.killServer(b);
+    }
+    Files.writeString(tornMeta, "{\"v\": 1, \"name\": \"torn.b");
+    Files.delete(bareMeta);
+    cluster.startServer(a);
+    if (b != a) {
+      cluster.startServer(b);
+    }
+    // Their servers list them as copies without metadata; the manager has their bytes
+    // checked (instead of taking them for lost after two inventories, which dropped the
+    // only copy from the catalog), finds them right and has the metadata made again.
+    await().atMost(Duration.ofSeconds(30)).until(() -> readable(bareMeta) && readable(tornMeta));
+    assertThat(dev.backup.storage.ReplicaMeta.fromJson(new JsonObject(Files.readString(tornMeta))))
+        .extracting("name", "version", "size", "sha256", "replicasWanted")
+        .containsExactly("torn.bin", u.version(), 30_000L, u.sha256(), 1);
+    assertThat(dev.backup.storage.ReplicaMeta.fromJson(new JsonObject(Files.readString(bareMeta))).sha256())
+        .isEqualTo(w.sha256());
+    // Counted all along, and whole: each restores from its one copy.
+    assertThat(cluster.holders("torn.bin")).containsExactly(a);
+    assertThat(cluster.holders("bare.bin")).containsExactly(b);
+    for (String name : List.of("torn.bin", "bare.bin")) {
+      JsonObject plan = cluster.client.request(new JsonObject().put("op", "restore").put("path", name)).await();
+      Path target = dir.resolve("restored/" + name);
+      cluster.client.restore(plan.getJsonArray("files").getJsonObject(0), target, false, n -> { }).await();
+      assertThat(Files.mismatch(target, name.equals("torn.bin") ? f : g)).isEqualTo(-1L);
+    }
+  }
+
+  @Test
+  void aCopyWithNoReadableMetadataWhoseBytesAreDamagedIsMadeAgain() throws Exception {
+    cluster = new InProcessCluster(dir, 3);
+    Path f = TestSupport.randomFile(dir.resolve("client/both.bin"), 30_000, 31);
+    BackupClient.Uploaded u = cluster.client.upload(f.toString(), "both.bin", 2).await();
+    int away = cluster.holders("both.bin").get(0);
+    Path copy = dir.resolve("server-" + away).resolve("files/both.bin.v" + u.version());
+    cluster.killServer(away);
+    Files.delete(copy.resolveSibling(copy.getFileName() + ".meta"));
+    byte[] bytes = Files.readAllBytes(copy);
+    bytes[100] ^= 1;
+    Files.write(copy, bytes);
+    cluster.startServer(away);
+    // Its bytes are checked, found wrong: the copy goes (no metadata is made for it) and
+    // the file gets its second copy back from the good one.
+    await().atMost(Duration.ofSeconds(30)).until(() -> !cluster.holders("both.bin").contains(away)
+        || Files.mismatch(copy, f) == -1L);
+    await().atMost(Duration.ofSeconds(30)).until(() -> cluster.holders("both.bin").size() == 2
+        && cluster.holders("both.bin").stream().allMatch(id -> sameBytes(id, "both.bin.v" + u.version(), f)));
+  }
+
+  private static boolean readable(Path meta) {
+    try {
+      new JsonObject(Files.readString(meta));
+      return true;
+    } catch (java.io.IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  @Test
   void aServerWhoseCopyIsBeingRemovedGetsNoNewCopyOfThatVersionUntilItIsGone() throws Exception {
     cluster = new InProcessCluster(dir, 3);
     long started = System.nanoTime();

@@ -52,5 +52,61 @@ class BlobStoreTest {
     Files.writeString(root.resolve("files/x.v1.meta"), "{not json");
     Files.writeString(root.resolve("files/x.v1"), "x");
     assertThat(store.inventory()).isEmpty();
+    assertThat(store.listCopies().unreadable()).containsExactly(new BlobStore.Unreadable("x", 1, 1));
+  }
+
+  @Test
+  void aListingNamesCopiesWithoutReadableMetadataByTheirPath() throws Exception {
+    BlobStore store = new BlobStore(root);
+    store.open();
+    ReplicaMeta good = new ReplicaMeta("a/good.txt", 3, 4, "abc", 1, 2);
+    Path tmp = store.tempFile("t-0");
+    Files.writeString(tmp, "good");
+    store.commit(tmp, good);
+    Files.createDirectories(root.resolve("files/a/b"));
+    Files.writeString(root.resolve("files/a/b/torn.txt.v7"), "torn!");
+    Files.writeString(root.resolve("files/a/b/torn.txt.v7.meta"), "{\"v\": 1, \"na");
+    Files.writeString(root.resolve("files/a/bare.v12"), "no meta");
+    Files.writeString(root.resolve("files/a/notes.txt"), "not a replica's name");
+    Files.writeString(root.resolve("files/a/gone.v2.meta"), "{not json, and no bytes beside it");
+    Files.createDirectories(root.resolve("files/a/dir.v5"));
+    BlobStore.Listing listing = store.listCopies();
+    assertThat(listing.copies()).containsExactly(good);
+    assertThat(listing.unreadable()).containsExactlyInAnyOrder(new BlobStore.Unreadable("a/b/torn.txt", 7, 5),
+        new BlobStore.Unreadable("a/bare", 12, 7));
+
+    // Its metadata made anew only while it is still unreadable and the bytes have the size given.
+    ReplicaMeta fixed = new ReplicaMeta("a/b/torn.txt", 7, 5, "def", 9, 1);
+    assertThat(store.repairMeta(null, new ReplicaMeta("a/b/torn.txt", 7, 6, "def", 9, 1))).isFalse();
+    assertThat(store.repairMeta(null, fixed)).isTrue();
+    assertThat(store.readMeta("a/b/torn.txt", 7)).isEqualTo(fixed);
+    assertThat(store.repairMeta(null, new ReplicaMeta("a/b/torn.txt", 7, 5, "0ff", 9, 1))).isFalse();
+    assertThat(store.repairMeta(null, new ReplicaMeta("a/bare", 12, 7, "123", 9, 1))).isTrue();
+    assertThat(store.listCopies().unreadable()).isEmpty();
+    assertThat(store.tempCount()).isZero();
+  }
+
+  @Test
+  void aCopyIsRemovedOnlyIfItIsStillTheOneNamed() throws Exception {
+    BlobStore store = new BlobStore(root);
+    store.open();
+    ReplicaMeta meta = new ReplicaMeta("r/x.bin", 4, 3, "abc", 100, 2);
+    Path tmp = store.tempFile("t-1");
+    Files.writeString(tmp, "xyz");
+    assertThat(store.place(tmp, withMeta(store, tmp, meta))).isFalse();
+    assertThat(store.remove("r/x.bin", 4, "abc", 99L)).isEqualTo(-1L);
+    assertThat(store.remove("r/x.bin", 4, "abd", 100L)).isEqualTo(-1L);
+    assertThat(store.inventory()).containsExactly(meta);
+    Path again = store.tempFile("t-2");
+    Files.writeString(again, "xyz");
+    assertThat(store.place(again, withMeta(store, again, meta))).isTrue();
+    assertThat(store.remove("r/x.bin", 4, "abc", 100L)).isEqualTo(3L);
+    assertThat(store.inventory()).isEmpty();
+    assertThat(store.remove("r/x.bin", 4, null, null)).isEqualTo(-1L);
+  }
+
+  private static ReplicaMeta withMeta(BlobStore store, Path tmp, ReplicaMeta meta) throws Exception {
+    store.writeMeta(tmp, meta);
+    return meta;
   }
 }
