@@ -77,7 +77,8 @@ final class ClientCommands {
         throw new BackupException(ErrorCode.USAGE, "--replicas must be at least 1, not " + r);
       }
       LocalFiles local = session.local();
-      List<LocalFiles.LocalFile> files = pick(local, paths);
+      java.util.Set<String> scopes = new java.util.HashSet<>();
+      List<LocalFiles.LocalFile> files = pick(local, paths, scopes);
       BackupClient client = session.client();
       client.resetCancel();
       // What this client knows of its files' checksums: an unchanged file is not read again.
@@ -85,6 +86,8 @@ final class ClientCommands {
       if (reread) {
         records.rereading();
       }
+      List<String> names = files.stream().map(LocalFiles.LocalFile::name).toList();
+      scopes.forEach(scope -> records.listed(scope, names));
       client.useLocalHashes(records);
       try {
         return backUp(client, files, r);
@@ -491,9 +494,10 @@ final class ClientCommands {
 
   /**
    * The files the user named: paths relative to the client root, or numbers and ranges
-   * ({@code 3}, {@code 2-5}) from the numbered list of {@code files}. Each file once.
+   * ({@code 3}, {@code 2-5}) from the numbered list of {@code files}. Each file once. The
+   * folders and files named by path go into {@code scopes} (see LocalHashes#listed).
    */
-  static List<LocalFiles.LocalFile> pick(LocalFiles local, List<String> args) {
+  static List<LocalFiles.LocalFile> pick(LocalFiles local, List<String> args, java.util.Set<String> scopes) {
     java.util.LinkedHashMap<String, LocalFiles.LocalFile> picked = new java.util.LinkedHashMap<>();
     List<LocalFiles.LocalFile> numbered = null;
     for (String a : args) {
@@ -512,6 +516,7 @@ final class ClientCommands {
         }
       } else {
         local.expand(a).forEach(f -> picked.putIfAbsent(f.name(), f));
+        scopes.add(local.nameOf(a));
       }
     }
     return new ArrayList<>(picked.values());
@@ -685,6 +690,7 @@ final class ClientCommands {
       int marked = 0;
       // A file left alone since it was last read is compared by its recorded checksum.
       dev.backup.client.LocalHashes records = session.localHashes();
+      records.listed("", all.stream().map(LocalFiles.LocalFile::name).toList());
       for (LocalFiles.LocalFile f : all) {
         String mark = " ";
         JsonObject l = latest.getJsonObject(f.name());

@@ -5,7 +5,6 @@ import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.FileTime;
@@ -54,6 +53,9 @@ public final class LocalHashes {
   private final Map<String, Entry> entries = new ConcurrentHashMap<>();
   /** Names looked up or recorded since loading: their entries are current. */
   private final java.util.Set<String> seen = ConcurrentHashMap.newKeySet();
+  /** The files this run listed, and the folders (or files) it listed them under ("" for the root). */
+  private final java.util.Set<String> listed = ConcurrentHashMap.newKeySet();
+  private final java.util.Set<String> scopes = ConcurrentHashMap.newKeySet();
   private volatile boolean dirty;
   private volatile boolean reread;
 
@@ -179,15 +181,40 @@ public final class LocalHashes {
   }
 
   /**
-   * Writes the records back if any changed (blocking). Records of files not looked at in
-   * this run are kept while the file still exists under the root.
+   * This run listed the files {@code names} by walking {@code scope} (a folder or a file,
+   * by its name under the root; "" for the root itself): the records of files under it
+   * that it did not list are of files gone, and are dropped when saved.
+   */
+  public void listed(String scope, java.util.Collection<String> names) {
+    scopes.add(scope);
+    listed.addAll(names);
+  }
+
+  /** Whether {@code name} is under a scope this run listed. */
+  private boolean inScope(String name) {
+    if (scopes.contains("") || scopes.contains(name)) {
+      return true;
+    }
+    for (int i = name.indexOf('/'); i > 0; i = name.indexOf('/', i + 1)) {
+      if (scopes.contains(name.substring(0, i))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Writes the records back if any changed (blocking). The records of files under what
+   * this run listed (see {@link #listed}) that it did not list are dropped; the others are
+   * kept, without a look at the disk: a run over a few files costs no {@code lstat} of every
+   * file ever recorded (the records of files gone elsewhere go when a run lists their folder).
    */
   public void save() {
     if (file == null) {
       return;
     }
     entries.keySet().removeIf(name -> {
-      if (seen.contains(name) || Files.exists(root.resolve(name), LinkOption.NOFOLLOW_LINKS)) {
+      if (seen.contains(name) || listed.contains(name) || !inScope(name)) {
         return false;
       }
       dirty = true;

@@ -6,6 +6,7 @@ import dev.backup.storage.BlobStore;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.nio.file.attribute.FileTime;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -108,9 +109,42 @@ class LocalHashesTest {
     Files.delete(gone);
     LocalHashes next = load();
     assertThat(next.size()).isEqualTo(2);
-    next.save(); // neither looked at in this run: kept while the file exists
+    // A run that listed the whole root (without looking either file up) found only keep.txt.
+    next.listed("", List.of("keep.txt"));
+    next.save();
     assertThat(load().size()).isEqualTo(1);
     assertThat(load().lookup("keep.txt", LocalHashes.stat(keep))).isEqualTo(BlobStore.sha256(keep));
+  }
+
+  @Test
+  void aRunDropsOnlyTheRecordsUnderWhatItListedAndLooksAtNoOtherFile() throws Exception {
+    Path a = file("a/one.txt", "one");
+    Path b = file("a/b/two.txt", "two");
+    Path c = file("ab/three.txt", "three");
+    Path d = file("d/four.txt", "four");
+    LocalHashes h = load();
+    recordSettled(h, "a/one.txt", a);
+    recordSettled(h, "a/b/two.txt", b);
+    recordSettled(h, "ab/three.txt", c);
+    recordSettled(h, "d/four.txt", d);
+    h.save();
+    Files.delete(b);
+    Files.delete(c);
+    // A backup of the folder a (its one file left) and of d/four.txt alone: two.txt, under
+    // a and not listed, is gone; three.txt, gone too but under no folder this run listed
+    // (ab is not under a), keeps its record: the run does not look at the disk for it.
+    LocalHashes next = load();
+    next.listed("a", List.of("a/one.txt", "d/four.txt"));
+    next.listed("d/four.txt", List.of("a/one.txt", "d/four.txt"));
+    next.save();
+    LocalHashes after = load();
+    assertThat(after.size()).isEqualTo(3);
+    assertThat(after.lookup("a/one.txt", LocalHashes.stat(a))).isEqualTo(BlobStore.sha256(a));
+    assertThat(after.lookup("d/four.txt", LocalHashes.stat(d))).isEqualTo(BlobStore.sha256(d));
+    // A later listing of the whole root drops the last record of a file gone.
+    after.listed("", List.of("a/one.txt", "d/four.txt"));
+    after.save();
+    assertThat(load().size()).isEqualTo(2);
   }
 
   @Test
