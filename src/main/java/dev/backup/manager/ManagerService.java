@@ -910,18 +910,35 @@ final class ManagerService {
     // Copies whose metadata is missing or unreadable there (named by their path): still
     // held, whatever their bytes are, until these are checked (see badCopy). Taken for lost,
     // the only copy of a file would drop out of the catalog while its bytes are right.
+    // One still without metadata at the next inventory (its bytes could not be read, say)
+    // is no longer counted, and healing makes another.
+    Set<String> unreadableBefore = unreadableOnce.remove(id);
+    Set<String> unreadableNow = new HashSet<>();
     for (Object o : msg.body().getJsonArray("unreadable", new JsonArray())) {
       JsonObject it = (JsonObject) o;
       String name = it.getString("name");
       long version = it.getLong("version");
-      held.add(key(name, version));
-      if (catalog.version(name, version) != null) {
-        log.warn("manager: server {}'s copy of {} v{} has no readable metadata; checking its bytes", id, name, version);
-        check.add(new JsonObject().put("name", name).put("version", version));
-      } else {
+      String k = key(name, version);
+      held.add(k);
+      Catalog.Version v = catalog.version(name, version);
+      if (v == null) {
         log.warn("manager: server {} holds a copy of {} v{} with no readable metadata, of a version the catalog "
             + "does not know; left as it is", id, name, version);
+        continue;
       }
+      log.warn("manager: server {}'s copy of {} v{} has no readable metadata; checking its bytes", id, name, version);
+      check.add(new JsonObject().put("name", name).put("version", version));
+      unreadableNow.add(k);
+      if (unreadableBefore != null && unreadableBefore.contains(k) && v.servers().contains(id)) {
+        log.warn("manager: server {}'s copy of {} v{} is still without readable metadata; no longer counted", id,
+            name, version);
+        catalog.removeHolder(name, version, id);
+        healPending = true;
+        changed = true;
+      }
+    }
+    if (!unreadableNow.isEmpty()) {
+      unreadableOnce.put(id, unreadableNow);
     }
     if (adopted > 0) {
       log.info("manager: adopted {} cop{} from server {} into the catalog", adopted, adopted == 1 ? "y" : "ies", id);
@@ -943,6 +960,9 @@ final class ManagerService {
     });
     heal();
   }
+
+  /** Copies a server's last inventory named without readable metadata, by server (see reconcile). */
+  private final Map<Integer, Set<String>> unreadableOnce = new HashMap<>();
 
   /** Copies a server's last inventory lacked, by server: lost if the next one lacks them too. */
   private final Map<Integer, Set<String>> missingOnce = new HashMap<>();

@@ -617,6 +617,9 @@ public final class ServerVerticle extends VerticleBase {
       if (ar.succeeded() && ar.result()) {
         log.warn("server {}: the metadata of {} v{} was {} (its bytes are right); rewritten", config.id(),
             m.name(), m.version(), was == null ? "missing or unreadable" : "damaged");
+        if (was == null) {
+          placed(fixed, false); // (counted among the copies held from now on)
+        }
       } else if (ar.failed()) {
         log.warn("server {}: cannot rewrite the metadata of {} v{}: {}", config.id(), m.name(), m.version(),
             ar.cause().toString());

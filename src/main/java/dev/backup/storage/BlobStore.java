@@ -140,11 +140,11 @@ public final class BlobStore {
     try {
       existed = Files.exists(target);
       for (int attempt = 1; ; attempt++) {
-        Files.createDirectories(target.getParent());
-        if (Files.isDirectory(target) || Files.isDirectory(metaTarget)) {
-          throw new BackupException(ErrorCode.EXISTS, "a folder is in the way of " + target);
-        }
         try {
+          Files.createDirectories(target.getParent());
+          if (Files.isDirectory(target) || Files.isDirectory(metaTarget)) {
+            throw new BackupException(ErrorCode.EXISTS, "a folder is in the way of " + target);
+          }
           move(metaTmp, metaTarget);
           break;
         } catch (NoSuchFileException e) {
@@ -221,16 +221,19 @@ public final class BlobStore {
     Path tmp = tempFile(java.util.UUID.randomUUID().toString());
     Path metaTmp = tmp.resolveSibling(tmp.getFileName() + META_SUFFIX);
     java.util.concurrent.locks.Lock lock = lockFor(meta.name(), meta.version());
-    lock.lock();
     try {
-      // (Looked at and replaced under the copy's lock: no removal or placing of it in between.)
-      if (was == null ? !unreadable(meta) : !readMeta(meta.name(), meta.version()).equals(was)) {
-        return false;
+      writeMeta(tmp, meta); // (written and forced before the lock is taken)
+      lock.lock();
+      try {
+        // (Looked at and replaced under the copy's lock: no removal or placing of it in between.)
+        if (was == null ? !unreadable(meta) : !readMeta(meta.name(), meta.version()).equals(was)) {
+          return false;
+        }
+        move(metaTmp, metaTarget);
+      } finally {
+        lock.unlock();
       }
-      writeMeta(tmp, meta);
-      move(metaTmp, metaTarget);
     } finally {
-      lock.unlock();
       deleteQuietly(tmp);
     }
     folders.sync(metaTarget.getParent());
@@ -317,34 +320,49 @@ public final class BlobStore {
     if (!Files.isDirectory(files)) {
       return new Listing(out, unreadable);
     }
-    try (Stream<Path> s = Files.walk(files)) {
-      for (Path p : (Iterable<Path>) s::iterator) {
+    Files.walkFileTree(files, new java.nio.file.SimpleFileVisitor<>() {
+      @Override
+      public java.nio.file.FileVisitResult visitFile(Path p, java.nio.file.attribute.BasicFileAttributes attrs) {
         String fileName = p.getFileName().toString();
+        if (!attrs.isRegularFile()) {
+          return java.nio.file.FileVisitResult.CONTINUE;
+        }
         if (!fileName.endsWith(META_SUFFIX)) {
           // A replica whose metadata is gone (a copy's metadata goes into place before it).
           if (!Files.exists(p.resolveSibling(fileName + META_SUFFIX), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             addUnreadable(p, unreadable);
           }
-          continue;
+          return java.nio.file.FileVisitResult.CONTINUE;
         }
-        if (!Files.isRegularFile(p)) {
-          continue;
-        }
+        Path replica = p.resolveSibling(fileName.substring(0, fileName.length() - META_SUFFIX.length()));
         try {
           ReplicaMeta m = ReplicaMeta.fromJson(readMetaFile(p));
-          if (Files.isRegularFile(replicaPath(m.name(), m.version()))) {
+          if (!replicaPath(m.name(), m.version()).equals(replica)) {
+            // It parses, but names another copy than the one beside it (a rotted name or version).
+            addUnreadable(replica, unreadable);
+          } else if (Files.isRegularFile(replica, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             out.add(m);
           }
-        } catch (NoSuchFileException e) {
-          // removed meanwhile
+        } catch (IOException e) {
+          // removed meanwhile, or unreadable now: the next listing looks again
         } catch (RuntimeException e) {
           // A torn or rotted metadata file: the copy beside it, if any, is named by its path.
-          addUnreadable(p.resolveSibling(fileName.substring(0, fileName.length() - META_SUFFIX.length())), unreadable);
+          addUnreadable(replica, unreadable);
         }
+        return java.nio.file.FileVisitResult.CONTINUE;
       }
-    }
+
+      @Override
+      public java.nio.file.FileVisitResult visitFileFailed(Path p, IOException e) throws IOException {
+        if (e instanceof NoSuchFileException) {
+          return java.nio.file.FileVisitResult.CONTINUE; // removed while the folders were listed
+        }
+        throw e;
+      }
+    });
     return new Listing(out, unreadable);
   }
+
 
   /** Adds the replica at {@code p} to {@code into} if it is one: a regular file named as a replica is. */
   private void addUnreadable(Path p, List<Unreadable> into) {
@@ -370,11 +388,16 @@ public final class BlobStore {
     if (!Files.isRegularFile(meta) || !Files.isRegularFile(replica)) {
       throw new BackupException(ErrorCode.NOT_FOUND, "no copy of " + name + " v" + version + " here");
     }
+    ReplicaMeta m;
     try {
-      return ReplicaMeta.fromJson(readMetaFile(meta));
+      m = ReplicaMeta.fromJson(readMetaFile(meta));
     } catch (RuntimeException e) {
+      m = null;
+    }
+    if (m == null || !name.equals(m.name()) || m.version() != version) {
       throw new BackupException(ErrorCode.INTEGRITY, "metadata of " + name + " v" + version + " is damaged");
     }
+    return m;
   }
 
   /**
@@ -462,7 +485,12 @@ public final class BlobStore {
     if (Files.size(meta) > MAX_META_BYTES) {
       throw new BackupException(ErrorCode.INTEGRITY, "not a replica's metadata: " + meta);
     }
-    return new JsonObject(Files.readString(meta));
+    try {
+      return new JsonObject(Files.readString(meta));
+    } catch (java.nio.charset.CharacterCodingException e) {
+      // Rotted bytes that are not even text: as damaged as torn JSON (not a failure to read).
+      throw new BackupException(ErrorCode.INTEGRITY, "not a replica's metadata: " + meta);
+    }
   }
 
   public long freeBytes() {

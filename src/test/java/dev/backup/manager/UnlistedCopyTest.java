@@ -92,6 +92,32 @@ class UnlistedCopyTest {
   }
 
   @Test
+  void aCopyWithoutReadableMetadataIsCheckedAndStaysCountedUntilTheNextInventoryStillHasItSo() {
+    ServerTable servers = new ServerTable(5_000);
+    long now = ServerTable.now();
+    for (int id = 1; id <= 3; id++) {
+      servers.onReport(HealLookTest.report(id), true, now);
+    }
+    ManagerService svc = service(servers);
+    JsonObject bare = new JsonObject().put("name", "a").put("version", 1L).put("size", 10L);
+    JsonObject unknown = new JsonObject().put("name", "b").put("version", 4L).put("size", 3L);
+    // Server 2 lists "a" v1 without readable metadata (and a copy of a version the catalog
+    // does not know): still counted (not lacking), and its bytes are to be checked.
+    for (int round = 1; round <= 3; round++) {
+      Reply msg = new Reply(new JsonObject().put("id", 2).put("token", "t" + round).put("items", new JsonArray())
+          .put("unreadable", new JsonArray().add(bare).add(unknown)));
+      svc.reconcile(msg);
+      assertThat(msg.failure).isNull();
+      assertThat(msg.reply.getJsonArray("check")).containsExactly(new JsonObject().put("name", "a").put("version", 1L));
+      assertThat(msg.reply.getJsonArray("remove")).isEmpty();
+      // The next inventory still lists it so (its check did not make its metadata again:
+      // its bytes could not be read, say): no longer counted, and healed elsewhere.
+      assertThat(svc.catalog.version("a", 1).servers()).isEqualTo(round == 1 ? List.of(1, 2) : List.of(1));
+    }
+    assertThat(svc.catalog.get("b")).isNull();
+  }
+
+  @Test
   void anUnlistedCopyIsSurplusWhenTheListedHoldersAreAlive() {
     ServerTable servers = new ServerTable(5_000);
     long now = ServerTable.now();

@@ -150,6 +150,8 @@ class ReconcileTest {
         || Files.mismatch(copy, f) == -1L);
     await().atMost(Duration.ofSeconds(30)).until(() -> cluster.holders("both.bin").size() == 2
         && cluster.holders("both.bin").stream().allMatch(id -> sameBytes(id, "both.bin.v" + u.version(), f)));
+    // The damaged bytes are gone from its server (or a heal put good ones there since).
+    await().atMost(Duration.ofSeconds(10)).until(() -> !Files.exists(copy) || Files.mismatch(copy, f) == -1L);
   }
 
   private static boolean readable(Path meta) {

@@ -70,10 +70,22 @@ class BlobStoreTest {
     Files.writeString(root.resolve("files/a/notes.txt"), "not a replica's name");
     Files.writeString(root.resolve("files/a/gone.v2.meta"), "{not json, and no bytes beside it");
     Files.createDirectories(root.resolve("files/a/dir.v5"));
+    // Rotted into bytes that are not text, and rotted into another version's name.
+    Files.writeString(root.resolve("files/a/bin.v1"), "bin");
+    Files.write(root.resolve("files/a/bin.v1.meta"), new byte[] {'{', (byte) 0xff, (byte) 0xfe, '}'});
+    Files.writeString(root.resolve("files/a/other.v2"), "other");
+    Files.writeString(root.resolve("files/a/other.v3"), "three");
+    Files.writeString(root.resolve("files/a/other.v2.meta"),
+        new ReplicaMeta("a/other", 3, 5, "abc", 1, 2).toJson().encode());
+    Files.writeString(root.resolve("files/a/other.v3.meta"),
+        new ReplicaMeta("a/other", 3, 5, "abc", 1, 2).toJson().encode());
     BlobStore.Listing listing = store.listCopies();
-    assertThat(listing.copies()).containsExactly(good);
+    assertThat(listing.copies()).containsExactlyInAnyOrder(good, new ReplicaMeta("a/other", 3, 5, "abc", 1, 2));
     assertThat(listing.unreadable()).containsExactlyInAnyOrder(new BlobStore.Unreadable("a/b/torn.txt", 7, 5),
-        new BlobStore.Unreadable("a/bare", 12, 7));
+        new BlobStore.Unreadable("a/bare", 12, 7), new BlobStore.Unreadable("a/bin", 1, 3),
+        new BlobStore.Unreadable("a/other", 2, 5));
+    assertThatThrownBy(() -> store.readMeta("a/other", 2)).hasMessageContaining("damaged");
+    assertThatThrownBy(() -> store.readMeta("a/bin", 1)).hasMessageContaining("damaged");
 
     // Its metadata made anew only while it is still unreadable and the bytes have the size given.
     ReplicaMeta fixed = new ReplicaMeta("a/b/torn.txt", 7, 5, "def", 9, 1);
@@ -82,6 +94,8 @@ class BlobStoreTest {
     assertThat(store.readMeta("a/b/torn.txt", 7)).isEqualTo(fixed);
     assertThat(store.repairMeta(null, new ReplicaMeta("a/b/torn.txt", 7, 5, "0ff", 9, 1))).isFalse();
     assertThat(store.repairMeta(null, new ReplicaMeta("a/bare", 12, 7, "123", 9, 1))).isTrue();
+    assertThat(store.repairMeta(null, new ReplicaMeta("a/bin", 1, 3, "456", 9, 1))).isTrue();
+    assertThat(store.repairMeta(null, new ReplicaMeta("a/other", 2, 5, "789", 9, 1))).isTrue();
     assertThat(store.listCopies().unreadable()).isEmpty();
     assertThat(store.tempCount()).isZero();
   }
