@@ -690,6 +690,11 @@ final class ManagerService {
    * comes back (reconciliation). Completes with the holders left for later.
    */
   private Future<Set<Integer>> deleteCopies(String name, long version, List<Integer> holders) {
+    return deleteCopies(name, version, holders, false);
+  }
+
+  /** As above; {@code aside}: each holder moves its copy aside for salvage instead of deleting it. */
+  private Future<Set<Integer>> deleteCopies(String name, long version, List<Integer> holders, boolean aside) {
     List<Future<Object>> all = new ArrayList<>();
     Set<Integer> deferred = new HashSet<>();
     for (int id : holders) {
@@ -699,8 +704,8 @@ final class ManagerService {
         deferred.add(id);
         continue;
       }
-      JsonObject items = new JsonObject().put("items", new JsonArray().add(new JsonObject().put("name", name)
-          .put("version", version)));
+      JsonObject item = new JsonObject().put("name", name).put("version", version);
+      JsonObject items = new JsonObject().put("items", new JsonArray().add(aside ? item.put("aside", true) : item));
       all.add(vertx.eventBus().request(Addresses.delete(id), items, SHORT).map(m -> (Object) m.body())
           .onComplete(x -> {
             removed(name, version, id);
@@ -1077,14 +1082,23 @@ final class ManagerService {
     if (v == null || !v.servers().contains(id)) {
       return new JsonObject();
     }
-    log.warn("manager: the copy of {} v{} on server {} is damaged; replacing it", name, version, id);
+    // The last copy is not deleted, damaged as it is: it is set aside on its server for a
+    // user to salvage what is left (as HDFS keeps a block's corrupt replicas when no good
+    // one is left).
+    boolean last = v.servers().size() == 1;
+    if (last) {
+      log.error("manager: the only copy of {} v{} (on server {}) is damaged; it is set aside there, under damaged/",
+          name, version, id);
+    } else {
+      log.warn("manager: the copy of {} v{} on server {} is damaged; replacing it", name, version, id);
+    }
     catalog.removeHolder(name, version, id);
     removing(name, version).add(id);
     // Removed once the catalog that no longer lists it is durable (else a restart could
     // bring back a holder whose copy is gone); if the save fails, reconciliation removes it.
     save.get().onComplete(x -> {
       if (x.succeeded()) {
-        deleteCopies(name, version, List.of(id));
+        deleteCopies(name, version, List.of(id), last);
       } else {
         removed(name, version, id);
       }

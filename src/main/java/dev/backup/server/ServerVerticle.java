@@ -226,7 +226,8 @@ public final class ServerVerticle extends VerticleBase {
   /**
    * Removes these copies ({@code name}, {@code version}); an item that also names the
    * copy's {@code sha256} and {@code created} (reconciliation's) removes it only if the copy
-   * here is still that one. Completes with how many were removed.
+   * here is still that one, and one marked {@code aside} (a damaged last copy) is moved
+   * aside for salvage rather than deleted. Completes with how many were removed.
    */
   private Future<Integer> removeCopies(JsonArray items) {
     List<ReplicaMeta> gone = new java.util.ArrayList<>();
@@ -236,8 +237,9 @@ public final class ServerVerticle extends VerticleBase {
         String name = it.getString("name");
         long version = it.getLong("version");
         boolean listed = it.containsKey("created");
-        long size = store.remove(name, version, listed ? it.getString("sha256", "") : null,
-            listed ? it.getLong("created") : null);
+        long size = it.getBoolean("aside", false) ? store.setAside(name, version)
+            : store.remove(name, version, listed ? it.getString("sha256", "") : null,
+                listed ? it.getLong("created") : null);
         if (size >= 0) {
           gone.add(new ReplicaMeta(name, version, size, "", 0, 0));
         } else if (listed) {

@@ -193,6 +193,36 @@ public final class BlobStore {
     }
   }
 
+  /** Where damaged copies that were a version's last are kept for salvage (outside the copies' folder). */
+  public static final String DAMAGED = "damaged";
+
+  /**
+   * Moves the copy of {@code name} v{@code version} (its bytes, then its metadata) out of
+   * the copies held, to {@code damaged/<name>.v<version>} under the root, replacing what an
+   * earlier one left there. Returns its size, or -1 if there was none.
+   */
+  public long setAside(String name, long version) throws IOException {
+    Path replica = replicaPath(name, version);
+    Path meta = metaPath(name, version);
+    Path aside = root.resolve(DAMAGED).resolve(files.relativize(replica));
+    java.util.concurrent.locks.Lock lock = lockFor(name, version);
+    lock.lock();
+    try {
+      if (!Files.isRegularFile(replica, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        return -1;
+      }
+      long size = Files.size(replica);
+      Files.createDirectories(aside.getParent());
+      move(replica, aside);
+      if (Files.exists(meta, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        move(meta, aside.resolveSibling(aside.getFileName() + META_SUFFIX));
+      }
+      return size;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /**
    * One lock per copy (by stripes): the changes to a copy that first look at what is there
    * (placing, removing only if still the same copy, rewriting metadata) run one at a time,

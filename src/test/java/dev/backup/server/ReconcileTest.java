@@ -154,6 +154,29 @@ class ReconcileTest {
     await().atMost(Duration.ofSeconds(10)).until(() -> !Files.exists(copy) || Files.mismatch(copy, f) == -1L);
   }
 
+  @Test
+  void theOnlyCopyOfAFileFoundDamagedIsSetAsideForSalvageNotDeleted() throws Exception {
+    cluster = new InProcessCluster(dir, 2);
+    Path f = TestSupport.randomFile(dir.resolve("client/one.bin"), 40_000, 37);
+    BackupClient.Uploaded u = cluster.client.upload(f.toString(), "one.bin", 1).await();
+    int on = cluster.holders("one.bin").get(0);
+    Path server = dir.resolve("server-" + on);
+    Path copy = server.resolve("files/one.bin.v" + u.version());
+    byte[] bytes = Files.readAllBytes(copy);
+    bytes[1234] ^= 0x40;
+    Files.write(copy, bytes);
+    JsonObject verify = cluster.client.request(new JsonObject().put("op", "verify")
+        .put("paths", new JsonArray().add("one.bin"))).await();
+    assertThat(verify.getInteger("problemCount")).isEqualTo(1);
+    // No longer counted (no good copy is left), but what is left of it is kept aside on its
+    // server, metadata and all, for a user to salvage; not deleted.
+    Path aside = server.resolve("damaged/one.bin.v" + u.version());
+    await().atMost(Duration.ofSeconds(10)).until(() -> Files.exists(aside) && !Files.exists(copy));
+    assertThat(Files.readAllBytes(aside)).isEqualTo(bytes);
+    assertThat(Files.readString(aside.resolveSibling(aside.getFileName() + ".meta"))).contains(u.sha256());
+    assertThat(cluster.holders("one.bin")).isEmpty();
+  }
+
   private static boolean readable(Path meta) {
     try {
       new JsonObject(Files.readString(meta));
