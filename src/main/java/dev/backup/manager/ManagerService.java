@@ -852,21 +852,23 @@ final class ManagerService {
       msg.fail(ErrorCode.NOT_ENOUGH_SERVERS.code(), "server " + id + " is not alive for this manager yet");
       return;
     }
+    // An inventory comes in pages (a message from a server before pages is one, the last):
+    // each page's copies are judged as it comes, the copies lacking only after the last.
+    String token = msg.body().getString("token");
+    int page = msg.body().getInteger("page", 0);
+    boolean lastPage = msg.body().getBoolean("last", true);
+    Inventory inv = page == 0 ? new Inventory(token) : inventories.get(id);
+    if (inv == null || inv.nextPage != page || !java.util.Objects.equals(inv.token, token)) {
+      inventories.remove(id);
+      msg.fail(ErrorCode.PROTOCOL.code(), "page " + page + " of server " + id + "'s inventory comes out of turn");
+      return;
+    }
+    inventories.remove(id);
     JsonArray remove = new JsonArray();
     JsonArray check = new JsonArray();
     int adopted = 0;
     boolean changed = false;
-    // (What it lists, if asked for after they were sent, is what its unconfirmed removals
-    // left: named again below if unwanted.)
-    long order = servers.order(msg.body().getString("token"));
-    Map<String, Long> pendingRemovals = unconfirmed.get(id);
-    if (pendingRemovals != null) {
-      pendingRemovals.values().removeIf(asked -> asked <= order);
-      if (pendingRemovals.isEmpty()) {
-        unconfirmed.remove(id);
-      }
-    }
-    Set<String> held = new HashSet<>();
+    Set<String> held = inv.held;
     for (Object o : msg.body().getJsonArray("items", new JsonArray())) {
       JsonObject it = (JsonObject) o;
       String name = it.getString("name");
@@ -917,9 +919,10 @@ final class ManagerService {
     // the only copy of a file would drop out of the catalog while its bytes are right.
     // One still without metadata at the next inventory (its bytes could not be read, say)
     // is no longer counted, and healing makes another.
-    Set<String> unreadableBefore = unreadableOnce.remove(id);
+    // (They come with the last page.)
+    Set<String> unreadableBefore = lastPage ? unreadableOnce.remove(id) : null;
     Set<String> unreadableNow = new HashSet<>();
-    for (Object o : msg.body().getJsonArray("unreadable", new JsonArray())) {
+    for (Object o : lastPage ? msg.body().getJsonArray("unreadable", new JsonArray()) : new JsonArray()) {
       JsonObject it = (JsonObject) o;
       String name = it.getString("name");
       long version = it.getLong("version");
@@ -948,8 +951,23 @@ final class ManagerService {
     if (adopted > 0) {
       log.info("manager: adopted {} cop{} from server {} into the catalog", adopted, adopted == 1 ? "y" : "ies", id);
     }
-    if (lostCopies(id, held) > 0) {
-      changed = true;
+    if (!lastPage) {
+      inv.nextPage = page + 1;
+      inventories.put(id, inv);
+    } else {
+      // (What it lists, if asked for after they were sent, is what its unconfirmed removals
+      // left: named again above if unwanted.)
+      long order = servers.order(token);
+      Map<String, Long> pendingRemovals = unconfirmed.get(id);
+      if (pendingRemovals != null) {
+        pendingRemovals.values().removeIf(asked -> asked <= order);
+        if (pendingRemovals.isEmpty()) {
+          unconfirmed.remove(id);
+        }
+      }
+      if (lostCopies(id, held) > 0) {
+        changed = true;
+      }
     }
     if (!remove.isEmpty()) {
       log.info("manager: server {} holds {} cop{} the catalog does not want; removing", id, remove.size(),
@@ -965,6 +983,20 @@ final class ManagerService {
     });
     heal();
   }
+
+  /** An inventory whose pages are coming in: its token, the page expected next, the copies listed so far. */
+  private static final class Inventory {
+    final String token;
+    final Set<String> held = new HashSet<>();
+    int nextPage;
+
+    Inventory(String token) {
+      this.token = token;
+    }
+  }
+
+  /** Inventories under way, by server. */
+  private final Map<Integer, Inventory> inventories = new HashMap<>();
 
   /** Copies a server's last inventory named without readable metadata, by server (see reconcile). */
   private final Map<Integer, Set<String>> unreadableOnce = new HashMap<>();

@@ -307,16 +307,7 @@ public final class ServerVerticle extends VerticleBase {
         .compose(items -> {
           placedWhileListing = null;
           placedMeanwhile.forEach(m -> items.add(item(m)));
-          return vertx.eventBus().<JsonObject>request(Addresses.INVENTORY,
-              new JsonObject().put("id", config.id()).put("token", token).put("items", items)
-                  .put("unreadable", unreadable),
-              new DeliveryOptions().setSendTimeout(INVENTORY_TIMEOUT_MS));
-        })
-        .compose(reply -> {
-          JsonArray remove = reply.body().getJsonArray("remove", new JsonArray());
-          JsonArray check = reply.body().getJsonArray("check", new JsonArray());
-          return (remove.isEmpty() ? Future.succeededFuture(0) : removeCopies(remove))
-              .compose(n -> check.isEmpty() ? Future.succeededFuture() : checkCopies(check));
+          return sendInventory(token, items, unreadable, 0);
         })
         .onComplete(ar -> {
           reconciling = false;
@@ -334,6 +325,34 @@ public final class ServerVerticle extends VerticleBase {
                 ar.cause().getMessage(), wait / 1000);
           }
         });
+  }
+
+  /** Copies per inventory message: a server may hold millions (some 200 bytes each in a message). */
+  static int inventoryPage = 5_000;
+
+  /**
+   * Sends the inventory from page {@code page} on, one page at a time: each page's answer
+   * (copies to remove, copies to check) is applied before the next page goes. The copies
+   * without readable metadata go with the last page.
+   */
+  private Future<Void> sendInventory(String token, JsonArray items, JsonArray unreadable, int page) {
+    int from = page * inventoryPage;
+    int to = Math.min(items.size(), from + inventoryPage);
+    boolean last = to >= items.size();
+    JsonObject body = new JsonObject().put("id", config.id()).put("token", token).put("page", page).put("last", last)
+        .put("items", new JsonArray(new ArrayList<>(items.getList().subList(from, to))));
+    if (last) {
+      body.put("unreadable", unreadable);
+    }
+    return vertx.eventBus().<JsonObject>request(Addresses.INVENTORY, body,
+            new DeliveryOptions().setSendTimeout(INVENTORY_TIMEOUT_MS))
+        .compose(reply -> {
+          JsonArray remove = reply.body().getJsonArray("remove", new JsonArray());
+          JsonArray check = reply.body().getJsonArray("check", new JsonArray());
+          return (remove.isEmpty() ? Future.succeededFuture(0) : removeCopies(remove))
+              .compose(n -> check.isEmpty() ? Future.<Void>succeededFuture() : checkCopies(check));
+        })
+        .compose(x -> last ? Future.<Void>succeededFuture() : sendInventory(token, items, unreadable, page + 1));
   }
 
   private static JsonObject item(ReplicaMeta m) {

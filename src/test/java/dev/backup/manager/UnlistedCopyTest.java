@@ -41,10 +41,25 @@ class UnlistedCopyTest {
     return svc;
   }
 
+  /** Servers 1 to 3, alive. */
+  private static ServerTable threeAlive() {
+    ServerTable servers = new ServerTable(5_000);
+    long now = ServerTable.now();
+    for (int id = 1; id <= 3; id++) {
+      servers.onReport(HealLookTest.report(id), true, now);
+    }
+    return servers;
+  }
+
+  /** A server's copy of "a" v1, as an inventory lists it. */
+  private static JsonObject copyOfA() {
+    return new JsonObject().put("name", "a").put("version", 1L).put("size", 10L).put("sha256", "5a")
+        .put("created", 1L).put("replicas", 2);
+  }
+
   /** Server 3 sends an inventory holding a copy of "a" v1 the catalog does not list; the reply. */
   private static JsonObject unlistedCopyOnServer3(ManagerService svc) {
-    JsonObject copy = new JsonObject().put("name", "a").put("version", 1L).put("size", 10L).put("sha256", "5a")
-        .put("created", 1L).put("replicas", 2);
+    JsonObject copy = copyOfA();
     Reply msg = new Reply(new JsonObject().put("id", 3).put("items", new JsonArray().add(copy)));
     svc.reconcile(msg);
     assertThat(msg.failure).isNull();
@@ -56,8 +71,7 @@ class UnlistedCopyTest {
   private static void inventoryOfServer2(ManagerService svc, boolean withA, String token) {
     JsonArray items = new JsonArray();
     if (withA) {
-      items.add(new JsonObject().put("name", "a").put("version", 1L).put("size", 10L).put("sha256", "5a")
-          .put("created", 1L).put("replicas", 2));
+      items.add(copyOfA());
     }
     Reply msg = new Reply(new JsonObject().put("id", 2).put("token", token).put("items", items));
     svc.reconcile(msg);
@@ -66,11 +80,7 @@ class UnlistedCopyTest {
 
   @Test
   void aListedCopyLackingFromTwoInventoriesInARowIsNoLongerCounted() {
-    ServerTable servers = new ServerTable(5_000);
-    long now = ServerTable.now();
-    for (int id = 1; id <= 3; id++) {
-      servers.onReport(HealLookTest.report(id), true, now);
-    }
+    ServerTable servers = threeAlive();
     ManagerService svc = service(servers);
     String asked = servers.inventoryWanted(2);
     // Lacking once: it may have been put in place after the listing passed its folder
@@ -92,12 +102,41 @@ class UnlistedCopyTest {
   }
 
   @Test
+  void anInventoryInPagesCountsACopyLackingOnlyOnceItsLastPageIsIn() {
+    ServerTable servers = threeAlive();
+    ManagerService svc = service(servers);
+    String asked = servers.inventoryWanted(2);
+    JsonObject a = copyOfA();
+    // The first page does not have "a" v1; it is not lacking for that (not asked again).
+    Reply first = page(svc, asked, 0, false, new JsonArray());
+    assertThat(first.failure).isNull();
+    assertThat(servers.inventoryWanted(2)).isEqualTo(asked);
+    // A page out of turn (another token, a page skipped) is refused, and the inventory must begin again.
+    assertThat(page(svc, "other", 1, true, new JsonArray()).failure).contains("out of turn");
+    assertThat(page(svc, asked, 1, true, new JsonArray().add(a)).failure).contains("out of turn");
+    assertThat(page(svc, asked, 0, false, new JsonArray()).failure).isNull();
+    assertThat(page(svc, asked, 2, true, new JsonArray().add(a)).failure).contains("out of turn");
+    assertThat(page(svc, asked, 0, false, new JsonArray()).failure).isNull();
+    // The last page has it: nothing lacking, nothing asked again.
+    assertThat(page(svc, asked, 1, true, new JsonArray().add(a)).failure).isNull();
+    assertThat(servers.inventoryWanted(2)).isEqualTo(asked);
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2);
+    // Lacking from a whole inventory (its pages all in): asked again at once, as before.
+    assertThat(page(svc, asked, 0, false, new JsonArray()).failure).isNull();
+    assertThat(page(svc, asked, 1, true, new JsonArray()).failure).isNull();
+    assertThat(servers.inventoryWanted(2)).isNotEqualTo(asked);
+  }
+
+  private static Reply page(ManagerService svc, String token, int page, boolean last, JsonArray items) {
+    Reply msg = new Reply(new JsonObject().put("id", 2).put("token", token).put("page", page).put("last", last)
+        .put("items", items));
+    svc.reconcile(msg);
+    return msg;
+  }
+
+  @Test
   void aCopyWithoutReadableMetadataIsCheckedAndStaysCountedUntilTheNextInventoryStillHasItSo() {
-    ServerTable servers = new ServerTable(5_000);
-    long now = ServerTable.now();
-    for (int id = 1; id <= 3; id++) {
-      servers.onReport(HealLookTest.report(id), true, now);
-    }
+    ServerTable servers = threeAlive();
     ManagerService svc = service(servers);
     JsonObject bare = new JsonObject().put("name", "a").put("version", 1L).put("size", 10L);
     JsonObject unknown = new JsonObject().put("name", "b").put("version", 4L).put("size", 3L);

@@ -54,6 +54,36 @@ class ReconcileTest {
         && cluster.holders("lost.bin").stream().allMatch(id -> sameBytes(id, "lost.bin.v" + u.version(), f)));
   }
 
+  @Test
+  void anInventoryInPagesFindsTheOneCopyLostAndKeepsTheOthersCounted() throws Exception {
+    ServerVerticle.inventoryPage = 2;
+    try {
+      cluster = new InProcessCluster(dir, 2);
+      List<Path> files = new ArrayList<>();
+      List<BackupClient.Uploaded> ups = new ArrayList<>();
+      for (int i = 0; i < 7; i++) {
+        files.add(TestSupport.randomFile(dir.resolve("client/p" + i + ".bin"), 5_000 + i, 40 + i));
+        ups.add(cluster.client.upload(files.get(i).toString(), "p" + i + ".bin", 2).await());
+      }
+      // Server 2 comes back without the copy of p3 (and a copy of p5 without metadata):
+      // its inventory goes in four pages.
+      cluster.killServer(2);
+      Path lost = dir.resolve("server-2/files/p3.bin.v" + ups.get(3).version());
+      Files.delete(lost);
+      Files.delete(lost.resolveSibling(lost.getFileName() + ".meta"));
+      Path bare = dir.resolve("server-2/files/p5.bin.v" + ups.get(5).version() + ".meta");
+      Files.delete(bare);
+      cluster.startServer(2);
+      await().atMost(Duration.ofSeconds(30)).until(() -> cluster.holders("p3.bin").size() == 2
+          && sameBytes(2, "p3.bin.v" + ups.get(3).version(), files.get(3)) && Files.exists(bare));
+      for (int i = 0; i < 7; i++) {
+        assertThat(cluster.holders("p" + i + ".bin")).as("p" + i).containsExactlyInAnyOrder(1, 2);
+      }
+    } finally {
+      ServerVerticle.inventoryPage = 5_000;
+    }
+  }
+
   private boolean sameBytes(int server, String copy, Path f) {
     try {
       return Files.mismatch(dir.resolve("server-" + server).resolve("files").resolve(copy), f) == -1L;
