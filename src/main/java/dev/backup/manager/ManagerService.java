@@ -895,6 +895,10 @@ final class ManagerService {
         log.warn("manager: the metadata of server {}'s copy of {} v{} disagrees with the catalog; checking its bytes",
             id, name, version);
         check.add(it);
+      } else if (!v.servers().contains(id) && damaged.contains(copyKey(id, name, version))) {
+        // Found damaged (its removal not done: its server was away, say): its metadata may
+        // be right, its bytes are not. Checked again, and removed by the check's report.
+        check.add(it);
       } else if (!v.servers().contains(id)) {
         // A copy the catalog does not list (its report was lost, or a heal's): surplus only
         // if enough holders are alive now. Holders merely suspected, or not heard of yet
@@ -918,7 +922,7 @@ final class ManagerService {
     // held, whatever their bytes are, until these are checked (see badCopy). Taken for lost,
     // the only copy of a file would drop out of the catalog while its bytes are right.
     // One still without metadata at the next inventory (its bytes could not be read, say)
-    // is no longer counted, and healing makes another.
+    // is no longer counted, and healing makes another from a live copy.
     // (They come with the last page.)
     Set<String> unreadableBefore = lastPage ? unreadableOnce.remove(id) : null;
     Set<String> unreadableNow = new HashSet<>();
@@ -927,6 +931,9 @@ final class ManagerService {
       String name = it.getString("name");
       long version = it.getLong("version");
       String k = key(name, version);
+      if (held.contains(k)) {
+        continue; // listed with its metadata too: made again meanwhile (placed while listed)
+      }
       held.add(k);
       Catalog.Version v = catalog.version(name, version);
       if (v == null) {
@@ -937,7 +944,9 @@ final class ManagerService {
       log.warn("manager: server {}'s copy of {} v{} has no readable metadata; checking its bytes", id, name, version);
       check.add(new JsonObject().put("name", name).put("version", version));
       unreadableNow.add(k);
-      if (unreadableBefore != null && unreadableBefore.contains(k) && v.servers().contains(id)) {
+      // (Never the last live holder: no other copy to heal from, nothing gained.)
+      if (unreadableBefore != null && unreadableBefore.contains(k) && v.servers().contains(id)
+          && aliveOthers(v, id) > 0) {
         log.warn("manager: server {}'s copy of {} v{} is still without readable metadata; no longer counted", id,
             name, version);
         catalog.removeHolder(name, version, id);
@@ -1108,35 +1117,57 @@ final class ManagerService {
     if (v != null && v.sha256().equals(sha256)) {
       log.warn("manager: the metadata of the copy of {} v{} on server {} is damaged, its bytes are right; "
           + "it is rewritten", name, version, id);
+      damaged.remove(copyKey(id, name, version)); // (a good copy there now: listed again)
       return new JsonObject().put("repair", sha256).put("size", v.size()).put("created", v.created())
           .put("replicas", catalog.get(name).replicas());
     }
-    if (v == null || !v.servers().contains(id)) {
+    if (v == null || sha256 == null && !v.servers().contains(id)) {
       return new JsonObject();
     }
-    // The last copy is not deleted, damaged as it is: it is set aside on its server for a
-    // user to salvage what is left (as HDFS keeps a block's corrupt replicas when no good
-    // one is left).
-    boolean last = v.servers().size() == 1;
-    if (last) {
-      log.error("manager: the only copy of {} v{} (on server {}) is damaged; it is set aside there, under damaged/",
-          name, version, id);
-    } else {
-      log.warn("manager: the copy of {} v{} on server {} is damaged; replacing it", name, version, id);
+    damaged.add(copyKey(id, name, version));
+    if (!v.servers().contains(id)) {
+      // A damaged copy nobody counts (found so again after its removal did not happen): removed.
+      removing(name, version).add(id);
+      setAsideOrDelete(name, version, id);
+      return new JsonObject();
     }
+    log.warn("manager: the copy of {} v{} on server {} is damaged; replacing it", name, version, id);
     catalog.removeHolder(name, version, id);
     removing(name, version).add(id);
     // Removed once the catalog that no longer lists it is durable (else a restart could
     // bring back a holder whose copy is gone); if the save fails, reconciliation removes it.
     save.get().onComplete(x -> {
       if (x.succeeded()) {
-        deleteCopies(name, version, List.of(id), last);
+        setAsideOrDelete(name, version, id);
       } else {
         removed(name, version, id);
       }
       heal();
     });
     return new JsonObject();
+  }
+
+  /**
+   * Removes server {@code id}'s damaged copy of {@code name} v{@code version}; but with no
+   * other live holder of that version (looked at now), it is set aside on its server for a
+   * user to salvage what is left (as HDFS keeps a block's corrupt replicas while no good
+   * one is left): it may be all there is of the file.
+   */
+  private void setAsideOrDelete(String name, long version, int id) {
+    Catalog.Version v = catalog.version(name, version);
+    boolean aside = v == null || aliveOthers(v, id) == 0;
+    if (aside) {
+      log.error("manager: the copy of {} v{} on server {} is damaged and no other is alive; it is set aside there, "
+          + "under damaged/", name, version, id);
+    }
+    deleteCopies(name, version, List.of(id), aside);
+  }
+
+  /** Copies found damaged ({@link #copyKey}): never listed again on their server's word. */
+  private final Set<String> damaged = new HashSet<>();
+
+  private static String copyKey(int id, String name, long version) {
+    return id + "\u0000" + key(name, version);
   }
 
   // ---- healing ----

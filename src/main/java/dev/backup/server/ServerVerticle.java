@@ -571,14 +571,12 @@ public final class ServerVerticle extends VerticleBase {
    * the catalog, only the metadata is damaged, and it is rewritten; else the manager drops
    * the copy (and heals the file).
    */
-  private void reportDamaged(Judged m, String actual) {
-    vertx.eventBus().<JsonObject>request(Addresses.BAD_COPY, new JsonObject().put("id", config.id())
+  private Future<Void> reportDamaged(Judged m, String actual) {
+    return vertx.eventBus().<JsonObject>request(Addresses.BAD_COPY, new JsonObject().put("id", config.id())
             .put("name", m.name()).put("version", m.version()).put("sha256", actual))
-        .onSuccess(reply -> {
-          if (actual.equals(reply.body().getString("repair"))) {
-            repairMeta(m, actual, reply.body());
-          }
-        });
+        .compose(reply -> actual.equals(reply.body().getString("repair"))
+            ? repairMeta(m, actual, reply.body()) : Future.<Void>succeededFuture())
+        .recover(t -> Future.succeededFuture()); // (logged where it failed; scrub and the next inventory find it again)
   }
 
   /**
@@ -615,11 +613,14 @@ public final class ServerVerticle extends VerticleBase {
         }
       }
       return null;
-    }, false).map(x -> {
+    }, false).compose(x -> {
+      // Done when the manager has answered each and the metadata it vouched for is rewritten,
+      // so that the next inventory finds it so.
+      List<Future<Void>> reports = new ArrayList<>();
       for (int i = 0; i < metas.size(); i++) {
-        reportDamaged(metas.get(i), actual.get(i));
+        reports.add(reportDamaged(metas.get(i), actual.get(i)));
       }
-      return null;
+      return Future.join(reports).mapEmpty();
     });
   }
 
@@ -628,13 +629,13 @@ public final class ServerVerticle extends VerticleBase {
    * its word, with the version's size, time and copies wanted from the catalog, which make
    * the metadata anew when none was readable here).
    */
-  private void repairMeta(Judged m, String sha256, JsonObject answer) {
+  private Future<Void> repairMeta(Judged m, String sha256, JsonObject answer) {
     ReplicaMeta was = m.meta();
     ReplicaMeta fixed = was != null
         ? new ReplicaMeta(was.name(), was.version(), was.size(), sha256, was.createdMillis(), was.replicasWanted())
         : new ReplicaMeta(m.name(), m.version(), answer.getLong("size", -1L), sha256,
             answer.getLong("created", System.currentTimeMillis()), answer.getInteger("replicas", 0));
-    vertx.executeBlocking(() -> store.repairMeta(was, fixed), false).onComplete(ar -> {
+    return vertx.executeBlocking(() -> store.repairMeta(was, fixed), false).onComplete(ar -> {
       if (ar.succeeded() && ar.result()) {
         log.warn("server {}: the metadata of {} v{} was {} (its bytes are right); rewritten", config.id(),
             m.name(), m.version(), was == null ? "missing or unreadable" : "damaged");
@@ -645,7 +646,7 @@ public final class ServerVerticle extends VerticleBase {
         log.warn("server {}: cannot rewrite the metadata of {} v{}: {}", config.id(), m.name(), m.version(),
             ar.cause().toString());
       }
-    });
+    }).mapEmpty();
   }
 
   Future<ReplicaMeta> readMeta(String name, long version) {

@@ -281,6 +281,8 @@ public final class BlobStore {
       return false;
     } catch (BackupException e) {
       return e.code() == ErrorCode.INTEGRITY || e.code() == ErrorCode.NOT_FOUND;
+    } catch (IOException e) {
+      return true; // the disk cannot read it: written anew beside it and moved over it
     }
   }
 
@@ -373,10 +375,11 @@ public final class BlobStore {
           } else if (Files.isRegularFile(replica, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             out.add(m);
           }
-        } catch (IOException e) {
-          // removed meanwhile, or unreadable now: the next listing looks again
-        } catch (RuntimeException e) {
-          // A torn or rotted metadata file: the copy beside it, if any, is named by its path.
+        } catch (NoSuchFileException e) {
+          // removed meanwhile
+        } catch (IOException | RuntimeException e) {
+          // A torn or rotted metadata file, or one the disk cannot read: the copy beside it,
+          // if any, is named by its path (skipped, it would count as lost).
           addUnreadable(replica, unreadable);
         }
         return java.nio.file.FileVisitResult.CONTINUE;

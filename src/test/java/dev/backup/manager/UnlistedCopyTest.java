@@ -154,6 +154,42 @@ class UnlistedCopyTest {
       assertThat(svc.catalog.version("a", 1).servers()).isEqualTo(round == 1 ? List.of(1, 2) : List.of(1));
     }
     assertThat(svc.catalog.get("b")).isNull();
+    // Never the last live holder, however long: there is nothing to heal from.
+    for (int round = 1; round <= 3; round++) {
+      Reply msg = new Reply(new JsonObject().put("id", 1).put("token", "u" + round).put("items", new JsonArray())
+          .put("unreadable", new JsonArray().add(bare)));
+      svc.reconcile(msg);
+      assertThat(msg.reply.getJsonArray("check")).hasSize(1);
+      assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1);
+    }
+    // Listed with readable metadata in the same inventory (made again while it was listed):
+    // nothing to check.
+    Reply both = new Reply(new JsonObject().put("id", 1).put("token", "w").put("items", new JsonArray().add(copyOfA()))
+        .put("unreadable", new JsonArray().add(bare)));
+    svc.reconcile(both);
+    assertThat(both.reply.getJsonArray("check")).isEmpty();
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1);
+  }
+
+  @Test
+  void aCopyFoundDamagedIsNotListedAgainOnItsServersWordUntilItsBytesAreFoundRight() {
+    ServerTable servers = threeAlive();
+    ManagerService svc = service(servers);
+    // Server 2's bytes of "a" v1 are damaged (its metadata right): no longer counted.
+    svc.badCopy(2, "a", 1, "0bad");
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1);
+    // Its removal did not happen (it was away); back, it lists the copy, whose metadata
+    // agrees with the catalog: checked again, not taken back as a holder.
+    Reply msg = new Reply(new JsonObject().put("id", 2).put("token", "t").put("items", new JsonArray().add(copyOfA())));
+    svc.reconcile(msg);
+    assertThat(msg.reply.getJsonArray("check")).containsExactly(copyOfA());
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1);
+    // A good copy there later (its bytes found right): listed again.
+    assertThat(svc.badCopy(2, "a", 1, "5a").getString("repair")).isEqualTo("5a");
+    Reply again = new Reply(new JsonObject().put("id", 2).put("token", "t2").put("items", new JsonArray().add(copyOfA())));
+    svc.reconcile(again);
+    assertThat(again.reply.getJsonArray("check")).isEmpty();
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2);
   }
 
   @Test
