@@ -709,6 +709,9 @@ final class ManagerService {
       all.add(vertx.eventBus().request(Addresses.delete(id), items, SHORT).map(m -> (Object) m.body())
           .onComplete(x -> {
             removed(name, version, id);
+            if (x.succeeded()) {
+              damagedGone(id, name, version);
+            }
             if (x.failed()) {
               // Reconciliation removes it: the server is asked for its inventory again. The
               // removal may still come, late: no new copy of this version goes there before
@@ -759,6 +762,7 @@ final class ManagerService {
     if (leaving != null) {
       out.addAll(leaving);
     }
+    out.addAll(damaged.getOrDefault(k, Set.of()));
     unconfirmed.forEach((id, keys) -> {
       if (keys.containsKey(k)) {
         out.add(id);
@@ -895,7 +899,7 @@ final class ManagerService {
         log.warn("manager: the metadata of server {}'s copy of {} v{} disagrees with the catalog; checking its bytes",
             id, name, version);
         check.add(it);
-      } else if (!v.servers().contains(id) && damaged.contains(copyKey(id, name, version))) {
+      } else if (!v.servers().contains(id) && damaged.getOrDefault(key(name, version), Set.of()).contains(id)) {
         // Found damaged (its removal not done: its server was away, say): its metadata may
         // be right, its bytes are not. Checked again, and removed by the check's report.
         check.add(it);
@@ -1117,14 +1121,20 @@ final class ManagerService {
     if (v != null && v.sha256().equals(sha256)) {
       log.warn("manager: the metadata of the copy of {} v{} on server {} is damaged, its bytes are right; "
           + "it is rewritten", name, version, id);
-      damaged.remove(copyKey(id, name, version)); // (a good copy there now: listed again)
+      if (damagedGone(id, name, version) && !v.servers().contains(id)) {
+        servers.wantInventory(id); // (a good copy there now: listed again at its next inventory, asked for now)
+      }
       return new JsonObject().put("repair", sha256).put("size", v.size()).put("created", v.created())
           .put("replicas", catalog.get(name).replicas());
     }
-    if (v == null || sha256 == null && !v.servers().contains(id)) {
+    if (v == null) {
+      damaged.remove(key(name, version)); // (deleted: nothing left to guard)
       return new JsonObject();
     }
-    damaged.add(copyKey(id, name, version));
+    if (sha256 == null && !v.servers().contains(id)) {
+      return new JsonObject();
+    }
+    damaged.computeIfAbsent(key(name, version), k -> new HashSet<>()).add(id);
     if (!v.servers().contains(id)) {
       // A damaged copy nobody counts (found so again after its removal did not happen): removed.
       removing(name, version).add(id);
@@ -1155,7 +1165,7 @@ final class ManagerService {
    */
   private void setAsideOrDelete(String name, long version, int id) {
     Catalog.Version v = catalog.version(name, version);
-    boolean aside = v == null || aliveOthers(v, id) == 0;
+    boolean aside = v != null && aliveOthers(v, id) == 0; // (a version deleted meanwhile: nobody needs it)
     if (aside) {
       log.error("manager: the copy of {} v{} on server {} is damaged and no other is alive; it is set aside there, "
           + "under damaged/", name, version, id);
@@ -1163,11 +1173,22 @@ final class ManagerService {
     deleteCopies(name, version, List.of(id), aside);
   }
 
-  /** Copies found damaged ({@link #copyKey}): never listed again on their server's word. */
-  private final Set<String> damaged = new HashSet<>();
+  /**
+   * Copies found damaged and not yet removed, by version: never listed again on their
+   * server's word, and their server is no target for a new copy of that version meanwhile
+   * (the removal names only the version). Kept in memory only: after a restart, scrub
+   * finds such a copy again.
+   */
+  private final Map<String, Set<Integer>> damaged = new HashMap<>();
 
-  private static String copyKey(int id, String name, long version) {
-    return id + "\u0000" + key(name, version);
+  /** Server {@code id}'s damaged copy of {@code name} v{@code version} is gone (or found right); whether it was known. */
+  private boolean damagedGone(int id, String name, long version) {
+    Set<Integer> ids = damaged.get(key(name, version));
+    boolean was = ids != null && ids.remove(id);
+    if (ids != null && ids.isEmpty()) {
+      damaged.remove(key(name, version));
+    }
+    return was;
   }
 
   // ---- healing ----

@@ -600,6 +600,8 @@ public final class ServerVerticle extends VerticleBase {
               throw e;
             }
             m = new Judged(name, version, -1, null); // its metadata missing or unreadable
+          } catch (java.io.IOException e) {
+            m = new Judged(name, version, -1, null); // its metadata one the disk cannot read
           }
           String sha = store.actualSha256(name, version);
           if (sha == null) {

@@ -159,6 +159,49 @@ class HealLookTest {
   }
 
   @Test
+  void aServerWhoseDamagedCopyIsNotRemovedYetGetsNoNewCopyOfThatVersion() {
+    ServerTable servers = threeAlive();
+    ManagerService svc = service(servers);
+    List<Integer> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+    for (int id = 1; id <= 3; id++) {
+      int target = id;
+      vertx.eventBus().<JsonObject>consumer(dev.backup.cluster.Addresses.prepare(target), m -> {
+        asked.add(target);
+        m.fail(1, "not now");
+      });
+    }
+    // Server 2's copy of "a" v1 is found damaged while servers 2 and 3 are away: its
+    // removal waits for server 2's return, and no server can take a new copy.
+    onContext(() -> {
+      svc.serversChanged();
+      svc.catalog.commit("a", 2, new Catalog.Version(1, 10, "00", 1, List.of(1, 2)));
+      servers.onMemberRemoved(2);
+      servers.onMemberRemoved(3);
+      svc.serversChanged();
+      svc.badCopy(2, "a", 1, "0bad");
+      return null;
+    });
+    // Server 2 is back, its damaged copy still there: no new copy goes to it (the removal,
+    // which names only the version, would take it).
+    onContext(() -> {
+      servers.onReport(report(2), true, ServerTable.now());
+      svc.serversChanged();
+      svc.heal();
+      return null;
+    });
+    assertThat(asked).isEmpty();
+    // Server 3 is back: it gets the new copy.
+    onContext(() -> {
+      servers.onReport(report(3), true, ServerTable.now());
+      svc.serversChanged();
+      svc.heal();
+      return null;
+    });
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).until(() -> asked.contains(3));
+    assertThat(asked).doesNotContain(2);
+  }
+
+  @Test
   void aHealThatFailsAtOnceWaitsBeforeItIsTriedAgain() throws Exception {
     // No server answers on this Vert.x's event bus: every heal copy fails at once.
     ServerTable servers = threeAlive();

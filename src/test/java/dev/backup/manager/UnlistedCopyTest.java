@@ -173,24 +173,45 @@ class UnlistedCopyTest {
 
   @Test
   void aCopyFoundDamagedIsNotListedAgainOnItsServersWordUntilItsBytesAreFoundRight() {
+    // (On one event loop, as the manager runs: the removal badCopy sends answers there.)
+    io.vertx.core.Context loop = vertx.getOrCreateContext();
     ServerTable servers = threeAlive();
-    ManagerService svc = service(servers);
+    ManagerService svc = onLoop(loop, () -> service(servers));
     // Server 2's bytes of "a" v1 are damaged (its metadata right): no longer counted.
-    svc.badCopy(2, "a", 1, "0bad");
-    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1);
+    onLoop(loop, () -> svc.badCopy(2, "a", 1, "0bad"));
+    assertThat(onLoop(loop, () -> svc.catalog.version("a", 1).servers())).containsExactly(1);
     // Its removal did not happen (it was away); back, it lists the copy, whose metadata
     // agrees with the catalog: checked again, not taken back as a holder.
     Reply msg = new Reply(new JsonObject().put("id", 2).put("token", "t").put("items", new JsonArray().add(copyOfA())));
-    svc.reconcile(msg);
+    onLoop(loop, () -> {
+      svc.reconcile(msg);
+      return null;
+    });
     assertThat(msg.reply.getJsonArray("check")).containsExactly(copyOfA());
-    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1);
-    // A good copy there later (its bytes found right): listed again.
-    assertThat(svc.badCopy(2, "a", 1, "5a").getString("repair")).isEqualTo("5a");
+    assertThat(onLoop(loop, () -> svc.catalog.version("a", 1).servers())).containsExactly(1);
+    // A good copy there later (its bytes found right): listed again, at an inventory asked for at once.
+    String before = servers.inventoryWanted(2);
+    assertThat(onLoop(loop, () -> svc.badCopy(2, "a", 1, "5a")).getString("repair")).isEqualTo("5a");
+    assertThat(servers.inventoryWanted(2)).isNotEqualTo(before);
     Reply again = new Reply(new JsonObject().put("id", 2).put("token", "t2").put("items", new JsonArray().add(copyOfA())));
-    svc.reconcile(again);
+    onLoop(loop, () -> {
+      svc.reconcile(again);
+      return null;
+    });
     assertThat(again.reply.getJsonArray("check")).isEmpty();
-    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2);
+    assertThat(onLoop(loop, () -> svc.catalog.version("a", 1).servers())).containsExactly(1, 2);
   }
+
+  private static <T> T onLoop(io.vertx.core.Context loop, java.util.concurrent.Callable<T> work) {
+    return Future.<T>future(p -> loop.runOnContext(v -> {
+      try {
+        p.complete(work.call());
+      } catch (Throwable t) {
+        p.fail(t);
+      }
+    })).await();
+  }
+
 
   @Test
   void anUnlistedCopyIsSurplusWhenTheListedHoldersAreAlive() {

@@ -66,7 +66,7 @@ class ReconcileTest {
         ups.add(cluster.client.upload(files.get(i).toString(), "p" + i + ".bin", 2).await());
       }
       // Server 2 comes back without the copy of p3 (and a copy of p5 without metadata):
-      // its inventory goes in four pages.
+      // its inventory goes in three pages.
       cluster.killServer(2);
       Path lost = dir.resolve("server-2/files/p3.bin.v" + ups.get(3).version());
       Files.delete(lost);
