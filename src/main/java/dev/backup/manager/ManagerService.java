@@ -981,6 +981,14 @@ final class ManagerService {
       if (lostCopies(id, held) > 0) {
         changed = true;
       }
+      // A damaged copy it no longer lists is gone (no new copy of that version went there
+      // meanwhile): its server is a target again. So are those of versions gone.
+      damaged.entrySet().removeIf(e -> {
+        if (e.getValue().contains(id) && (!held.contains(e.getKey()) || catalogVersion(e.getKey()) == null)) {
+          e.getValue().remove(id);
+        }
+        return e.getValue().isEmpty();
+      });
     }
     if (!remove.isEmpty()) {
       log.info("manager: server {} holds {} cop{} the catalog does not want; removing", id, remove.size(),
@@ -1121,7 +1129,10 @@ final class ManagerService {
     if (v != null && v.sha256().equals(sha256)) {
       log.warn("manager: the metadata of the copy of {} v{} on server {} is damaged, its bytes are right; "
           + "it is rewritten", name, version, id);
-      if (damagedGone(id, name, version) && !v.servers().contains(id)) {
+      // (Not while a removal of it may still come: it would take the copy counted again.)
+      boolean removalPending = removing.getOrDefault(key(name, version), Set.of()).contains(id)
+          || unconfirmed.getOrDefault(id, Map.of()).containsKey(key(name, version));
+      if (!removalPending && damagedGone(id, name, version) && !v.servers().contains(id)) {
         servers.wantInventory(id); // (a good copy there now: listed again at its next inventory, asked for now)
       }
       return new JsonObject().put("repair", sha256).put("size", v.size()).put("created", v.created())
@@ -1137,6 +1148,11 @@ final class ManagerService {
     damaged.computeIfAbsent(key(name, version), k -> new HashSet<>()).add(id);
     if (!v.servers().contains(id)) {
       // A damaged copy nobody counts (found so again after its removal did not happen): removed.
+      // Unless a heal is putting a new copy there: the report may be older than that copy.
+      Heal h = healing.get(key(name, version));
+      if (h != null && (h.target() == id || h.target() == -1)) {
+        return new JsonObject();
+      }
       removing(name, version).add(id);
       setAsideOrDelete(name, version, id);
       return new JsonObject();
@@ -1180,6 +1196,16 @@ final class ManagerService {
    * finds such a copy again.
    */
   private final Map<String, Set<Integer>> damaged = new HashMap<>();
+
+  /** The catalog's version a {@link #key} names, null if there is none. */
+  private Catalog.Version catalogVersion(String key) {
+    int cut = key.lastIndexOf('\u0000');
+    try {
+      return catalog.version(key.substring(0, cut), Long.parseLong(key.substring(cut + 1)));
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
 
   /** Server {@code id}'s damaged copy of {@code name} v{@code version} is gone (or found right); whether it was known. */
   private boolean damagedGone(int id, String name, long version) {
