@@ -762,7 +762,7 @@ final class ManagerService {
     if (leaving != null) {
       out.addAll(leaving);
     }
-    out.addAll(damaged.getOrDefault(k, Set.of()));
+    out.addAll(damaged.getOrDefault(k, Map.of()).keySet());
     unconfirmed.forEach((id, keys) -> {
       if (keys.containsKey(k)) {
         out.add(id);
@@ -899,7 +899,7 @@ final class ManagerService {
         log.warn("manager: the metadata of server {}'s copy of {} v{} disagrees with the catalog; checking its bytes",
             id, name, version);
         check.add(it);
-      } else if (!v.servers().contains(id) && damaged.getOrDefault(key(name, version), Set.of()).contains(id)) {
+      } else if (!v.servers().contains(id) && damaged.getOrDefault(key(name, version), Map.of()).containsKey(id)) {
         // Found damaged (its removal not done: its server was away, say): its metadata may
         // be right, its bytes are not. Checked again, and removed by the check's report.
         check.add(it);
@@ -981,10 +981,12 @@ final class ManagerService {
       if (lostCopies(id, held) > 0) {
         changed = true;
       }
-      // A damaged copy it no longer lists is gone (no new copy of that version went there
-      // meanwhile): its server is a target again. So are those of versions gone.
+      // A damaged copy an inventory asked for after it was found damaged no longer lists is
+      // gone (no new copy of that version went there meanwhile): its server is a target
+      // again. So are those of versions gone.
       damaged.entrySet().removeIf(e -> {
-        if (e.getValue().contains(id) && (!held.contains(e.getKey()) || catalogVersion(e.getKey()) == null)) {
+        Long marked = e.getValue().get(id);
+        if (marked != null && (catalogVersion(e.getKey()) == null || !held.contains(e.getKey()) && order > marked)) {
           e.getValue().remove(id);
         }
         return e.getValue().isEmpty();
@@ -1132,7 +1134,9 @@ final class ManagerService {
       // (Not while a removal of it may still come: it would take the copy counted again.)
       boolean removalPending = removing.getOrDefault(key(name, version), Set.of()).contains(id)
           || unconfirmed.getOrDefault(id, Map.of()).containsKey(key(name, version));
-      if (!removalPending && damagedGone(id, name, version) && !v.servers().contains(id)) {
+      if (removalPending) {
+        servers.wantInventory(id); // (to look again once that removal is settled)
+      } else if (damagedGone(id, name, version) && !v.servers().contains(id)) {
         servers.wantInventory(id); // (a good copy there now: listed again at its next inventory, asked for now)
       }
       return new JsonObject().put("repair", sha256).put("size", v.size()).put("created", v.created())
@@ -1145,7 +1149,7 @@ final class ManagerService {
     if (sha256 == null && !v.servers().contains(id)) {
       return new JsonObject();
     }
-    damaged.computeIfAbsent(key(name, version), k -> new HashSet<>()).add(id);
+    damaged.computeIfAbsent(key(name, version), k -> new HashMap<>()).put(id, servers.lastOrder());
     if (!v.servers().contains(id)) {
       // A damaged copy nobody counts (found so again after its removal did not happen): removed.
       // Unless a heal is putting a new copy there: the report may be older than that copy.
@@ -1192,10 +1196,11 @@ final class ManagerService {
   /**
    * Copies found damaged and not yet removed, by version: never listed again on their
    * server's word, and their server is no target for a new copy of that version meanwhile
-   * (the removal names only the version). Kept in memory only: after a restart, scrub
-   * finds such a copy again.
+   * (the removal names only the version); with the order of the last inventory request
+   * then (see ServerTable#order): an inventory asked for after it that lacks the copy shows
+   * it gone. Kept in memory only: after a restart, scrub finds such a copy again.
    */
-  private final Map<String, Set<Integer>> damaged = new HashMap<>();
+  private final Map<String, Map<Integer, Long>> damaged = new HashMap<>();
 
   /** The catalog's version a {@link #key} names, null if there is none. */
   private Catalog.Version catalogVersion(String key) {
@@ -1209,8 +1214,8 @@ final class ManagerService {
 
   /** Server {@code id}'s damaged copy of {@code name} v{@code version} is gone (or found right); whether it was known. */
   private boolean damagedGone(int id, String name, long version) {
-    Set<Integer> ids = damaged.get(key(name, version));
-    boolean was = ids != null && ids.remove(id);
+    Map<Integer, Long> ids = damaged.get(key(name, version));
+    boolean was = ids != null && ids.remove(id) != null;
     if (ids != null && ids.isEmpty()) {
       damaged.remove(key(name, version));
     }

@@ -215,6 +215,11 @@ public final class ServerTable {
     return inventorySeq;
   }
 
+  /** The order of the last inventory request made (0 before any): one asked for later has a greater order. */
+  public long lastOrder() {
+    return inventorySeq;
+  }
+
   /** A new inventory request's token: this run's name and the request's order. */
   private String newToken() {
     return run + "/" + ++inventorySeq;

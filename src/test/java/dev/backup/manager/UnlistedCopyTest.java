@@ -205,7 +205,11 @@ class UnlistedCopyTest {
     String beforeRemoval = servers.inventoryWanted(2);
     onLoop(loop, () -> svc.badCopy(2, "a", 1, "0bad"));
     String asked = await(() -> servers.inventoryWanted(2), t -> !t.equals(beforeRemoval));
-    // The removal was done after all (its answer lost): the inventory lacks the copy.
+    // An inventory asked for before the copy was found damaged lacks it: that proves
+    // nothing (its listing may be older than the copy), the copy is still checked.
+    assertThat(inventory(loop, svc, beforeRemoval, null).getJsonArray("check")).isEmpty();
+    assertThat(inventory(loop, svc, "other", copyOfA()).getJsonArray("check")).containsExactly(copyOfA());
+    // The removal was done after all (its answer lost): the inventory asked for after it lacks the copy.
     assertThat(inventory(loop, svc, asked, null).getJsonArray("check")).isEmpty();
     // A copy there later (a heal's, whose report was lost) is one like any other.
     JsonObject later = inventory(loop, svc, "next", copyOfA());
