@@ -1149,12 +1149,14 @@ final class ManagerService {
     if (sha256 == null && !v.servers().contains(id)) {
       return new JsonObject();
     }
-    damaged.computeIfAbsent(key(name, version), k -> new HashMap<>()).put(id, servers.lastOrder());
+    // (Marked once: a later report of the same copy does not move its mark.)
+    damaged.computeIfAbsent(key(name, version), k -> new HashMap<>()).putIfAbsent(id, servers.lastOrder());
     if (!v.servers().contains(id)) {
       // A damaged copy nobody counts (found so again after its removal did not happen): removed.
       // Unless a heal is putting a new copy there: the report may be older than that copy.
       Heal h = healing.get(key(name, version));
       if (h != null && (h.target() == id || h.target() == -1)) {
+        servers.wantInventory(id); // (to see what is left there once the heal is over)
         return new JsonObject();
       }
       removing(name, version).add(id);

@@ -252,14 +252,16 @@ class FailureEndToEndIT extends EndToEndBase {
     assertThat(succeeded).isNotEmpty();
     // Every backup reported done has (after healing) R byte-exact copies on live servers.
     // (So has every other version the catalog holds, a backup whose client gave up after
-    // its commit included: no heal is left to start after the look for partial files below.)
+    // its commit included: no heal of those is left to start after the look for partial
+    // files below.)
     long healed = waitUntil(Duration.ofSeconds(40), () -> {
       Map<String, List<Integer>> h = holders();
       return succeeded.stream().allMatch(n -> h.containsKey(n + "@1"))
           && h.entrySet().stream().filter(e -> e.getKey().startsWith("chaos/"))
               .allMatch(e -> e.getValue().size() == 2 && !e.getValue().contains(victim));
     });
-    assertThat(healed).as("every reported backup has 2 copies without server " + victim).isNotNegative();
+    assertThat(healed).as("every version (every reported backup among them) has 2 copies without server " + victim)
+        .isNotNegative();
     Map<String, List<Integer>> h = holders();
     for (String n : succeeded) {
       assertExactCopies(n, 1, files.get(n), h.get(n + "@1"));

@@ -183,8 +183,10 @@ class UnlistedCopyTest {
     onLoop(loop, () -> svc.badCopy(2, "a", 1, "0bad"));
     assertThat(onLoop(loop, () -> svc.catalog.version("a", 1).servers())).containsExactly(1);
     String asked = await(() -> servers.inventoryWanted(2), t -> !t.equals(beforeRemoval));
-    // Its bytes found right while that removal may still come: still not counted.
+    // Its bytes found right while that removal may still come: still not counted, and
+    // another inventory asked for, to look again once the removal is settled.
     assertThat(onLoop(loop, () -> svc.badCopy(2, "a", 1, "5a")).getString("repair")).isEqualTo("5a");
+    assertThat(servers.inventoryWanted(2)).isNotEqualTo(asked);
     // The inventory asked for lists the copy, its metadata agreeing with the catalog:
     // checked again, not taken back as a holder.
     assertThat(inventory(loop, svc, asked, copyOfA()).getJsonArray("check")).containsExactly(copyOfA());
