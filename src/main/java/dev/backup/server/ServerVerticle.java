@@ -576,7 +576,12 @@ public final class ServerVerticle extends VerticleBase {
             .put("name", m.name()).put("version", m.version()).put("sha256", actual))
         .compose(reply -> actual.equals(reply.body().getString("repair"))
             ? repairMeta(m, actual, reply.body()) : Future.<Void>succeededFuture())
-        .recover(t -> Future.succeededFuture()); // (logged where it failed; scrub and the next inventory find it again)
+        .recover(t -> {
+          // (Scrub and the next inventory find it again.)
+          log.warn("server {}: cannot report {} v{} to the manager: {}", config.id(), m.name(), m.version(),
+              t.getMessage());
+          return Future.succeededFuture();
+        });
   }
 
   /**
@@ -595,13 +600,12 @@ public final class ServerVerticle extends VerticleBase {
           Judged m;
           try {
             m = Judged.of(store.readMeta(name, version));
-          } catch (BackupException e) {
-            if (e.code() != ErrorCode.INTEGRITY && e.code() != ErrorCode.NOT_FOUND) {
-              throw e;
+          } catch (BackupException | java.io.IOException e) {
+            if (e instanceof BackupException b && b.code() != ErrorCode.INTEGRITY && b.code() != ErrorCode.NOT_FOUND) {
+              throw b;
             }
-            m = new Judged(name, version, -1, null); // its metadata missing or unreadable
-          } catch (java.io.IOException e) {
-            m = new Judged(name, version, -1, null); // its metadata one the disk cannot read
+            // Its metadata missing, unreadable, or one the disk cannot read.
+            m = new Judged(name, version, -1, null);
           }
           String sha = store.actualSha256(name, version);
           if (sha == null) {

@@ -134,11 +134,8 @@ public final class BlobStore {
     Path target = replicaPath(meta.name(), meta.version());
     Path metaTarget = metaPath(meta.name(), meta.version());
     Path metaTmp = tempFile.resolveSibling(tempFile.getFileName() + META_SUFFIX);
-    boolean existed;
-    java.util.concurrent.locks.Lock lock = lockFor(meta.name(), meta.version());
-    lock.lock();
-    try {
-      existed = Files.exists(target);
+    boolean existed = underLock(meta.name(), meta.version(), () -> {
+      boolean there = Files.exists(target);
       for (int attempt = 1; ; attempt++) {
         try {
           Files.createDirectories(target.getParent());
@@ -156,9 +153,8 @@ public final class BlobStore {
         }
       }
       move(tempFile, target);
-    } finally {
-      lock.unlock();
-    }
+      return there;
+    });
     folders.sync(target.getParent());
     return existed;
   }
@@ -171,26 +167,22 @@ public final class BlobStore {
    */
   public long remove(String name, long version, String sha256, Long created) throws IOException {
     Path replica = replicaPath(name, version);
-    java.util.concurrent.locks.Lock lock = lockFor(name, version);
-    lock.lock();
-    try {
+    return underLock(name, version, () -> {
       if (created != null) {
         ReplicaMeta m;
         try {
           m = readMeta(name, version);
         } catch (IOException | RuntimeException e) {
-          return -1; // gone already, or its metadata unreadable: nothing to remove on this word
+          return -1L; // gone already, or its metadata unreadable: nothing to remove on this word
         }
         if (!java.util.Objects.equals(m.sha256(), sha256) || m.createdMillis() != created) {
-          return -1;
+          return -1L;
         }
       }
       long size = Files.exists(replica) ? Files.size(replica) : -1;
       Files.deleteIfExists(metaPath(name, version));
-      return Files.deleteIfExists(replica) ? size : -1;
-    } finally {
-      lock.unlock();
-    }
+      return Files.deleteIfExists(replica) ? size : -1L;
+    });
   }
 
   /** Where damaged copies that were a version's last are kept for salvage (outside the copies' folder). */
@@ -205,11 +197,9 @@ public final class BlobStore {
     Path replica = replicaPath(name, version);
     Path meta = metaPath(name, version);
     Path aside = root.resolve(DAMAGED).resolve(files.relativize(replica));
-    java.util.concurrent.locks.Lock lock = lockFor(name, version);
-    lock.lock();
-    try {
+    return underLock(name, version, () -> {
       if (!Files.isRegularFile(replica, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-        return -1;
+        return -1L;
       }
       long size = Files.size(replica);
       Files.createDirectories(aside.getParent());
@@ -218,9 +208,7 @@ public final class BlobStore {
         move(meta, aside.resolveSibling(aside.getFileName() + META_SUFFIX));
       }
       return size;
-    } finally {
-      lock.unlock();
-    }
+    });
   }
 
   /**
@@ -236,8 +224,20 @@ public final class BlobStore {
     }
   }
 
-  private java.util.concurrent.locks.Lock lockFor(String name, long version) {
-    return stripes[Math.floorMod(name.hashCode() * 31 + Long.hashCode(version), stripes.length)];
+  /** Work on one copy's files, done under its lock. */
+  private interface Locked<T> {
+    T run() throws IOException;
+  }
+
+  private <T> T underLock(String name, long version, Locked<T> work) throws IOException {
+    java.util.concurrent.locks.Lock lock = stripes[Math.floorMod(name.hashCode() * 31 + Long.hashCode(version),
+        stripes.length)];
+    lock.lock();
+    try {
+      return work.run();
+    } finally {
+      lock.unlock();
+    }
   }
 
   /**
@@ -250,24 +250,24 @@ public final class BlobStore {
     Path metaTarget = metaPath(meta.name(), meta.version());
     Path tmp = tempFile(java.util.UUID.randomUUID().toString());
     Path metaTmp = tmp.resolveSibling(tmp.getFileName() + META_SUFFIX);
-    java.util.concurrent.locks.Lock lock = lockFor(meta.name(), meta.version());
+    boolean rewritten;
     try {
       writeMeta(tmp, meta); // (written and forced before the lock is taken)
-      lock.lock();
-      try {
-        // (Looked at and replaced under the copy's lock: no removal or placing of it in between.)
+      // (Looked at and replaced under the copy's lock: no removal or placing of it in between.)
+      rewritten = underLock(meta.name(), meta.version(), () -> {
         if (was == null ? !unreadable(meta) : !readMeta(meta.name(), meta.version()).equals(was)) {
           return false;
         }
         move(metaTmp, metaTarget);
-      } finally {
-        lock.unlock();
-      }
+        return true;
+      });
     } finally {
       deleteQuietly(tmp);
     }
-    folders.sync(metaTarget.getParent());
-    return true;
+    if (rewritten) {
+      folders.sync(metaTarget.getParent());
+    }
+    return rewritten;
   }
 
   /** Whether the copy {@code meta} names is here, of its size, with its metadata missing or unreadable. */
@@ -395,7 +395,6 @@ public final class BlobStore {
     });
     return new Listing(out, unreadable);
   }
-
 
   /** Adds the replica at {@code p} to {@code into} if it is one: a regular file named as a replica is. */
   private void addUnreadable(Path p, List<Unreadable> into) {
