@@ -1291,7 +1291,7 @@ final class ManagerService {
   private long healSeenHealth = -1;
   private long healSeenShortened = -1;
   private Catalog healSeenCatalog;
-  /** The last look left versions waiting for a free heal slot, or a heal ended since. */
+  /** Something asked for a look through the catalog (a version may be short that no look found). */
   private boolean healPending;
   /** Looks through the catalog so far, and heal copies started (for tests). */
   long healLooks;
@@ -1322,9 +1322,12 @@ final class ManagerService {
    * server takes its place in the catalog; the dead server drops its copy if it returns.
    *
    * <p>It looks for versions short of copies through the whole catalog only when a server's
-   * health changed, the catalog changed in a way that can leave a version short, a heal
-   * ended, or versions were left waiting for a slot; else every {@link #HEAL_RESCAN_MS}.
-   * (It ran every half second whatever happened: O(catalog) on the event loop each time.)
+   * health changed, the catalog changed in a way that can leave a version short (not by a
+   * heal's own ending), or something asked for a look; else every {@link #HEAL_RESCAN_MS}.
+   * A look queues what it found, and each heal slot that frees takes the next version
+   * from that queue (still short, not being healed), not from a new look: healing the
+   * copies of a server that held half a million was one look per copy before, O(catalog)
+   * on the event loop each time. (Before that, it looked every half second whatever happened.)
    */
   void heal(long now) {
     if (healing.size() >= healSlots()) {
@@ -1335,11 +1338,25 @@ final class ManagerService {
       // "not heard of yet" for "dead".
       return;
     }
-    if (!healPending && servers.healthChanges() == healSeenHealth && healSeenCatalog == catalog
-        && catalog.shortened() == healSeenShortened && now - healLookedAt < HEAL_RESCAN_MS && now < healRetryAt
-        && healRoomyAtLook.containsAll(roomFor(healStarvedSize))) {
-      return;
+    boolean look = healPending || servers.healthChanges() != healSeenHealth || healSeenCatalog != catalog
+        || catalog.shortened() != healSeenShortened || now - healLookedAt >= HEAL_RESCAN_MS || now >= healRetryAt
+        || !healRoomyAtLook.containsAll(roomFor(healStarvedSize));
+    if (look) {
+      lookForHeals(now);
     }
+    while (!healQueue.isEmpty() && healing.size() < healSlots()) {
+      startHeal(healQueue.poll(), now);
+    }
+  }
+
+  /** A version a look found short of copies, and how many it had then (fewest first). */
+  private record Need(String name, long version, int present) {
+  }
+
+  /** What the last look found and no heal slot has taken yet. */
+  private final java.util.ArrayDeque<Need> healQueue = new java.util.ArrayDeque<>();
+
+  private void lookForHeals(long now) {
     healStarvedSize = Long.MAX_VALUE;
     healRetryAt = Long.MAX_VALUE;
     healPending = false;
@@ -1354,70 +1371,89 @@ final class ManagerService {
     healLooks++;
     // Failures long past are forgotten (their versions may be gone, or healed since).
     healBackoff.values().removeIf(b -> b.notBefore() < now - 10 * Backoff.MAX_MS);
-    record Need(String name, Catalog.Version v, int present, int wanted) {
-    }
     List<Need> needs = new ArrayList<>();
     for (Catalog.Entry e : catalog.entries()) {
       for (Catalog.Version v : e.versions()) {
         int present = present(v);
-        if (present >= e.replicas()) {
-          continue;
-        }
-        String k = key(e.name(), v.version());
-        Backoff backoff = healBackoff.get(k);
-        if (backoff != null && !backoff.ready(now)) {
-          healRetryAt = Math.min(healRetryAt, backoff.notBefore());
-        } else if (!healing.containsKey(k)) {
-          needs.add(new Need(e.name(), v, present, e.replicas()));
+        if (present < e.replicas() && ready(key(e.name(), v.version()), now)) {
+          needs.add(new Need(e.name(), v.version(), present));
         }
       }
     }
     needs.sort(Comparator.comparingInt(Need::present));
-    for (Need n : needs) {
-      if (healing.size() >= healSlots()) {
-        healPending = true;
-        return;
-      }
-      List<ServerLoad> sources = servers.loads().stream()
-          .filter(l -> l.alive() && n.v().servers().contains(l.id()))
-          .sorted(Comparator.comparingInt(ServerLoad::transfers)).toList();
-      if (sources.isEmpty()) {
-        continue;
-      }
-      List<ServerLoad> target;
-      try {
-        target = placement.choose(1, n.v().size(), notTargets(n.name(), n.v()));
-      } catch (BackupException noRoom) {
-        healStarvedSize = Math.min(healStarvedSize, n.v().size());
-        healRoomyAtLook = roomFor(healStarvedSize);
-        continue;
-      }
-      String k = key(n.name(), n.v().version());
-      Heal mine = new Heal(sources.get(0).id(), target.get(0).id());
-      healing.put(k, mine);
-      healCopies++;
-      log.info("manager: healing {} v{} ({} of {} copies): server {} -> server {}{}", n.name(), n.v().version(),
-          n.present(), n.wanted(), sources.get(0).id(), target.get(0).id(),
-          servers.clientsBeingServed() ? " (making way for clients)" : "");
-      copy(n.name(), n.v(), sources.get(0), target.get(0), n.wanted(), true).onComplete(ar -> {
-        healing.remove(k, mine);
-        if (ar.succeeded()) {
-          Catalog.Version healed = catalog.version(n.name(), n.v().version());
-          if (healed != null) {
-            healed.servers().stream().filter(this::gone).findFirst()
-                .ifPresent(dead -> catalog.removeHolder(n.name(), n.v().version(), dead));
-            save.get();
-          }
-          healBackoff.remove(k);
-        } else {
-          long wait = healBackoff.computeIfAbsent(k, x -> new Backoff()).failed(ServerTable.now());
-          log.warn("manager: healing {} v{} failed: {}; trying again in {} s or later", n.name(), n.v().version(),
-              ar.cause().getMessage(), wait / 1000);
-        }
-        healPending = true;
-        heal();
-      });
+    healQueue.clear();
+    healQueue.addAll(needs);
+  }
+
+  /**
+   * Whether the version of key {@code k} may be healed now: not being healed, and not
+   * waiting after a failed heal (then a look comes when it may be tried again).
+   */
+  private boolean ready(String k, long now) {
+    Backoff backoff = healBackoff.get(k);
+    if (backoff != null && !backoff.ready(now)) {
+      healRetryAt = Math.min(healRetryAt, backoff.notBefore());
+      return false;
     }
+    return !healing.containsKey(k);
+  }
+
+  /** Starts a heal copy of what {@code n} names, if it is still short of copies as the catalog is now. */
+  private void startHeal(Need n, long now) {
+    Catalog.Entry e = catalog.get(n.name());
+    Catalog.Version v = catalog.version(n.name(), n.version());
+    String k = key(n.name(), n.version());
+    if (v == null || present(v) >= e.replicas() || !ready(k, now)) {
+      return;
+    }
+    List<ServerLoad> sources = servers.loads().stream()
+        .filter(l -> l.alive() && v.servers().contains(l.id()))
+        .sorted(Comparator.comparingInt(ServerLoad::transfers)).toList();
+    if (sources.isEmpty()) {
+      return;
+    }
+    List<ServerLoad> target;
+    try {
+      target = placement.choose(1, v.size(), notTargets(n.name(), v));
+    } catch (BackupException noRoom) {
+      healStarvedSize = Math.min(healStarvedSize, v.size());
+      healRoomyAtLook = roomFor(healStarvedSize);
+      return;
+    }
+    Heal mine = new Heal(sources.get(0).id(), target.get(0).id());
+    healing.put(k, mine);
+    healCopies++;
+    log.info("manager: healing {} v{} ({} of {} copies): server {} -> server {}{}", n.name(), n.version(),
+        present(v), e.replicas(), sources.get(0).id(), target.get(0).id(),
+        servers.clientsBeingServed() ? " (making way for clients)" : "");
+    copy(n.name(), v, sources.get(0), target.get(0), e.replicas(), true).onComplete(ar -> {
+      healing.remove(k, mine);
+      if (ar.succeeded()) {
+        Catalog.Version healed = catalog.version(n.name(), n.version());
+        if (healed != null) {
+          // (Dropping a dead holder leaves nothing short that was not: not a reason to look.)
+          boolean seen = catalog.shortened() == healSeenShortened;
+          healed.servers().stream().filter(this::gone).findFirst()
+              .ifPresent(dead -> catalog.removeHolder(n.name(), n.version(), dead));
+          if (seen) {
+            healSeenShortened = catalog.shortened();
+          }
+          save.get();
+          int present = present(healed);
+          if (present < catalog.get(n.name()).replicas()) {
+            // Still short (it wanted more than one new copy): its next copy after the others.
+            healQueue.add(new Need(n.name(), n.version(), present));
+          }
+        }
+        healBackoff.remove(k);
+      } else {
+        long wait = healBackoff.computeIfAbsent(k, x -> new Backoff()).failed(ServerTable.now());
+        healRetryAt = Math.min(healRetryAt, healBackoff.get(k).notBefore());
+        log.warn("manager: healing {} v{} failed: {}; trying again in {} s or later", n.name(), n.version(),
+            ar.cause().getMessage(), wait / 1000);
+      }
+      heal();
+    });
   }
 
   /** The live servers with room for {@code size} bytes as placement counts it (none for Long.MAX_VALUE). */
