@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Micro-benchmarks (JMH) of hot paths: hashing a stream off the event loop, framing.
+# Micro-benchmarks (JMH) of hot paths: hashing a stream off the event loop, framing, and
+# the manager's work on a large catalog (a snapshot's view, a walk through it).
 #
 #   bench/jmh.sh                 # all of them
 #   bench/jmh.sh HashBench       # those whose name matches (any JMH arguments)

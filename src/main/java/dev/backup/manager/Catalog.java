@@ -224,6 +224,11 @@ public final class Catalog {
     bytesByTop.merge(slash < 0 ? "" : name.substring(0, slash + 1), delta, Long::sum);
   }
 
+  /** How many files it holds. */
+  public int size() {
+    return entries.size();
+  }
+
   public List<Entry> entries() {
     return new ArrayList<>(entries.values());
   }
@@ -328,18 +333,98 @@ public final class Catalog {
 
   /**
    * The catalog as it is now, for writing a snapshot on another thread while this one goes
-   * on changing it: each file's name, copy count and versions (records that never change,
-   * shared, not copied), and copies of the version counters and tombstones. Taking it
-   * costs a small array per file on the event loop; turning it into JSON (what {@link
-   * #snapshot()} builds, several objects a version) happens on the writer's thread.
+   * on changing it: {@link #freezer()} taken in one go (a small catalog, tests).
    */
   public Frozen freeze() {
-    FrozenFile[] files = new FrozenFile[entries.size()];
-    int i = 0;
-    for (Entry e : entries.values()) {
-      files[i++] = new FrozenFile(e.name, e.replicas, e.versions.values().toArray(new Version[0]));
+    Freezer f = freezer();
+    while (!f.step(Integer.MAX_VALUE)) {
+      // (one step takes it all)
     }
-    return new Frozen(files, new HashMap<>(lastVersion), new HashMap<>(tombstones));
+    return f.frozen();
+  }
+
+  /** A {@link Freezer} of this catalog. */
+  public Freezer freezer() {
+    return new Freezer();
+  }
+
+  /**
+   * Takes a view of the catalog for a snapshot a step at a time, so that the thread that
+   * owns it (the manager's event loop) is never held for long: each step takes the next
+   * files in name order, then the version counters and tombstones, each file's name, copy
+   * count and versions (records that never change, shared, not copied). Turning them into
+   * JSON (several objects a version) happens on the writer's thread.
+   *
+   * <p>The catalog may change between steps, so the view is fuzzy: each file as it was
+   * when its step took it, some before a change made during the steps, some after. That
+   * is enough because every change made after the freezer was created is also in the
+   * journal that follows the snapshot ({@link #drainChanges} after it), and a journal
+   * record is idempotent: a file's whole entry (or its absence), a counter that only goes
+   * up, a tombstone. Replayed over the view, they give the catalog as it is.
+   */
+  public final class Freezer {
+    private final List<FrozenFile> files = new ArrayList<>(entries.size());
+    private final Map<String, Long> counters = new HashMap<>();
+    private final Map<String, Long> buried = new HashMap<>();
+    /** The last file name taken, null before the first. */
+    private String after;
+    private boolean filesDone;
+    /** The counters' and tombstones' names as they were when the files were done. */
+    private String[] counterNames;
+    private String[] tombstoneKeys;
+    private int at;
+
+    private Freezer() {
+    }
+
+    /** Takes up to {@code budget} more files (or counters and tombstones); true once it has all. */
+    public boolean step(int budget) {
+      int taken = 0;
+      if (!filesDone) {
+        var tail = after == null ? entries.values() : entries.tailMap(after, false).values();
+        for (Entry e : tail) {
+          if (taken++ == budget) {
+            return false;
+          }
+          files.add(new FrozenFile(e.name, e.replicas, e.versions.values().toArray(new Version[0])));
+          after = e.name;
+        }
+        filesDone = true;
+        counterNames = lastVersion.keySet().toArray(new String[0]);
+        tombstoneKeys = tombstones.keySet().toArray(new String[0]);
+        return false;
+      }
+      // (A counter or tombstone as it is at its step: counters only go up, and a tombstone
+      // pruned since need not be kept.)
+      while (at < counterNames.length + tombstoneKeys.length) {
+        if (taken++ == budget) {
+          return false;
+        }
+        if (at < counterNames.length) {
+          String n = counterNames[at];
+          Long last = lastVersion.get(n);
+          if (last != null) {
+            counters.put(n, last);
+          }
+        } else {
+          String k = tombstoneKeys[at - counterNames.length];
+          Long t = tombstones.get(k);
+          if (t != null) {
+            buried.put(k, t);
+          }
+        }
+        at++;
+      }
+      return true;
+    }
+
+    /** The view, once {@link #step} has said it has all. */
+    public Frozen frozen() {
+      if (counterNames == null || at < counterNames.length + tombstoneKeys.length) {
+        throw new IllegalStateException("not all taken yet");
+      }
+      return new Frozen(files.toArray(new FrozenFile[0]), counters, buried);
+    }
   }
 
   /** One file of a {@link Frozen} catalog. */

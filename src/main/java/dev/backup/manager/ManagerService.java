@@ -1301,8 +1301,16 @@ final class ManagerService {
    * copy that fails at once (a source that refuses) would otherwise be tried again and again.
    */
   private final Map<String, Backoff> healBackoff = new HashMap<>();
-  /** When the first version now backing off may be tried again. */
-  private long healRetryAt = Long.MAX_VALUE;
+  /**
+   * Versions whose heal failed, soonest first, each with when it may be tried again: it
+   * goes back to the queue then (a look at that moment, as before, cost a look per
+   * failure when many failed, a target refusing them all, say).
+   */
+  private final java.util.PriorityQueue<Retry> healRetries =
+      new java.util.PriorityQueue<>(Comparator.comparingLong(Retry::notBefore));
+
+  private record Retry(long notBefore, Need need) {
+  }
   /**
    * The smallest version the last look found no server with room for (Long.MAX_VALUE:
    * none), and the servers that had room for it then: one more server with room is a
@@ -1339,10 +1347,13 @@ final class ManagerService {
       return;
     }
     boolean look = healPending || servers.healthChanges() != healSeenHealth || healSeenCatalog != catalog
-        || catalog.shortened() != healSeenShortened || now - healLookedAt >= HEAL_RESCAN_MS || now >= healRetryAt
+        || catalog.shortened() != healSeenShortened || now - healLookedAt >= HEAL_RESCAN_MS
         || !healRoomyAtLook.containsAll(roomFor(healStarvedSize));
     if (look) {
       lookForHeals(now);
+    }
+    while (!healRetries.isEmpty() && healRetries.peek().notBefore() <= now) {
+      healQueue.addFirst(healRetries.poll().need());
     }
     while (!healQueue.isEmpty() && healing.size() < healSlots()) {
       startHeal(healQueue.poll(), now);
@@ -1358,7 +1369,6 @@ final class ManagerService {
 
   private void lookForHeals(long now) {
     healStarvedSize = Long.MAX_VALUE;
-    healRetryAt = Long.MAX_VALUE;
     healPending = false;
     if (servers.healthChanges() != healSeenHealth) {
       // Other servers now: versions whose copies failed are worth a try at once.
@@ -1387,15 +1397,11 @@ final class ManagerService {
 
   /**
    * Whether the version of key {@code k} may be healed now: not being healed, and not
-   * waiting after a failed heal (then a look comes when it may be tried again).
+   * waiting after a failed heal (it is in {@link #healRetries} then).
    */
   private boolean ready(String k, long now) {
     Backoff backoff = healBackoff.get(k);
-    if (backoff != null && !backoff.ready(now)) {
-      healRetryAt = Math.min(healRetryAt, backoff.notBefore());
-      return false;
-    }
-    return !healing.containsKey(k);
+    return (backoff == null || backoff.ready(now)) && !healing.containsKey(k);
   }
 
   /** Starts a heal copy of what {@code n} names, if it is still short of copies as the catalog is now. */
@@ -1448,7 +1454,7 @@ final class ManagerService {
         healBackoff.remove(k);
       } else {
         long wait = healBackoff.computeIfAbsent(k, x -> new Backoff()).failed(ServerTable.now());
-        healRetryAt = Math.min(healRetryAt, healBackoff.get(k).notBefore());
+        healRetries.add(new Retry(healBackoff.get(k).notBefore(), n));
         log.warn("manager: healing {} v{} failed: {}; trying again in {} s or later", n.name(), n.version(),
             ar.cause().getMessage(), wait / 1000);
       }
@@ -1489,7 +1495,7 @@ final class ManagerService {
         under++;
       }
     }
-    return new JsonObject().put("files", catalog.entries().size()).put("healthy", healthy)
+    return new JsonObject().put("files", catalog.size()).put("healthy", healthy)
         .put("underReplicated", under).put("healing", healingNames.size());
   }
 }

@@ -153,7 +153,7 @@ public final class ManagerVerticle extends VerticleBase {
     catalogStore = new CatalogStore(config.root());
     return vertx.executeBlocking(catalogStore::open).map(c -> {
       service.catalog = c;
-      log.info("manager: catalog has {} files", c.entries().size());
+      log.info("manager: catalog has {} files", c.size());
       return null;
     });
   }
@@ -189,18 +189,23 @@ public final class ManagerVerticle extends VerticleBase {
     nextSave = null;
     saving = true;
     List<JsonObject> changes = service.catalog.drainChanges();
-    // The catalog belongs to this thread: a snapshot's view of it is taken here (an array
-    // per file), encoded and written on a worker.
-    Catalog.Frozen snapshot = catalogStore.wantsCompaction() ? service.catalog.freeze() : null;
-    byte[] lines = snapshot == null ? CatalogStore.lines(changes) : null;
-    lastSave = vertx.executeBlocking(() -> {
-      if (snapshot != null) {
-        catalogStore.compact(snapshot);
-      } else if (lines.length > 0) {
-        catalogStore.append(lines);
-      }
-      return null;
-    }, true);
+    if (catalogStore.wantsCompaction()) {
+      // The catalog belongs to this thread: a snapshot's view of it is taken here (an array
+      // per file), a step at a time, and encoded and written on a worker. (The changes just
+      // drained are in the view, and those made from now on go to the next journal.)
+      lastSave = frozen(service.catalog.freezer()).compose(view -> vertx.executeBlocking(() -> {
+        catalogStore.compact(view);
+        return null;
+      }, true));
+    } else {
+      byte[] lines = CatalogStore.lines(changes);
+      lastSave = vertx.executeBlocking(() -> {
+        if (lines.length > 0) {
+          catalogStore.append(lines);
+        }
+        return null;
+      }, true);
+    }
     lastSave.onComplete(ar -> {
       saving = false;
       if (ar.failed()) {
@@ -224,6 +229,28 @@ public final class ManagerVerticle extends VerticleBase {
         writeCatalog();
       }
     });
+  }
+
+  /** Files (or counters and tombstones) a step of a snapshot's view takes: a few ms of the event loop. */
+  static final int FREEZE_STEP = 20_000;
+
+  /**
+   * The view {@code f} takes, a step at a time: each next step on a timer, so that what
+   * arrived meanwhile (requests, reports) runs between two steps. (Taken in one go, it
+   * held the event loop about half a second per million files.)
+   */
+  private Future<Catalog.Frozen> frozen(Catalog.Freezer f) {
+    io.vertx.core.Promise<Catalog.Frozen> view = io.vertx.core.Promise.promise();
+    freezeStep(f, view);
+    return view.future();
+  }
+
+  private void freezeStep(Catalog.Freezer f, io.vertx.core.Promise<Catalog.Frozen> view) {
+    if (f.step(FREEZE_STEP)) {
+      view.complete(f.frozen());
+    } else {
+      vertx.setTimer(1, t -> freezeStep(f, view));
+    }
   }
 
   // ---- servers ----

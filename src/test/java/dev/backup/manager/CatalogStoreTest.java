@@ -205,6 +205,58 @@ class CatalogStoreTest {
   }
 
   @Test
+  void aViewTakenInStepsWhileTheCatalogChangesComesBackWholeWithTheJournalAfterIt() throws Exception {
+    // The manager takes a snapshot's view a few files a step, and backups, deletes and
+    // heals go on between steps, before and behind where the view has got to. Each file's
+    // record may then be from before or after a change, but the snapshot with the journal
+    // that follows it (the changes made since the view began) is the catalog as it is.
+    java.util.Random random = new java.util.Random(7);
+    Catalog expected;
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog c = store.open();
+      for (int i = 0; i < 60; i++) {
+        c.commit("f" + i, 2, v(c.reserveVersion("f" + i), 1, 2));
+        if (i % 3 == 0) {
+          c.removeVersion("f" + i, 1);
+          c.commit("f" + i, 2, v(c.reserveVersion("f" + i), 1, 2));
+        }
+      }
+      c.drainChanges();
+      Catalog.Freezer freezer = c.freezer();
+      int steps = 0;
+      boolean done = false;
+      while (!done) {
+        done = freezer.step(7);
+        steps++;
+        for (int k = 0; k < 4; k++) {
+          String n = "f" + random.nextInt(70); // (some names not in the catalog yet)
+          switch (random.nextInt(6)) {
+            case 0 -> c.commit(n, 2, v(c.reserveVersion(n), 1, 3));
+            case 1 -> {
+              if (c.get(n) != null) {
+                c.removeVersion(n, c.get(n).latest().version());
+              }
+            }
+            case 2 -> c.removeHolder(n, c.get(n) == null ? 1 : c.get(n).latest().version(), 1);
+            case 3 -> c.addHolder(n, c.get(n) == null ? 1 : c.get(n).latest().version(), 4);
+            case 4 -> c.setReplicas(n, 1 + random.nextInt(3));
+            default -> c.reserveVersion(n);
+          }
+        }
+      }
+      assertThat(steps).as("60 files and the counters, 7 a step").isGreaterThan(60 / 7 + 1);
+      store.compact(freezer.frozen());
+      store.append(CatalogStore.lines(c.drainChanges()));
+      expected = c;
+    }
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog back = store.open();
+      assertThat(store.generation()).isEqualTo(1);
+      assertThat(back.snapshot()).isEqualTo(expected.snapshot());
+    }
+  }
+
+  @Test
   void aSnapshotComesBackWholeAndADamagedOneIsNamed() throws Exception {
     Catalog expected;
     try (CatalogStore store = new CatalogStore(dir)) {

@@ -151,10 +151,23 @@ class HealLookTest {
     assertThat(after).isEqualTo(1);
   }
 
-  /** Runs {@code body} on a context of the manager's Vert.x and gives its result. */
+  /** The manager's context: its service is touched from this one thread only. */
+  private final io.vertx.core.Context context = vertx.getOrCreateContext();
+
+  /**
+   * Runs {@code body} on the manager's context and gives its result. (Each thread that is
+   * not Vert.x's, the test's or Awaitility's, would get a context of its own, on another
+   * event loop, from {@code vertx.runOnContext}.)
+   */
   private <T> T onContext(java.util.function.Supplier<T> body) {
     io.vertx.core.Promise<T> p = io.vertx.core.Promise.promise();
-    vertx.runOnContext(x -> p.complete(body.get()));
+    context.runOnContext(x -> {
+      try {
+        p.complete(body.get());
+      } catch (RuntimeException e) {
+        p.fail(e);
+      }
+    });
     return p.future().await();
   }
 
@@ -168,16 +181,19 @@ class HealLookTest {
     int versions = 200;
     java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
     java.util.concurrent.atomic.AtomicInteger mostInFlight = new java.util.concurrent.atomic.AtomicInteger();
-    vertx.eventBus().<JsonObject>consumer(dev.backup.cluster.Addresses.prepare(3), m -> m.reply(new JsonObject()));
-    vertx.eventBus().<JsonObject>consumer(dev.backup.cluster.Addresses.copy(1), m -> {
-      mostInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
-      // Server 3 reports its new copy, then the source answers (as the real ones do).
-      JsonObject t = m.body().getJsonObject("ticket");
-      vertx.setTimer(1, x -> {
-        svc.catalog.addHolder(t.getString("name"), t.getLong("version"), 3);
-        inFlight.decrementAndGet();
-        m.reply(new JsonObject());
+    onContext(() -> {
+      vertx.eventBus().<JsonObject>consumer(dev.backup.cluster.Addresses.prepare(3), m -> m.reply(new JsonObject()));
+      vertx.eventBus().<JsonObject>consumer(dev.backup.cluster.Addresses.copy(1), m -> {
+        mostInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+        // Server 3 reports its new copy, then the source answers (as the real ones do).
+        JsonObject t = m.body().getJsonObject("ticket");
+        vertx.setTimer(1, x -> {
+          svc.catalog.addHolder(t.getString("name"), t.getLong("version"), 3);
+          inFlight.decrementAndGet();
+          m.reply(new JsonObject());
+        });
       });
+      return null;
     });
     onContext(() -> {
       svc.serversChanged();
@@ -200,6 +216,60 @@ class HealLookTest {
     assertThat(mostInFlight.get()).as("heals run side by side").isGreaterThan(1)
         .isLessThanOrEqualTo(svc.healSlots());
     assertThat(svc.healLooks).as("looks through the catalog").isLessThanOrEqualTo(3);
+  }
+
+  @Test
+  void aVersionShortOfTwoCopiesGetsBothFromOneLook() {
+    ServerTable servers = threeAlive();
+    ManagerService svc = service(servers);
+    onContext(() -> {
+      for (int target = 2; target <= 3; target++) {
+        vertx.eventBus().<JsonObject>consumer(dev.backup.cluster.Addresses.prepare(target),
+            m -> m.reply(new JsonObject()));
+      }
+      vertx.eventBus().<JsonObject>consumer(dev.backup.cluster.Addresses.copy(1), m -> {
+        JsonObject t = m.body().getJsonObject("ticket");
+        svc.catalog.addHolder(t.getString("name"), t.getLong("version"),
+            t.getJsonArray("chain").getJsonObject(0).getInteger("id"));
+        m.reply(new JsonObject());
+      });
+      svc.serversChanged();
+      svc.catalog.commit("a", 3, new Catalog.Version(1, 10, "00", 1, List.of(1)));
+      svc.heal();
+      return null;
+    });
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+        .until(() -> onContext(() -> svc.catalog.version("a", 1).servers().size() == 3));
+    assertThat(onContext(() -> svc.catalog.version("a", 1).servers())).containsExactlyInAnyOrder(1, 2, 3);
+    assertThat(svc.healCopies).isEqualTo(2);
+    assertThat(svc.healLooks).isEqualTo(1);
+  }
+
+  @Test
+  void healsThatFailAreTriedAgainWithoutALookThroughTheCatalogEach() {
+    // Server 3 takes every heal copy and every one fails (it refuses them, say): each
+    // version waits and is tried again, without a look through the catalog per failure.
+    ServerTable servers = threeAlive();
+    ManagerService svc = service(servers);
+    int versions = 100;
+    long ticker = onContext(() -> {
+      vertx.eventBus().<JsonObject>consumer(dev.backup.cluster.Addresses.prepare(3), m -> m.reply(new JsonObject()));
+      vertx.eventBus().<JsonObject>consumer(dev.backup.cluster.Addresses.copy(1), m -> m.fail(1, "refused"));
+      svc.serversChanged();
+      for (int i = 0; i < versions; i++) {
+        svc.catalog.commit("f" + i, 2, new Catalog.Version(1, 10, "00", 1, List.of(1, 2)));
+      }
+      servers.onMemberRemoved(2);
+      svc.serversChanged();
+      return vertx.setPeriodic(100, t -> svc.heal()); // (the manager's tick, faster)
+    });
+    try {
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+          .until(() -> onContext(() -> svc.healCopies) >= 2L * versions);
+      assertThat(onContext(() -> svc.healLooks)).as("looks through the catalog").isLessThanOrEqualTo(2);
+    } finally {
+      vertx.cancelTimer(ticker);
+    }
   }
 
   @Test
