@@ -45,9 +45,9 @@ public final class Catalog {
   }
 
   private final TreeMap<String, Entry> entries = new TreeMap<>();
-  private final Map<String, Long> lastVersion = new HashMap<>();
+  private final TreeMap<String, Long> lastVersion = new TreeMap<>();
   /** Versions deliberately removed (delete, retention, failed transfers): copies of them found later are garbage. */
-  private final Map<String, Long> tombstones = new HashMap<>();
+  private final TreeMap<String, Long> tombstones = new TreeMap<>();
   /** Names changed since the last {@link #drainChanges}, and versions buried since. */
   private final java.util.Set<String> dirty = new java.util.LinkedHashSet<>();
   private final List<JsonObject> buriedSince = new ArrayList<>();
@@ -224,6 +224,25 @@ public final class Catalog {
     bytesByTop.merge(slash < 0 ? "" : name.substring(0, slash + 1), delta, Long::sum);
   }
 
+  /**
+   * Visits up to {@code budget} files that come after {@code after} (null: from the first),
+   * in name order. Returns the last name visited if more files remain, else null. (A walk
+   * through a large catalog a step at a time, the catalog changing between steps: a file
+   * added behind the walk is not visited, one removed ahead of it is not either.)
+   */
+  public String walk(String after, int budget, java.util.function.Consumer<Entry> visit) {
+    String last = null;
+    int left = budget;
+    for (Entry e : (after == null ? entries : entries.tailMap(after, false)).values()) {
+      if (left-- == 0) {
+        return last;
+      }
+      visit.accept(e);
+      last = e.name;
+    }
+    return null;
+  }
+
   /** How many files it holds. */
   public int size() {
     return entries.size();
@@ -351,9 +370,10 @@ public final class Catalog {
   /**
    * Takes a view of the catalog for a snapshot a step at a time, so that the thread that
    * owns it (the manager's event loop) is never held for long: each step takes the next
-   * files in name order, then the version counters and tombstones, each file's name, copy
-   * count and versions (records that never change, shared, not copied). Turning them into
-   * JSON (several objects a version) happens on the writer's thread.
+   * files in name order, then the next version counters, then the next tombstones (all
+   * three kept sorted for that), each file's name, copy count and versions (records that
+   * never change, shared, not copied). Turning them into JSON (several objects a version)
+   * happens on the writer's thread.
    *
    * <p>The catalog may change between steps, so the view is fuzzy: each file as it was
    * when its step took it, some before a change made during the steps, some after. That
@@ -363,67 +383,56 @@ public final class Catalog {
    * up, a tombstone. Replayed over the view, they give the catalog as it is.
    */
   public final class Freezer {
-    private final List<FrozenFile> files = new ArrayList<>(entries.size());
-    private final Map<String, Long> counters = new HashMap<>();
-    private final Map<String, Long> buried = new HashMap<>();
-    /** The last file name taken, null before the first. */
+    private final List<FrozenFile> files = new ArrayList<>();
+    private final Map<String, Long> counters = new java.util.LinkedHashMap<>();
+    private final Map<String, Long> buried = new java.util.LinkedHashMap<>();
+    /** 0: files, 1: counters, 2: tombstones, 3: all taken. */
+    private int phase;
+    /** The last key taken in this phase, null before the first. */
     private String after;
-    private boolean filesDone;
-    /** The counters' and tombstones' names as they were when the files were done. */
-    private String[] counterNames;
-    private String[] tombstoneKeys;
-    private int at;
+    private int left;
 
     private Freezer() {
     }
 
-    /** Takes up to {@code budget} more files (or counters and tombstones); true once it has all. */
+    /** Takes up to {@code budget} more files, counters or tombstones; true once it has all. */
     public boolean step(int budget) {
-      int taken = 0;
-      if (!filesDone) {
-        var tail = after == null ? entries.values() : entries.tailMap(after, false).values();
-        for (Entry e : tail) {
-          if (taken++ == budget) {
-            return false;
-          }
-          files.add(new FrozenFile(e.name, e.replicas, e.versions.values().toArray(new Version[0])));
-          after = e.name;
-        }
-        filesDone = true;
-        counterNames = lastVersion.keySet().toArray(new String[0]);
-        tombstoneKeys = tombstones.keySet().toArray(new String[0]);
-        return false;
-      }
-      // (A counter or tombstone as it is at its step: counters only go up, and a tombstone
-      // pruned since need not be kept.)
-      while (at < counterNames.length + tombstoneKeys.length) {
-        if (taken++ == budget) {
+      left = budget;
+      while (phase < 3) {
+        boolean all = switch (phase) {
+          case 0 -> take(entries, (n, e) -> files.add(
+              new FrozenFile(e.name, e.replicas, e.versions.values().toArray(new Version[0]))));
+          case 1 -> take(lastVersion, counters::put);
+          default -> take(tombstones, buried::put);
+        };
+        if (!all) {
           return false;
         }
-        if (at < counterNames.length) {
-          String n = counterNames[at];
-          Long last = lastVersion.get(n);
-          if (last != null) {
-            counters.put(n, last);
-          }
-        } else {
-          String k = tombstoneKeys[at - counterNames.length];
-          Long t = tombstones.get(k);
-          if (t != null) {
-            buried.put(k, t);
-          }
+        phase++;
+        after = null;
+      }
+      return true;
+    }
+
+    /** Takes what follows {@code after} in {@code map} while the step's budget lasts; true if it reached the end. */
+    private <V> boolean take(java.util.NavigableMap<String, V> map, java.util.function.BiConsumer<String, V> into) {
+      for (Map.Entry<String, V> e : (after == null ? map : map.tailMap(after, false)).entrySet()) {
+        if (left == 0) {
+          return false;
         }
-        at++;
+        left--;
+        into.accept(e.getKey(), e.getValue());
+        after = e.getKey();
       }
       return true;
     }
 
     /** The view, once {@link #step} has said it has all. */
     public Frozen frozen() {
-      if (counterNames == null || at < counterNames.length + tombstoneKeys.length) {
+      if (phase < 3) {
         throw new IllegalStateException("not all taken yet");
       }
-      return new Frozen(files.toArray(new FrozenFile[0]), counters, buried);
+      return new Frozen(files, counters, buried);
     }
   }
 
@@ -432,7 +441,7 @@ public final class Catalog {
   }
 
   /** See {@link #freeze()}: read it from any one thread. */
-  public record Frozen(FrozenFile[] files, Map<String, Long> lastVersion, Map<String, Long> tombstones) {
+  public record Frozen(List<FrozenFile> files, Map<String, Long> lastVersion, Map<String, Long> tombstones) {
     /**
      * Writes it as {@link #snapshot()} would encode it (with {@code gen} added), one
      * element at a time: the snapshot is never whole in memory.

@@ -128,7 +128,7 @@ final class ManagerService {
       case "place" -> req.containsKey("batch") ? placeBatch(req, ns) : place(req, ns);
       case "stat" -> Future.succeededFuture(stat(req, ns));
       case "list" -> Future.succeededFuture(list(req, ns));
-      case "status" -> Future.succeededFuture(servers.toJson().put("health", health()));
+      case "status" -> health().map(h -> servers.toJson().put("health", h));
       case "restore" -> Future.succeededFuture(restorePlan(req, ns));
       case "replicas" -> replicas(req, ns);
       case "delete" -> delete(req, ns);
@@ -1349,7 +1349,7 @@ final class ManagerService {
     boolean look = healPending || servers.healthChanges() != healSeenHealth || healSeenCatalog != catalog
         || catalog.shortened() != healSeenShortened || now - healLookedAt >= HEAL_RESCAN_MS
         || !healRoomyAtLook.containsAll(roomFor(healStarvedSize));
-    if (look) {
+    if (look && !healLooking) {
       lookForHeals(now);
     }
     while (!healRetries.isEmpty() && healRetries.peek().notBefore() <= now) {
@@ -1363,6 +1363,9 @@ final class ManagerService {
   /** A version a look found short of copies, and how many it had then (fewest first). */
   private record Need(String name, long version, int present) {
   }
+
+  /** A look is walking through the catalog (a large one, a step at a time). */
+  private boolean healLooking;
 
   /** What the last look found and no heal slot has taken yet. */
   private final java.util.ArrayDeque<Need> healQueue = new java.util.ArrayDeque<>();
@@ -1382,17 +1385,25 @@ final class ManagerService {
     // Failures long past are forgotten (their versions may be gone, or healed since).
     healBackoff.values().removeIf(b -> b.notBefore() < now - 10 * Backoff.MAX_MS);
     List<Need> needs = new ArrayList<>();
-    for (Catalog.Entry e : catalog.entries()) {
+    boolean[] atOnce = {true};
+    healLooking = true;
+    walkCatalog(e -> {
       for (Catalog.Version v : e.versions()) {
         int present = present(v);
         if (present < e.replicas() && ready(key(e.name(), v.version()), now)) {
           needs.add(new Need(e.name(), v.version(), present));
         }
       }
-    }
-    needs.sort(Comparator.comparingInt(Need::present));
-    healQueue.clear();
-    healQueue.addAll(needs);
+    }, () -> {
+      healLooking = false;
+      needs.sort(Comparator.comparingInt(Need::present));
+      healQueue.clear();
+      healQueue.addAll(needs);
+      if (!atOnce[0]) {
+        heal(); // (a look a step at a time: its queue is ready only now)
+      }
+    });
+    atOnce[0] = false;
   }
 
   /**
@@ -1476,26 +1487,51 @@ final class ManagerService {
     return out;
   }
 
-  /** Counts for status: files whose every version has its copies, those short of copies, those being healed. */
-  JsonObject health() {
-    int healthy = 0;
-    int under = 0;
-    Set<String> healingNames = new HashSet<>();
-    healing.keySet().forEach(k -> healingNames.add(k.substring(0, k.indexOf('\u0000'))));
-    for (Catalog.Entry e : catalog.entries()) {
+  /**
+   * Counts for status: files whose every version has its copies, those short of copies,
+   * those being healed. Counted a step at a time through a large catalog ({@link
+   * #walkCatalog}); at once through one that fits in a step.
+   */
+  Future<JsonObject> health() {
+    int[] counts = new int[2]; // healthy, short
+    io.vertx.core.Promise<JsonObject> out = io.vertx.core.Promise.promise();
+    walkCatalog(e -> {
       boolean ok = true;
       for (Catalog.Version v : e.versions()) {
         if (present(v) < e.replicas()) {
           ok = false;
+          break;
         }
       }
-      if (ok) {
-        healthy++;
-      } else {
-        under++;
-      }
+      counts[ok ? 0 : 1]++;
+    }, () -> {
+      Set<String> healingNames = new HashSet<>();
+      healing.keySet().forEach(k -> healingNames.add(k.substring(0, k.indexOf('\u0000'))));
+      out.complete(new JsonObject().put("files", counts[0] + counts[1]).put("healthy", counts[0])
+          .put("underReplicated", counts[1]).put("healing", healingNames.size()));
+    });
+    return out.future();
+  }
+
+  /** Files a step of a walk through the catalog visits: a few ms of the event loop. */
+  static final int WALK_STEP = 20_000;
+
+  /**
+   * Visits every file of the catalog in name order, {@link #WALK_STEP} files a step, each
+   * next step on a timer so that requests and reports run between two, then runs {@code
+   * then}. A catalog that fits in one step is walked at once, {@code then} included. (In
+   * one go, a million files held the event loop about a quarter of a second.)
+   */
+  void walkCatalog(java.util.function.Consumer<Catalog.Entry> visit, Runnable then) {
+    walkStep(catalog, null, visit, then);
+  }
+
+  private void walkStep(Catalog c, String after, java.util.function.Consumer<Catalog.Entry> visit, Runnable then) {
+    String last = c.walk(after, WALK_STEP, visit);
+    if (last == null) {
+      then.run();
+    } else {
+      vertx.setTimer(1, t -> walkStep(c, last, visit, then));
     }
-    return new JsonObject().put("files", catalog.size()).put("healthy", healthy)
-        .put("underReplicated", under).put("healing", healingNames.size());
   }
 }

@@ -130,11 +130,13 @@ public final class ManagerVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(tickTimer);
-    // Changes waiting for a save (one waiting for its retry after a failure, say) are
-    // written now, one last time.
+    // Changes waiting for a save, or kept in memory only by a save that failed and waits
+    // for its retry, are written now, one last time (and not tried again after).
     vertx.cancelTimer(retryTimer);
+    boolean failedBefore = retryPending;
     retryPending = false;
-    Future<Void> last = nextSave != null ? saveCatalog() : lastSave;
+    stopping = true;
+    Future<Void> last = nextSave != null || failedBefore ? saveCatalog() : lastSave;
     return last.transform(x -> netServer == null ? Future.succeededFuture() : netServer.close())
         .transform(x -> netClient.close())
         .transform(x -> vertx.executeBlocking(() -> {
@@ -162,6 +164,7 @@ public final class ManagerVerticle extends VerticleBase {
   /** After a failed save, the next is tried this much later (if no change asks for one first). */
   static final long SAVE_RETRY_MS = 5_000;
   private boolean retryPending;
+  private boolean stopping;
   private long retryTimer = -1;
   private io.vertx.core.Promise<Void> nextSave;
 
@@ -213,7 +216,7 @@ public final class ManagerVerticle extends VerticleBase {
         // CatalogStore.append), and is tried again in a while even if nothing changes.
         log.error("manager: cannot write the catalog (trying again in {} s): {}", SAVE_RETRY_MS / 1000,
             ar.cause().toString());
-        if (!retryPending) {
+        if (!retryPending && !stopping) {
           retryPending = true;
           retryTimer = vertx.setTimer(SAVE_RETRY_MS, t -> {
             retryPending = false;
@@ -246,7 +249,14 @@ public final class ManagerVerticle extends VerticleBase {
   }
 
   private void freezeStep(Catalog.Freezer f, io.vertx.core.Promise<Catalog.Frozen> view) {
-    if (f.step(FREEZE_STEP)) {
+    boolean all;
+    try {
+      all = f.step(FREEZE_STEP);
+    } catch (RuntimeException e) {
+      view.fail(e); // (the save fails and is tried again, rather than never ending)
+      return;
+    }
+    if (all) {
       view.complete(f.frozen());
     } else {
       vertx.setTimer(1, t -> freezeStep(f, view));

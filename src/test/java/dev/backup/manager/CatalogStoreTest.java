@@ -253,6 +253,7 @@ class CatalogStoreTest {
       Catalog back = store.open();
       assertThat(store.generation()).isEqualTo(1);
       assertThat(back.snapshot()).isEqualTo(expected.snapshot());
+      assertThat(back.bytesUnder("")).isEqualTo(expected.bytesUnder("")).isPositive();
     }
   }
 
