@@ -30,6 +30,8 @@ public final class HostileClients {
     public final List<Frame> frames = new CopyOnWriteArrayList<>();
     public final CompletableFuture<Frame> first = new CompletableFuture<>();
     public final CompletableFuture<Long> closed = new CompletableFuture<>();
+    /** When it was made (System.nanoTime), to compare with {@link #closed}. */
+    public final long opened = System.nanoTime();
     public volatile BackupException garbled;
 
     public Raw(NetSocket sock) {

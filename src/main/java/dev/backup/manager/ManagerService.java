@@ -1353,10 +1353,15 @@ final class ManagerService {
       lookForHeals(now);
     }
     while (!healRetries.isEmpty() && healRetries.peek().notBefore() <= now) {
-      healQueue.addFirst(healRetries.poll().need());
+      enqueue(healRetries.poll().need());
     }
     while (!healQueue.isEmpty() && healing.size() < healSlots()) {
-      startHeal(healQueue.poll(), now);
+      var fewest = healQueue.firstEntry();
+      Need n = fewest.getValue().poll();
+      if (fewest.getValue().isEmpty()) {
+        healQueue.remove(fewest.getKey());
+      }
+      startHeal(n, now);
     }
   }
 
@@ -1367,8 +1372,24 @@ final class ManagerService {
   /** A look is walking through the catalog (a large one, a step at a time). */
   private boolean healLooking;
 
-  /** What the last look found and no heal slot has taken yet. */
-  private final java.util.ArrayDeque<Need> healQueue = new java.util.ArrayDeque<>();
+  /**
+   * What the last look found and no heal slot has taken yet, by the copies each had then:
+   * fewest first (in buckets, not sorted: a look that finds half a million costs no sort).
+   */
+  private java.util.TreeMap<Integer, java.util.ArrayDeque<Need>> healQueue = new java.util.TreeMap<>();
+  /** What was queued while a look walked (heals still short after theirs, retries due): kept after it. */
+  private final List<Need> queuedDuringLook = new ArrayList<>();
+
+  private void enqueue(Need n) {
+    enqueue(healQueue, n);
+    if (healLooking) {
+      queuedDuringLook.add(n);
+    }
+  }
+
+  private static void enqueue(java.util.TreeMap<Integer, java.util.ArrayDeque<Need>> queue, Need n) {
+    queue.computeIfAbsent(n.present(), p -> new java.util.ArrayDeque<>()).add(n);
+  }
 
   private void lookForHeals(long now) {
     healStarvedSize = Long.MAX_VALUE;
@@ -1384,21 +1405,29 @@ final class ManagerService {
     healLooks++;
     // Failures long past are forgotten (their versions may be gone, or healed since).
     healBackoff.values().removeIf(b -> b.notBefore() < now - 10 * Backoff.MAX_MS);
-    List<Need> needs = new ArrayList<>();
+    java.util.TreeMap<Integer, java.util.ArrayDeque<Need>> found = new java.util.TreeMap<>();
     boolean[] atOnce = {true};
     healLooking = true;
     walkCatalog(e -> {
       for (Catalog.Version v : e.versions()) {
         int present = present(v);
         if (present < e.replicas() && ready(key(e.name(), v.version()), now)) {
-          needs.add(new Need(e.name(), v.version(), present));
+          enqueue(found, new Need(e.name(), v.version(), present));
         }
       }
-    }, () -> {
+    }, failure -> {
       healLooking = false;
-      needs.sort(Comparator.comparingInt(Need::present));
-      healQueue.clear();
-      healQueue.addAll(needs);
+      if (failure != null) {
+        log.error("manager: looking for versions short of copies failed (looking again within {} s)",
+            HEAL_RESCAN_MS / 1000, failure);
+        queuedDuringLook.clear(); // (in the queue already, which stays as it was)
+        return;
+      }
+      // (What was queued before the look is in what it found, unless being healed or
+      // waiting to be tried again; what was queued while it walked may not be.)
+      queuedDuringLook.forEach(n -> enqueue(found, n));
+      queuedDuringLook.clear();
+      healQueue = found;
       if (!atOnce[0]) {
         heal(); // (a look a step at a time: its queue is ready only now)
       }
@@ -1459,7 +1488,7 @@ final class ManagerService {
           int present = present(healed);
           if (present < catalog.get(n.name()).replicas()) {
             // Still short (it wanted more than one new copy): its next copy after the others.
-            healQueue.add(new Need(n.name(), n.version(), present));
+            enqueue(new Need(n.name(), n.version(), present));
           }
         }
         healBackoff.remove(k);
@@ -1504,7 +1533,11 @@ final class ManagerService {
         }
       }
       counts[ok ? 0 : 1]++;
-    }, () -> {
+    }, failure -> {
+      if (failure != null) {
+        out.fail(failure);
+        return;
+      }
       Set<String> healingNames = new HashSet<>();
       healing.keySet().forEach(k -> healingNames.add(k.substring(0, k.indexOf('\u0000'))));
       out.complete(new JsonObject().put("files", counts[0] + counts[1]).put("healthy", counts[0])
@@ -1518,18 +1551,26 @@ final class ManagerService {
 
   /**
    * Visits every file of the catalog in name order, {@link #WALK_STEP} files a step, each
-   * next step on a timer so that requests and reports run between two, then runs {@code
-   * then}. A catalog that fits in one step is walked at once, {@code then} included. (In
-   * one go, a million files held the event loop about a quarter of a second.)
+   * next step on a timer so that requests and reports run between two, then gives {@code
+   * then} null (or what a visit threw, ending the walk). A catalog that fits in one step is
+   * walked at once, {@code then} included. (In one go, a million files held the event loop
+   * about a quarter of a second.)
    */
-  void walkCatalog(java.util.function.Consumer<Catalog.Entry> visit, Runnable then) {
+  void walkCatalog(java.util.function.Consumer<Catalog.Entry> visit, java.util.function.Consumer<Throwable> then) {
     walkStep(catalog, null, visit, then);
   }
 
-  private void walkStep(Catalog c, String after, java.util.function.Consumer<Catalog.Entry> visit, Runnable then) {
-    String last = c.walk(after, WALK_STEP, visit);
+  private void walkStep(Catalog c, String after, java.util.function.Consumer<Catalog.Entry> visit,
+                        java.util.function.Consumer<Throwable> then) {
+    String last;
+    try {
+      last = c.walk(after, WALK_STEP, visit);
+    } catch (RuntimeException e) {
+      then.accept(e);
+      return;
+    }
     if (last == null) {
-      then.run();
+      then.accept(null);
     } else {
       vertx.setTimer(1, t -> walkStep(c, last, visit, then));
     }

@@ -214,8 +214,8 @@ public final class ManagerVerticle extends VerticleBase {
       if (ar.failed()) {
         // Those changes are in memory only: the next save writes the whole catalog (see
         // CatalogStore.append), and is tried again in a while even if nothing changes.
-        log.error("manager: cannot write the catalog (trying again in {} s): {}", SAVE_RETRY_MS / 1000,
-            ar.cause().toString());
+        log.error("manager: cannot write the catalog ({}): {}", stopping ? "stopping, not trying again"
+            : "trying again in " + SAVE_RETRY_MS / 1000 + " s", ar.cause().toString());
         if (!retryPending && !stopping) {
           retryPending = true;
           retryTimer = vertx.setTimer(SAVE_RETRY_MS, t -> {

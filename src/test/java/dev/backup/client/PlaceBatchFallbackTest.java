@@ -38,6 +38,9 @@ class PlaceBatchFallbackTest {
   @Test
   void aManagerThatRefusesBatchesIsAskedOneFileAtATime() throws Exception {
     List<Boolean> batches = new CopyOnWriteArrayList<>(); // per place request: was it a batch
+    // The first answer waits until every upload has had time to ask for its place: the
+    // others then wait behind it and go together, whatever this machine's speed.
+    io.vertx.core.Promise<Void> allAsked = io.vertx.core.Promise.promise();
     NetServer manager = vertx.createNetServer().connectHandler(sock -> {
       FrameDecoder decoder = new FrameDecoder(new FrameDecoder.Listener() {
         @Override
@@ -51,10 +54,10 @@ class PlaceBatchFallbackTest {
           batches.add(batch);
           // The older manager: every file it is asked about is unchanged since version 7;
           // a batch is a file without a name. (Answered a little later, as over a network.)
-          vertx.setTimer(20, t -> sock.write((batch
+          allAsked.future().onComplete(x -> vertx.setTimer(20, t -> sock.write((batch
               ? Frame.error(f.requestId(), ErrorCode.USAGE, "name is empty")
               : new Frame(Op.RESPONSE, f.requestId(), new JsonObject().put("unchanged", true).put("version", 7)))
-              .encode()));
+              .encode())));
         }
 
         @Override
@@ -68,12 +71,16 @@ class PlaceBatchFallbackTest {
     try (BackupClient client = new BackupClient(vertx,
         TestSupport.config(Role.client, 0, 0, port, dir.resolve("client")))) {
       List<Future<BackupClient.Uploaded>> all = new ArrayList<>();
+      List<Path> files = new ArrayList<>();
       for (int i = 0; i < 20; i++) {
-        Path f = TestSupport.randomFile(dir.resolve("client/f" + i), 100 + i, i);
+        files.add(TestSupport.randomFile(dir.resolve("client/f" + i), 100 + i, i));
+      }
+      for (int i = 0; i < 20; i++) {
         // Its latest version has the same size, so the client asks whether it is unchanged.
         JsonObject latest = new JsonObject().put("size", 100L + i).put("sha256", "00").put("version", 7L);
-        all.add(client.upload(f.toString(), "f" + i, 2, latest));
+        all.add(client.upload(files.get(i).toString(), "f" + i, 2, latest));
       }
+      vertx.setTimer(300, t -> allAsked.complete());
       Future.all(all).await();
       for (Future<BackupClient.Uploaded> u : all) {
         assertThat(u.result().unchanged()).isTrue();

@@ -313,6 +313,27 @@ class HealLookTest {
   }
 
   @Test
+  void aWalkThroughTheCatalogThatFailsEndsWithItsFailure() {
+    ManagerService svc = service(threeAlive());
+    int files = ManagerService.WALK_STEP + 10;
+    List<Object> ends = new java.util.concurrent.CopyOnWriteArrayList<>();
+    onContext(() -> {
+      for (int i = 0; i < files; i++) {
+        svc.catalog.commit(String.format("f%06d", i), 1, new Catalog.Version(1, 10, "00", 1, List.of(1)));
+      }
+      int[] seen = {0};
+      svc.walkCatalog(e -> {
+        if (++seen[0] == files - 5) { // (in the second step)
+          throw new IllegalStateException("broken");
+        }
+      }, failure -> ends.add(failure == null ? "done" : failure.getMessage()));
+      return null;
+    });
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).until(() -> !ends.isEmpty());
+    assertThat(ends).containsExactly("broken");
+  }
+
+  @Test
   void aServerWhoseDamagedCopyIsNotRemovedYetGetsNoNewCopyOfThatVersion() {
     ServerTable servers = threeAlive();
     ManagerService svc = service(servers);
@@ -343,6 +364,7 @@ class HealLookTest {
       svc.heal();
       return null;
     });
+    assertThat(onContext(() -> svc.healCopies)).as("heal copies started (at once, before any is asked)").isZero();
     assertThat(asked).isEmpty();
     // Server 3 is back: it gets the new copy.
     onContext(() -> {

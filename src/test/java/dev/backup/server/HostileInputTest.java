@@ -297,9 +297,13 @@ class HostileInputTest {
     }
     for (Raw r : peers) {
       assertError(r.answer(), ErrorCode.PROTOCOL, "length out of range");
+    }
+    // Answered at once, not after the idle time (then closed, after the server's short
+    // linger that lets the answer reach the peer: not timed).
+    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isLessThan(IDLE * 1000L);
+    for (Raw r : peers) {
       r.closed.get(10, TimeUnit.SECONDS);
     }
-    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isLessThan(IDLE * 1000L + 3000);
   }
 
   @Test
@@ -443,7 +447,10 @@ class HostileInputTest {
         Future.all(connects).await();
       }
       long opened = System.nanoTime();
-      assertThat(idle).hasSize(count).noneMatch(Raw::isClosed);
+      // None closed before its idle time (opening them all can take longer than that on a
+      // busy machine: those opened first may be closed by now, as they should be).
+      assertThat(idle).hasSize(count).allMatch(r -> !r.isClosed()
+          || r.closed.join() - r.opened >= TimeUnit.MILLISECONDS.toNanos(IDLE * 1000L - 500));
       backupAndRestore(cluster, "beside-idle.bin", 5_000_000, 4, 4);
       long stillOpen = idle.stream().filter(r -> !r.isClosed()).count();
       System.out.printf("%d of %d idle connections still open when the backup and restore were done (%d ms)%n",

@@ -362,7 +362,7 @@ class InProcessClusterTest {
 
   private static int sendGarbage(int port) {
     try (Socket s = new Socket("127.0.0.1", port)) {
-      s.setSoTimeout(5000);
+      s.setSoTimeout(15_000); // (the server closes after a short linger, on a busy JVM)
       OutputStream out = s.getOutputStream();
       out.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes());
       out.flush();

@@ -51,8 +51,10 @@ class FolderSyncTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> t.getState() == Thread.State.WAITING);
       }
     }
-    // All others wait while the first force runs; then one force serves them all.
-    await().atMost(Duration.ofSeconds(10)).until(() -> threads.stream().allMatch(t -> t.getState() == Thread.State.WAITING));
+    // All others wait while the first force runs (for the next force, not still for the
+    // lock: a thread parked there is WAITING too); then one force serves them all.
+    await().atMost(Duration.ofSeconds(10)).until(() -> threads.stream().skip(1).allMatch(t -> java.util.Arrays
+        .stream(t.getStackTrace()).anyMatch(f -> f.getMethodName().equals("awaitUninterruptibly"))));
     firstMayEnd.countDown();
     for (Thread t : threads) {
       t.join(10_000);
