@@ -978,8 +978,28 @@ final class ManagerService {
           unconfirmed.remove(id);
         }
       }
-      if (lostCopies(id, held) > 0) {
-        changed = true;
+      Missing last = missingOnce.get(id);
+      if (lostCopiesWalking.contains(id)) {
+        // (The last inventory's comparison is still going through a large catalog: another
+        // is asked for once it ends.)
+        comparisonSkipped.add(id);
+      } else if (last != null && order < last.askedAt()) {
+        // Asked for before the last comparison ended: it may have been listed before a copy
+        // that comparison met went in. Not compared; the one asked for then is still wanted
+        // (until the server says it applied it), and comes.
+        log.debug("manager: server {}'s inventory was asked for before its last comparison ended; not compared", id);
+      } else {
+        boolean[] atOnce = {true};
+        boolean[] lost = {false};
+        lostCopies(id, held, n -> {
+          if (n > 0 && atOnce[0]) {
+            lost[0] = true;
+          } else if (n > 0) {
+            save.get(); // (a look a step at a time: its changes are saved on their own)
+          }
+        });
+        atOnce[0] = false;
+        changed |= lost[0];
       }
       // A damaged copy an inventory asked for after it was found damaged no longer lists is
       // gone (no new copy of that version went there meanwhile): its server is a target
@@ -1024,8 +1044,14 @@ final class ManagerService {
   /** Copies a server's last inventory named without readable metadata, by server (see reconcile). */
   private final Map<Integer, Set<String>> unreadableOnce = new HashMap<>();
 
-  /** Copies a server's last inventory lacked, by server: lost if the next one lacks them too. */
-  private final Map<Integer, Set<String>> missingOnce = new HashMap<>();
+  /**
+   * Copies a server's last inventory lacked, by server, with the order of the inventory
+   * asked for once they were known: lost if that one (or a later one) lacks them too.
+   */
+  private final Map<Integer, Missing> missingOnce = new HashMap<>();
+
+  private record Missing(Set<String> keys, long askedAt) {
+  }
 
   /**
    * Copies the catalog lists on server {@code id} that its inventory ({@code held}) lacks:
@@ -1034,14 +1060,19 @@ final class ManagerService {
    * healing makes new ones (before, such a copy stayed listed, and its file kept one copy
    * fewer than it showed, until a {@code verify}). Two, because a copy put in place after
    * the listing passed its folder may be reported by another server before the inventory
-   * comes; the next listing begins after this one is in, and finds it.
+   * comes; the next listing, asked for once this comparison is done, finds it. It goes
+   * through the catalog a step at a time ({@link #walkCatalog}), so only an inventory
+   * asked for once the last comparison ended is compared (see reconcile). Then gives
+   * {@code done} how many it no longer counts.
    */
-  private int lostCopies(int id, Set<String> held) {
-    Set<String> before = missingOnce.remove(id);
+  private void lostCopies(int id, Set<String> held, java.util.function.IntConsumer done) {
+    Missing last = missingOnce.get(id);
+    Set<String> before = last == null ? null : last.keys();
     Set<String> missing = new HashSet<>();
-    int lost = 0;
-    String first = null;
-    for (Catalog.Entry e : catalog.entries()) {
+    int[] lost = {0};
+    String[] first = {null};
+    lostCopiesWalking.add(id);
+    walkCatalog(e -> {
       for (Catalog.Version v : e.versions()) {
         String k = key(e.name(), v.version());
         if (!v.servers().contains(id) || held.contains(k) || healing.containsKey(k)) {
@@ -1052,15 +1083,43 @@ final class ManagerService {
           continue;
         }
         catalog.removeHolder(e.name(), v.version(), id);
-        if (first == null) {
-          first = e.name() + " v" + v.version();
+        if (first[0] == null) {
+          first[0] = e.name() + " v" + v.version();
         }
-        lost++;
+        lost[0]++;
       }
-    }
-    if (!missing.isEmpty()) {
-      missingOnce.put(id, missing);
-      servers.wantInventory(id);
+    }, failure -> {
+      lostCopiesWalking.remove(id);
+      boolean skipped = comparisonSkipped.remove(id);
+      if (failure != null) {
+        log.error("manager: comparing server {}'s inventory with the catalog failed (asking it again)", id, failure);
+        servers.wantInventory(id);
+      } else {
+        lostCopiesFound(id, missing, lost[0], first[0]);
+        if (skipped && missing.isEmpty()) {
+          servers.wantInventory(id); // (one came meanwhile, not compared)
+        }
+      }
+      done.accept(lost[0]);
+    });
+  }
+
+  /** Servers an inventory of which came while the last was still being compared. */
+  private final Set<Integer> comparisonSkipped = new HashSet<>();
+
+  /** Servers whose last inventory is being compared with the catalog (a large one, a step at a time). */
+  private final Set<Integer> lostCopiesWalking = new HashSet<>();
+
+  /** Whether server {@code id}'s last inventory is still being compared with the catalog (for tests). */
+  boolean comparingInventory(int id) {
+    return lostCopiesWalking.contains(id);
+  }
+
+  private void lostCopiesFound(int id, Set<String> missing, int lost, String first) {
+    if (missing.isEmpty()) {
+      missingOnce.remove(id);
+    } else {
+      missingOnce.put(id, new Missing(missing, servers.wantInventory(id)));
       log.info("manager: server {} did not list {} cop{} the catalog lists there; asking it again", id,
           missing.size(), missing.size() == 1 ? "y" : "ies");
     }
@@ -1069,7 +1128,6 @@ final class ManagerService {
           lost, lost == 1 ? "y" : "ies", first, lost > 1 ? ", ..." : "");
       healPending = true;
     }
-    return lost;
   }
 
   /**
@@ -1365,6 +1423,8 @@ final class ManagerService {
     }
   }
 
+
+
   /** A version a look found short of copies, and how many it had then (fewest first). */
   private record Need(String name, long version, int present) {
   }
@@ -1411,7 +1471,8 @@ final class ManagerService {
     walkCatalog(e -> {
       for (Catalog.Version v : e.versions()) {
         int present = present(v);
-        if (present < e.replicas() && ready(key(e.name(), v.version()), now)) {
+        // (None left on a server that is not dead: nothing to copy from until one comes back.)
+        if (present > 0 && present < e.replicas() && ready(key(e.name(), v.version()), now)) {
           enqueue(found, new Need(e.name(), v.version(), present));
         }
       }
@@ -1565,7 +1626,7 @@ final class ManagerService {
     String last;
     try {
       last = c.walk(after, WALK_STEP, visit);
-    } catch (RuntimeException e) {
+    } catch (Throwable e) { // (an Error too: the walk's owner must hear it ended, or never look again)
       then.accept(e);
       return;
     }

@@ -95,9 +95,86 @@ class UnlistedCopyTest {
     assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2);
     // Lacking twice in a row: lost, no longer counted (healing makes a new copy).
     servers.inventoryApplied(2, again);
-    inventoryOfServer2(svc, false, "x");
+    servers.wantInventory(2); // (asked again later: the six-hourly inventory, say)
+    String third = servers.inventoryWanted(2);
+    inventoryOfServer2(svc, false, third);
     assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2);
-    inventoryOfServer2(svc, false, "y");
+    inventoryOfServer2(svc, false, servers.inventoryWanted(2));
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1);
+  }
+
+  @Test
+  void anInventoryIsComparedWithALargeCatalogAStepAtATime() {
+    // More files than a step takes: the copies an inventory lacks are found a step at a
+    // time after it is answered, not in one turn of the event loop (a quarter of a second
+    // a million files); lacking from two inventories, the second asked for once the first
+    // comparison ended, they are no longer counted, as with a small catalog.
+    ServerTable servers = threeAlive();
+    ManagerService svc = service(servers);
+    io.vertx.core.Context context = vertx.getOrCreateContext();
+    int files = 2 * ManagerService.WALK_STEP + 5_000;
+    String gone = String.format("f%06d", files - 10); // (in the last step)
+    JsonArray items = new JsonArray().add(copyOfA());
+    for (int i = 0; i < files; i++) {
+      String name = String.format("f%06d", i);
+      if (!name.equals(gone)) {
+        items.add(new JsonObject().put("name", name).put("version", 1L).put("size", 10L).put("sha256", "5a")
+            .put("created", 1L).put("replicas", 2));
+      }
+    }
+    java.util.function.Function<String, Boolean> reconcile = token -> {
+      Reply msg = new Reply(new JsonObject().put("id", 2).put("token", token).put("items", items));
+      svc.reconcile(msg);
+      // (Answered at once, before the comparison reached the last step.)
+      return msg.reply != null && svc.catalog.version(gone, 1).servers().size() == 2;
+    };
+    java.util.function.Function<String, Boolean> inventory = token -> onContext(context, () -> reconcile.apply(token));
+    Runnable compared = () -> org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+        .until(() -> !onContext(context, () -> svc.comparingInventory(2)));
+    String first = onContext(context, () -> {
+      for (int i = 0; i < files; i++) {
+        svc.catalog.commit(String.format("f%06d", i), 2, new Catalog.Version(1, 10, "5a", 1, List.of(1, 2)));
+      }
+      return servers.inventoryWanted(2);
+    });
+    // Another comes while it is compared (sent twice, say): not compared (one walk at a time).
+    assertThat(onContext(context, () -> reconcile.apply(first) && svc.comparingInventory(2)
+        && reconcile.apply(first) && svc.comparingInventory(2))).isTrue();
+    compared.run();
+    String second = onContext(context, () -> servers.inventoryWanted(2));
+    assertThat(second).as("asked again once the comparison ended").isNotNull().isNotEqualTo(first);
+    // One asked for before the comparison ended: not compared either.
+    assertThat(inventory.apply(first)).isTrue();
+    assertThat(onContext(context, () -> svc.comparingInventory(2))).isFalse();
+    // The one asked for after: lacking twice, no longer counted.
+    assertThat(inventory.apply(second)).isTrue();
+    compared.run();
+    assertThat(onContext(context, () -> svc.catalog.version(gone, 1).servers())).containsExactly(1);
+    assertThat(onContext(context, () -> svc.catalog.version("f000000", 1).servers())).containsExactly(1, 2);
+  }
+
+  private static <T> T onContext(io.vertx.core.Context context, java.util.function.Supplier<T> body) {
+    io.vertx.core.Promise<T> p = io.vertx.core.Promise.promise();
+    context.runOnContext(x -> p.complete(body.get()));
+    return p.future().await();
+  }
+
+  @Test
+  void anInventoryAskedForBeforeTheLastComparisonEndedIsNotCompared() {
+    // The comparison of a large catalog ends well after its inventory came: an inventory
+    // asked for before it ended may have been listed before a copy it compares went in.
+    // Lacking from it and from the last is not lacking twice: it is not compared.
+    ServerTable servers = threeAlive();
+    ManagerService svc = service(servers);
+    String first = servers.inventoryWanted(2);
+    inventoryOfServer2(svc, false, first);
+    String asked = servers.inventoryWanted(2);
+    assertThat(asked).as("asked again once the comparison ended").isNotEqualTo(first);
+    // An inventory answering the request before that one (listed before it, say).
+    inventoryOfServer2(svc, false, first);
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1, 2);
+    // One asked for after the last comparison ended lacks it too: lost.
+    inventoryOfServer2(svc, false, servers.inventoryWanted(2));
     assertThat(svc.catalog.version("a", 1).servers()).containsExactly(1);
   }
 
