@@ -16,7 +16,7 @@ FG_MB=${FG_MB:-256}
 source "$(dirname "$0")/lib.sh"
 start_cluster
 
-status_field() { sed -n "s/.*\"$1\" : \\([0-9]*\\).*/\\1/p" <<<"$2" | head -1; }
+status_field() { sed -n "s/.*\"$1\" : \\([0-9]*\\).*/\\1/p" <<<"$2" | sed -n 1p; }
 
 mkdir -p "$WORK/client/heal"
 for i in $(seq 1 "$FILES"); do head -c $((FILE_MB << 20)) /dev/urandom >"$WORK/client/heal/f$i"; done
@@ -37,7 +37,7 @@ a=$(now)
 fg_pid=$!
 chain=""
 for _ in $(seq 1 600); do
-  chain=$(sed -n 's/.*placed fg2.bin v1 ([0-9]* bytes) on \[\([0-9, ]*\)\].*/\1/p' "$WORK/logs/manager.log" | head -1)
+  chain=$(sed -n 's/.*placed fg2.bin v1 ([0-9]* bytes) on \[\([0-9, ]*\)\].*/\1/p' "$WORK/logs/manager.log" | sed -n 1p)
   [[ -n "$chain" ]] && break
   sleep 0.05
 done

@@ -155,9 +155,15 @@ settled backup payload.bin --replicas 2 >/dev/null || fail "second backup from t
 cache=$(podman volume inspect "${PROJECT}_client-data" --format '{{.Mountpoint}}')/cache
 grep -qs "^payload.bin"$'\t' "$cache"/hashes-*.tsv || fail "no record of payload.bin in the client's volume ($cache)"
 again=$(settled backup payload.bin --replicas 2) || fail "third backup from the client container"
-echo "$again" | grep -q "unchanged payload.bin" || fail "the third backup did not find payload.bin unchanged: $again"
+# (Bash's own matching, not `echo | grep -q`: under pipefail, grep leaving at its first match
+# can fail the pipe with the writer's SIGPIPE.)
+[[ "$again" == *"unchanged payload.bin"* ]] || fail "the third backup did not find payload.bin unchanged: $again"
 crashed=$(echo "$holders" | sed -n 1p)
-hung=$(for i in 1 2 3 4; do echo "$holders" | grep -qx "$i" || echo "$i"; done | sed -n 1p)
+hung=""
+for i in 1 2 3 4; do
+  [[ $'\n'"$holders"$'\n' == *$'\n'"$i"$'\n'* ]] || { hung=$i; break; }
+done
+[[ -n "$hung" && "$hung" != "$crashed" ]] || fail "no server outside the holders ($holders) to pause"
 
 step "kill server-$crashed (a holder) and pause server-$hung"
 t_kill=$(date +%s.%N)
@@ -207,7 +213,7 @@ done
 event_time() {
   local t
   t=$(podman events --stream=false --since "$2" --filter "container=${PROJECT}_$1_1" --filter "event=$3" \
-    --format '{{.Time}}' 2>/dev/null | head -1)
+    --format '{{.Time}}' 2>/dev/null | sed -n 1p) # (not head: under pipefail its early exit can fail the pipe)
   [[ -n "$t" ]] || fail "podman has no $3 event for $1"
   date -u -d "${t% UTC}" +%s.%N
 }

@@ -175,11 +175,6 @@ public final class Catalog {
     return tombstones.containsKey(key(name, version));
   }
 
-  /** Forgets tombstones older than {@code before} (copies that old are not coming back). */
-  public void pruneTombstones(long before) {
-    tombstones.values().removeIf(t -> t < before);
-  }
-
   /** Removes one version (and buries it); the file goes when its last version does. Returns it, or null. */
   public Version removeVersion(String name, long version) {
     bury(name, version, System.currentTimeMillis());
@@ -231,14 +226,24 @@ public final class Catalog {
    * added behind the walk is not visited, one removed ahead of it is not either.)
    */
   public String walk(String after, int budget, java.util.function.Consumer<Entry> visit) {
+    return stepOver(entries, after, budget, (n, e) -> visit.accept(e));
+  }
+
+  /**
+   * Visits up to {@code budget} entries of {@code map} whose keys come after {@code after}
+   * (null: from the first), in order; returns the last key visited if more remain, else
+   * null. (A step of a walk through a map that changes between steps.)
+   */
+  private static <V> String stepOver(java.util.NavigableMap<String, V> map, String after, int budget,
+                                     java.util.function.BiConsumer<String, V> visit) {
     String last = null;
     int left = budget;
-    for (Entry e : (after == null ? entries : entries.tailMap(after, false)).values()) {
+    for (Map.Entry<String, V> e : (after == null ? map : map.tailMap(after, false)).entrySet()) {
       if (left-- == 0) {
         return last;
       }
-      visit.accept(e);
-      last = e.name;
+      visit.accept(e.getKey(), e.getValue());
+      last = e.getKey();
     }
     return null;
   }
@@ -246,10 +251,6 @@ public final class Catalog {
   /** How many files it holds. */
   public int size() {
     return entries.size();
-  }
-
-  public List<Entry> entries() {
-    return new ArrayList<>(entries.values());
   }
 
   /** The catalog as SPEC's {@code list --json} shows it. */
@@ -390,41 +391,23 @@ public final class Catalog {
     private int phase;
     /** The last key taken in this phase, null before the first. */
     private String after;
-    private int left;
 
     private Freezer() {
     }
 
-    /** Takes up to {@code budget} more files, counters or tombstones; true once it has all. */
+    /** Takes up to {@code budget} more files, counters or tombstones (of one kind); true once it has all. */
     public boolean step(int budget) {
-      left = budget;
-      while (phase < 3) {
-        boolean all = switch (phase) {
-          case 0 -> take(entries, (n, e) -> files.add(
-              new FrozenFile(e.name, e.replicas, e.versions.values().toArray(new Version[0]))));
-          case 1 -> take(lastVersion, counters::put);
-          default -> take(tombstones, buried::put);
-        };
-        if (!all) {
-          return false;
-        }
-        phase++;
-        after = null;
+      after = switch (phase) {
+        case 0 -> stepOver(entries, after, budget, (n, e) -> files.add(
+            new FrozenFile(e.name, e.replicas, e.versions.values().toArray(new Version[0]))));
+        case 1 -> stepOver(lastVersion, after, budget, counters::put);
+        case 2 -> stepOver(tombstones, after, budget, buried::put);
+        default -> null;
+      };
+      if (after == null) {
+        phase = Math.min(3, phase + 1);
       }
-      return true;
-    }
-
-    /** Takes what follows {@code after} in {@code map} while the step's budget lasts; true if it reached the end. */
-    private <V> boolean take(java.util.NavigableMap<String, V> map, java.util.function.BiConsumer<String, V> into) {
-      for (Map.Entry<String, V> e : (after == null ? map : map.tailMap(after, false)).entrySet()) {
-        if (left == 0) {
-          return false;
-        }
-        left--;
-        into.accept(e.getKey(), e.getValue());
-        after = e.getKey();
-      }
-      return true;
+      return phase == 3;
     }
 
     /** The view, once {@link #step} has said it has all. */

@@ -989,17 +989,7 @@ final class ManagerService {
         // (until the server says it applied it), and comes.
         log.debug("manager: server {}'s inventory was asked for before its last comparison ended; not compared", id);
       } else {
-        boolean[] atOnce = {true};
-        boolean[] lost = {false};
-        lostCopies(id, held, n -> {
-          if (n > 0 && atOnce[0]) {
-            lost[0] = true;
-          } else if (n > 0) {
-            save.get(); // (a look a step at a time: its changes are saved on their own)
-          }
-        });
-        atOnce[0] = false;
-        changed |= lost[0];
+        lostCopies(id, held);
       }
       // A damaged copy an inventory asked for after it was found damaged no longer lists is
       // gone (no new copy of that version went there meanwhile): its server is a target
@@ -1062,10 +1052,10 @@ final class ManagerService {
    * the listing passed its folder may be reported by another server before the inventory
    * comes; the next listing, asked for once this comparison is done, finds it. It goes
    * through the catalog a step at a time ({@link #walkCatalog}), so only an inventory
-   * asked for once the last comparison ended is compared (see reconcile). Then gives
-   * {@code done} how many it no longer counts.
+   * asked for once the last comparison ended is compared (see reconcile); the holders it
+   * drops are saved on their own (the inventory's answer does not wait for them).
    */
-  private void lostCopies(int id, Set<String> held, java.util.function.IntConsumer done) {
+  private void lostCopies(int id, Set<String> held) {
     Missing last = missingOnce.get(id);
     Set<String> before = last == null ? null : last.keys();
     Set<String> missing = new HashSet<>();
@@ -1094,13 +1084,22 @@ final class ManagerService {
       if (failure != null) {
         log.error("manager: comparing server {}'s inventory with the catalog failed (asking it again)", id, failure);
         servers.wantInventory(id);
-      } else {
-        lostCopiesFound(id, missing, lost[0], first[0]);
-        if (skipped && missing.isEmpty()) {
+      } else if (missing.isEmpty()) {
+        missingOnce.remove(id);
+        if (skipped) {
           servers.wantInventory(id); // (one came meanwhile, not compared)
         }
+      } else {
+        missingOnce.put(id, new Missing(missing, servers.wantInventory(id)));
+        log.info("manager: server {} did not list {} cop{} the catalog lists there; asking it again", id,
+            missing.size(), missing.size() == 1 ? "y" : "ies");
       }
-      done.accept(lost[0]);
+      if (lost[0] > 0) {
+        log.warn("manager: server {} no longer holds {} cop{} the catalog listed there ({}{}); making new ones", id,
+            lost[0], lost[0] == 1 ? "y" : "ies", first[0], lost[0] > 1 ? ", ..." : "");
+        healPending = true;
+        save.get();
+      }
     });
   }
 
@@ -1113,21 +1112,6 @@ final class ManagerService {
   /** Whether server {@code id}'s last inventory is still being compared with the catalog (for tests). */
   boolean comparingInventory(int id) {
     return lostCopiesWalking.contains(id);
-  }
-
-  private void lostCopiesFound(int id, Set<String> missing, int lost, String first) {
-    if (missing.isEmpty()) {
-      missingOnce.remove(id);
-    } else {
-      missingOnce.put(id, new Missing(missing, servers.wantInventory(id)));
-      log.info("manager: server {} did not list {} cop{} the catalog lists there; asking it again", id,
-          missing.size(), missing.size() == 1 ? "y" : "ies");
-    }
-    if (lost > 0) {
-      log.warn("manager: server {} no longer holds {} cop{} the catalog listed there ({}{}); making new ones", id,
-          lost, lost == 1 ? "y" : "ies", first, lost > 1 ? ", ..." : "");
-      healPending = true;
-    }
   }
 
   /**
@@ -1369,10 +1353,12 @@ final class ManagerService {
 
   private record Retry(long notBefore, Need need) {
   }
+
   /**
-   * The smallest version the last look found no server with room for (Long.MAX_VALUE:
-   * none), and the servers that had room for it then: one more server with room is a
-   * reason to look again (disk space freed, a server emptied), not only the rescan.
+   * The smallest version found with no server with room for it since the last look
+   * (Long.MAX_VALUE: none), and the servers that had room for it then: one more server
+   * with room is a reason to look again (disk space freed, a server emptied), not only
+   * the rescan.
    */
   private long healStarvedSize = Long.MAX_VALUE;
   private Set<Integer> healRoomyAtLook = Set.of();
@@ -1407,7 +1393,7 @@ final class ManagerService {
     boolean look = healPending || servers.healthChanges() != healSeenHealth || healSeenCatalog != catalog
         || catalog.shortened() != healSeenShortened || now - healLookedAt >= HEAL_RESCAN_MS
         || !healRoomyAtLook.containsAll(roomFor(healStarvedSize));
-    if (look && !healLooking) {
+    if (look && lookFound == null) {
       lookForHeals(now);
     }
     while (!healRetries.isEmpty() && healRetries.peek().notBefore() <= now) {
@@ -1423,27 +1409,26 @@ final class ManagerService {
     }
   }
 
-
-
   /** A version a look found short of copies, and how many it had then (fewest first). */
   private record Need(String name, long version, int present) {
   }
-
-  /** A look is walking through the catalog (a large one, a step at a time). */
-  private boolean healLooking;
 
   /**
    * What the last look found and no heal slot has taken yet, by the copies each had then:
    * fewest first (in buckets, not sorted: a look that finds half a million costs no sort).
    */
   private java.util.TreeMap<Integer, java.util.ArrayDeque<Need>> healQueue = new java.util.TreeMap<>();
-  /** What was queued while a look walked (heals still short after theirs, retries due): kept after it. */
-  private final List<Need> queuedDuringLook = new ArrayList<>();
+  /**
+   * What the look under way (a large catalog, a step at a time) has found so far, null when
+   * none is: the queue once it ends. What is queued meanwhile (a heal still short after
+   * its copy, a retry come due) goes into both.
+   */
+  private java.util.TreeMap<Integer, java.util.ArrayDeque<Need>> lookFound;
 
   private void enqueue(Need n) {
     enqueue(healQueue, n);
-    if (healLooking) {
-      queuedDuringLook.add(n);
+    if (lookFound != null) {
+      enqueue(lookFound, n);
     }
   }
 
@@ -1457,6 +1442,7 @@ final class ManagerService {
     if (servers.healthChanges() != healSeenHealth) {
       // Other servers now: versions whose copies failed are worth a try at once.
       healBackoff.clear();
+      healRetries.clear();
     }
     healSeenHealth = servers.healthChanges();
     healSeenCatalog = catalog;
@@ -1467,7 +1453,7 @@ final class ManagerService {
     healBackoff.values().removeIf(b -> b.notBefore() < now - 10 * Backoff.MAX_MS);
     java.util.TreeMap<Integer, java.util.ArrayDeque<Need>> found = new java.util.TreeMap<>();
     boolean[] atOnce = {true};
-    healLooking = true;
+    lookFound = found;
     walkCatalog(e -> {
       for (Catalog.Version v : e.versions()) {
         int present = present(v);
@@ -1477,17 +1463,13 @@ final class ManagerService {
         }
       }
     }, failure -> {
-      healLooking = false;
+      lookFound = null;
       if (failure != null) {
+        // (The queue stays as it was.)
         log.error("manager: looking for versions short of copies failed (looking again within {} s)",
             HEAL_RESCAN_MS / 1000, failure);
-        queuedDuringLook.clear(); // (in the queue already, which stays as it was)
         return;
       }
-      // (What was queued before the look is in what it found, unless being healed or
-      // waiting to be tried again; what was queued while it walked may not be.)
-      queuedDuringLook.forEach(n -> enqueue(found, n));
-      queuedDuringLook.clear();
       healQueue = found;
       if (!atOnce[0]) {
         heal(); // (a look a step at a time: its queue is ready only now)
@@ -1607,33 +1589,16 @@ final class ManagerService {
     return out.future();
   }
 
-  /** Files a step of a walk through the catalog visits: a few ms of the event loop. */
-  static final int WALK_STEP = 20_000;
-
   /**
-   * Visits every file of the catalog in name order, {@link #WALK_STEP} files a step, each
-   * next step on a timer so that requests and reports run between two, then gives {@code
-   * then} null (or what a visit threw, ending the walk). A catalog that fits in one step is
-   * walked at once, {@code then} included. (In one go, a million files held the event loop
-   * about a quarter of a second.)
+   * Visits every file of the catalog in name order, a step at a time ({@link Steps}), then
+   * gives {@code then} null (or what a visit threw, ending the walk). A catalog that fits in
+   * one step is walked at once, {@code then} included. (In one go, a million files held the
+   * event loop about a quarter of a second: Benchmarks in README.)
    */
   void walkCatalog(java.util.function.Consumer<Catalog.Entry> visit, java.util.function.Consumer<Throwable> then) {
-    walkStep(catalog, null, visit, then);
-  }
-
-  private void walkStep(Catalog c, String after, java.util.function.Consumer<Catalog.Entry> visit,
-                        java.util.function.Consumer<Throwable> then) {
-    String last;
-    try {
-      last = c.walk(after, WALK_STEP, visit);
-    } catch (Throwable e) { // (an Error too: the walk's owner must hear it ended, or never look again)
-      then.accept(e);
-      return;
-    }
-    if (last == null) {
-      then.accept(null);
-    } else {
-      vertx.setTimer(1, t -> walkStep(c, last, visit, then));
-    }
+    Catalog c = catalog;
+    String[] after = {null};
+    Steps.run(vertx, () -> (after[0] = c.walk(after[0], Steps.SIZE, visit)) == null)
+        .onComplete(ar -> then.accept(ar.cause()));
   }
 }

@@ -196,8 +196,9 @@ public final class ManagerVerticle extends VerticleBase {
       // The catalog belongs to this thread: a snapshot's view of it is taken here (an array
       // per file), a step at a time, and encoded and written on a worker. (The changes just
       // drained are in the view, and those made from now on go to the next journal.)
-      lastSave = frozen(service.catalog.freezer()).compose(view -> vertx.executeBlocking(() -> {
-        catalogStore.compact(view);
+      Catalog.Freezer view = service.catalog.freezer();
+      lastSave = Steps.run(vertx, () -> view.step(Steps.SIZE)).compose(x -> vertx.executeBlocking(() -> {
+        catalogStore.compact(view.frozen());
         return null;
       }, true));
     } else {
@@ -234,34 +235,6 @@ public final class ManagerVerticle extends VerticleBase {
     });
   }
 
-  /** Files (or counters and tombstones) a step of a snapshot's view takes: a few ms of the event loop. */
-  static final int FREEZE_STEP = 20_000;
-
-  /**
-   * The view {@code f} takes, a step at a time: each next step on a timer, so that what
-   * arrived meanwhile (requests, reports) runs between two steps. (Taken in one go, it
-   * held the event loop about half a second per million files.)
-   */
-  private Future<Catalog.Frozen> frozen(Catalog.Freezer f) {
-    io.vertx.core.Promise<Catalog.Frozen> view = io.vertx.core.Promise.promise();
-    freezeStep(f, view);
-    return view.future();
-  }
-
-  private void freezeStep(Catalog.Freezer f, io.vertx.core.Promise<Catalog.Frozen> view) {
-    boolean all;
-    try {
-      all = f.step(FREEZE_STEP);
-    } catch (RuntimeException e) {
-      view.fail(e); // (the save fails and is tried again, rather than never ending)
-      return;
-    }
-    if (all) {
-      view.complete(f.frozen());
-    } else {
-      vertx.setTimer(1, t -> freezeStep(f, view));
-    }
-  }
 
   // ---- servers ----
 

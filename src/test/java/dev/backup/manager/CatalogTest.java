@@ -128,15 +128,15 @@ class CatalogTest {
 
   /** What {@link Catalog#bytesUnder} must equal: every kept version under the prefix, summed. */
   private static long walked(Catalog c, String prefix) {
-    long sum = 0;
-    for (Catalog.Entry e : c.entries()) {
+    long[] sum = {0};
+    c.walk(null, Integer.MAX_VALUE, e -> {
       if (e.name().startsWith(prefix)) {
         for (Catalog.Version v : e.versions()) {
-          sum += v.size();
+          sum[0] += v.size();
         }
       }
-    }
-    return sum;
+    });
+    return sum[0];
   }
 
   @Test

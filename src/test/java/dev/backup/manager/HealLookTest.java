@@ -289,7 +289,7 @@ class HealLookTest {
     // a million files.
     ServerTable servers = threeAlive();
     ManagerService svc = service(servers);
-    int files = 2 * ManagerService.WALK_STEP + 5_000;
+    int files = 2 * Steps.SIZE + 5_000;
     boolean[] atOnce = onContext(() -> {
       copiesFromServer1Succeed(svc);
       svc.serversChanged();
@@ -315,7 +315,7 @@ class HealLookTest {
   @Test
   void aWalkThroughTheCatalogThatFailsEndsWithItsFailure() {
     ManagerService svc = service(threeAlive());
-    int files = ManagerService.WALK_STEP + 10;
+    int files = Steps.SIZE + 10;
     List<Object> ends = new java.util.concurrent.CopyOnWriteArrayList<>();
     onContext(() -> {
       for (int i = 0; i < files; i++) {

@@ -112,7 +112,7 @@ class UnlistedCopyTest {
     ServerTable servers = threeAlive();
     ManagerService svc = service(servers);
     io.vertx.core.Context context = vertx.getOrCreateContext();
-    int files = 2 * ManagerService.WALK_STEP + 5_000;
+    int files = 2 * Steps.SIZE + 5_000;
     String gone = String.format("f%06d", files - 10); // (in the last step)
     JsonArray items = new JsonArray().add(copyOfA());
     for (int i = 0; i < files; i++) {
