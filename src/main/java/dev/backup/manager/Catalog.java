@@ -358,7 +358,7 @@ public final class Catalog {
   public Frozen freeze() {
     Freezer f = freezer();
     while (!f.step(Integer.MAX_VALUE)) {
-      // (one step takes it all)
+      // (one step a kind: files, counters, tombstones)
     }
     return f.frozen();
   }
