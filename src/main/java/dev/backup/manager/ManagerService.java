@@ -989,7 +989,7 @@ final class ManagerService {
         // (until the server says it applied it), and comes.
         log.debug("manager: server {}'s inventory was asked for before its last comparison ended; not compared", id);
       } else {
-        lostCopies(id, held);
+        lostCopies(id, held, last == null ? null : last.keys());
       }
       // A damaged copy an inventory asked for after it was found damaged no longer lists is
       // gone (no new copy of that version went there meanwhile): its server is a target
@@ -1052,12 +1052,11 @@ final class ManagerService {
    * the listing passed its folder may be reported by another server before the inventory
    * comes; the next listing, asked for once this comparison is done, finds it. It goes
    * through the catalog a step at a time ({@link #walkCatalog}), so only an inventory
-   * asked for once the last comparison ended is compared (see reconcile); the holders it
+   * asked for once the last comparison ended is compared (see reconcile), against what
+   * the last one lacked ({@code before}, null: none); the holders it
    * drops are saved on their own (the inventory's answer does not wait for them).
    */
-  private void lostCopies(int id, Set<String> held) {
-    Missing last = missingOnce.get(id);
-    Set<String> before = last == null ? null : last.keys();
+  private void lostCopies(int id, Set<String> held, Set<String> before) {
     Set<String> missing = new HashSet<>();
     int[] lost = {0};
     String[] first = {null};
