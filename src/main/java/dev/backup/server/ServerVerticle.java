@@ -94,11 +94,17 @@ public final class ServerVerticle extends VerticleBase {
         Math.min(10_000L, config.idleTimeoutSeconds() * 500L), 64);
     Future<Void> opened = vertx.executeBlocking(() -> {
       store.open();
-      List<ReplicaMeta> inv = store.inventory();
-      storedFiles = inv.size();
-      storedBytes = inv.stream().mapToLong(ReplicaMeta::size).sum();
+      // Counted a page at a time: a server may hold many millions of copies.
+      try (BlobStore.Cursor c = store.cursor()) {
+        BlobStore.Page page;
+        do {
+          page = c.next(inventoryPage);
+          storedFiles += page.copies().size();
+          storedBytes += page.copies().stream().mapToLong(ReplicaMeta::size).sum();
+        } while (!page.end());
+      }
       freeBytes = store.freeBytes();
-      firstScrubDelay = firstScrubDelay(inv.isEmpty());
+      firstScrubDelay = firstScrubDelay(storedFiles == 0);
       // With TLS, peers check that this server's certificate names the host they reached
       // it at: that is --host as given (a name stays a name).
       try {
@@ -131,6 +137,15 @@ public final class ServerVerticle extends VerticleBase {
   public Future<?> stop() {
     vertx.cancelTimer(reportTimer);
     vertx.cancelTimer(scrubTimer);
+    // (A walk under way ends: its next page fails.)
+    List<BlobStore.Cursor> walks = new ArrayList<>();
+    for (BlobStore.Cursor c : java.util.Arrays.asList(scrubCursor, inventoryCursor)) {
+      if (c != null) {
+        walks.add(c);
+      }
+    }
+    scrubCursor = null;
+    inventoryCursor = null;
     peers.closeIdle();
     for (ServerConnection s : List.copyOf(sessions)) {
       s.abort();
@@ -139,6 +154,7 @@ public final class ServerVerticle extends VerticleBase {
     // Whatever was being received is rolled back before the process ends: no half-written file.
     return closed.compose(v -> netClient.close())
         .compose(v -> vertx.executeBlocking(() -> {
+          walks.forEach(BlobStore.Cursor::close);
           store.clearTemp();
           return null;
         }))
@@ -285,29 +301,15 @@ public final class ServerVerticle extends VerticleBase {
   private void reconcile(String token) {
     reconciling = true;
     // The manager takes a copy it lists here but this inventory lacks for lost: a copy put
-    // in place while the folders are being listed goes with it too, even if the listing
+    // in place while the folders are being walked goes with it too, even if the walk
     // passed its folder first.
     List<ReplicaMeta> placedMeanwhile = new ArrayList<>();
     placedWhileListing = placedMeanwhile;
-    // Listed and put in the message's form on a worker: a server may hold millions of copies.
-    // Copies whose metadata is missing or unreadable go as such (by their path): the
-    // manager has their bytes checked rather than take them for lost.
-    JsonArray unreadable = new JsonArray();
-    vertx.executeBlocking(() -> {
-      JsonArray items = new JsonArray();
-      BlobStore.Listing listing = store.listCopies();
-      for (ReplicaMeta m : listing.copies()) {
-        items.add(item(m));
-      }
-      for (BlobStore.Unreadable u : listing.unreadable()) {
-        unreadable.add(new JsonObject().put("name", u.name()).put("version", u.version()).put("size", u.size()));
-      }
-      return items;
-    }, false)
-        .compose(items -> {
-          placedWhileListing = null;
-          placedMeanwhile.forEach(m -> items.add(item(m)));
-          return sendInventory(token, items, unreadable, 0);
+    vertx.executeBlocking(store::cursor, false)
+        .compose(cursor -> {
+          inventoryCursor = cursor;
+          return sendInventory(token, new InventoryWalk(cursor, placedMeanwhile), 0)
+              .andThen(x -> closeCursor(cursor));
         })
         .onComplete(ar -> {
           reconciling = false;
@@ -330,29 +332,96 @@ public final class ServerVerticle extends VerticleBase {
   /** Copies per inventory message: a server may hold millions (some 200 bytes each in a message). */
   static int inventoryPage = 5_000;
 
+  /** The walk of the inventory being sent, if any (closed when the server stops). */
+  private BlobStore.Cursor inventoryCursor;
+
   /**
-   * Sends the inventory from page {@code page} on, one page at a time: each page's answer
-   * (copies to remove, copies to check) is applied before the next page goes. The copies
-   * without readable metadata go with the last page.
+   * An inventory being sent: the folders are walked a page at a time, each page read only
+   * once the last one is answered, so that only one page of a server's copies is ever in
+   * memory. Copies whose metadata is missing or unreadable go with the last page (by their
+   * path): the manager has their bytes checked rather than take them for lost.
    */
-  private Future<Void> sendInventory(String token, JsonArray items, JsonArray unreadable, int page) {
-    int from = page * inventoryPage;
-    int to = Math.min(items.size(), from + inventoryPage);
-    boolean last = to >= items.size();
-    JsonObject body = new JsonObject().put("id", config.id()).put("token", token).put("page", page).put("last", last)
-        .put("items", new JsonArray(new ArrayList<>(items.getList().subList(from, to))));
-    if (last) {
-      body.put("unreadable", unreadable);
+  private static final class InventoryWalk {
+    final BlobStore.Cursor cursor;
+    final List<ReplicaMeta> placedMeanwhile;
+    final JsonArray unreadable = new JsonArray();
+    /** Once the walk has ended: what is left to send (its last copies, then those placed meanwhile). */
+    List<JsonObject> rest;
+
+    InventoryWalk(BlobStore.Cursor cursor, List<ReplicaMeta> placedMeanwhile) {
+      this.cursor = cursor;
+      this.placedMeanwhile = placedMeanwhile;
     }
-    return vertx.eventBus().<JsonObject>request(Addresses.INVENTORY, body,
-            new DeliveryOptions().setSendTimeout(INVENTORY_TIMEOUT_MS))
-        .compose(reply -> {
-          JsonArray remove = reply.body().getJsonArray("remove", new JsonArray());
-          JsonArray check = reply.body().getJsonArray("check", new JsonArray());
-          return (remove.isEmpty() ? Future.succeededFuture(0) : removeCopies(remove))
-              .compose(n -> check.isEmpty() ? Future.<Void>succeededFuture() : checkCopies(check));
-        })
-        .compose(x -> last ? Future.<Void>succeededFuture() : sendInventory(token, items, unreadable, page + 1));
+  }
+
+  /** A page as the walk found it. */
+  private record Walked(List<JsonObject> items, boolean end) {
+  }
+
+  /**
+   * Sends the inventory from page {@code page} on, one page at a time: each page is read
+   * from the disk (on a worker) once the last one's answer (copies to remove, copies to
+   * check) has been applied.
+   */
+  private Future<Void> sendInventory(String token, InventoryWalk w, int page) {
+    Future<Walked> walked = w.rest != null ? Future.succeededFuture(new Walked(List.of(), true))
+        : vertx.executeBlocking(() -> {
+          BlobStore.Page p = w.cursor.next(inventoryPage);
+          List<JsonObject> items = new ArrayList<>(p.copies().size());
+          p.copies().forEach(m -> items.add(item(m)));
+          for (BlobStore.Unreadable u : p.unreadable()) {
+            w.unreadable.add(new JsonObject().put("name", u.name()).put("version", u.version()).put("size", u.size()));
+          }
+          return new Walked(items, p.end());
+        }, false);
+    return walked.compose(found -> {
+      List<JsonObject> items;
+      if (w.rest == null && !found.end()) {
+        items = found.items();
+      } else {
+        if (w.rest == null) {
+          // The walk has ended: from now on, a copy put in place was not found by it, and the
+          // manager knows of it from its report.
+          if (placedWhileListing == w.placedMeanwhile) {
+            placedWhileListing = null;
+          }
+          w.rest = new ArrayList<>(found.items());
+          w.placedMeanwhile.forEach(m -> w.rest.add(item(m)));
+        }
+        int n = Math.min(inventoryPage, w.rest.size());
+        items = new ArrayList<>(w.rest.subList(0, n));
+        w.rest.subList(0, n).clear();
+      }
+      boolean last = w.rest != null && w.rest.isEmpty();
+      JsonObject body = new JsonObject().put("id", config.id()).put("token", token).put("page", page).put("last", last)
+          .put("items", new JsonArray(new ArrayList<>(items)));
+      if (last) {
+        body.put("unreadable", w.unreadable);
+      }
+      return vertx.eventBus().<JsonObject>request(Addresses.INVENTORY, body,
+              new DeliveryOptions().setSendTimeout(INVENTORY_TIMEOUT_MS))
+          .compose(reply -> {
+            JsonArray remove = reply.body().getJsonArray("remove", new JsonArray());
+            JsonArray check = reply.body().getJsonArray("check", new JsonArray());
+            return (remove.isEmpty() ? Future.succeededFuture(0) : removeCopies(remove))
+                .compose(n -> check.isEmpty() ? Future.<Void>succeededFuture() : checkCopies(check));
+          })
+          .compose(x -> last ? Future.<Void>succeededFuture() : sendInventory(token, w, page + 1));
+    });
+  }
+
+  /** Ends a walk of the folders (on a worker: it closes folders). */
+  private void closeCursor(BlobStore.Cursor cursor) {
+    if (inventoryCursor == cursor) {
+      inventoryCursor = null;
+    }
+    if (scrubCursor == cursor) {
+      scrubCursor = null;
+    }
+    vertx.executeBlocking(() -> {
+      cursor.close();
+      return null;
+    }, false);
   }
 
   private static JsonObject item(ReplicaMeta m) {
@@ -510,17 +579,38 @@ public final class ServerVerticle extends VerticleBase {
    * take, so the average rate stays bounded; then the next pass starts after the interval.
    */
   private void scrubPass() {
-    vertx.executeBlocking(store::listCopies, false).onComplete(ar -> {
+    vertx.executeBlocking(store::cursor, false).onComplete(ar -> {
       if (ar.failed()) {
-        log.warn("server {}: scrub cannot list copies: {}", config.id(), ar.cause().toString());
-        scrubTimer = vertx.setTimer(config.scrubIntervalSeconds() * 1000L, t -> scrubPass());
+        scrubFailed(ar.cause());
         return;
       }
-      java.util.Deque<Judged> todo = new java.util.ArrayDeque<>();
-      ar.result().copies().forEach(m -> todo.add(Judged.of(m)));
-      ar.result().unreadable().forEach(u -> todo.add(new Judged(u.name(), u.version(), u.size(), null)));
-      scrubNext(todo, 0, 0);
+      scrubCursor = ar.result();
+      scrubNext(new ScrubPass(ar.result()));
     });
+  }
+
+  private void scrubFailed(Throwable cause) {
+    log.warn("server {}: scrub cannot list copies: {}", config.id(), cause.toString());
+    scrubTimer = vertx.setTimer(config.scrubIntervalSeconds() * 1000L, t -> scrubPass());
+  }
+
+  /** Copies a scrub pass reads from its walk at a time. */
+  static int scrubBatch = 1_000;
+
+  /** The walk of the scrub pass under way, if any (closed when the server stops). */
+  private BlobStore.Cursor scrubCursor;
+
+  /** A scrub pass: its walk of the folders, the copies it has read from the walk and not yet judged. */
+  private static final class ScrubPass {
+    final BlobStore.Cursor cursor;
+    final java.util.Deque<Judged> todo = new java.util.ArrayDeque<>();
+    boolean walked;
+    int checked;
+    int bad;
+
+    ScrubPass(BlobStore.Cursor cursor) {
+      this.cursor = cursor;
+    }
   }
 
   /**
@@ -538,11 +628,31 @@ public final class ServerVerticle extends VerticleBase {
     }
   }
 
-  private void scrubNext(java.util.Deque<Judged> todo, int checked, int bad) {
-    Judged m = todo.poll();
+  private void scrubNext(ScrubPass pass) {
+    if (pass.todo.isEmpty() && !pass.walked) {
+      // The next copies of the walk: a server may hold many millions, and a pass lasts days.
+      vertx.executeBlocking(() -> pass.cursor.next(scrubBatch), false).onComplete(ar -> {
+        if (scrubCursor != pass.cursor) {
+          return; // the server is stopping
+        }
+        if (ar.failed()) {
+          closeCursor(pass.cursor);
+          scrubFailed(ar.cause());
+          return;
+        }
+        ar.result().copies().forEach(m -> pass.todo.add(Judged.of(m)));
+        ar.result().unreadable().forEach(u -> pass.todo.add(new Judged(u.name(), u.version(), u.size(), null)));
+        pass.walked = ar.result().end();
+        scrubNext(pass);
+      });
+      return;
+    }
+    Judged m = pass.todo.poll();
     if (m == null) {
-      if (checked > 0) {
-        log.info("server {}: scrub checked {} cop{}, {} damaged", config.id(), checked, checked == 1 ? "y" : "ies", bad);
+      closeCursor(pass.cursor);
+      if (pass.checked > 0) {
+        log.info("server {}: scrub checked {} cop{}, {} damaged", config.id(), pass.checked,
+            pass.checked == 1 ? "y" : "ies", pass.bad);
       }
       long finished = System.currentTimeMillis();
       vertx.executeBlocking(() -> {
@@ -561,7 +671,9 @@ public final class ServerVerticle extends VerticleBase {
       }
       long rate = Math.max(1, config.scrubMegabytesPerSecond()) * 1_000_000L;
       long pause = Math.max(1, m.size() * 1000 / rate);
-      scrubTimer = vertx.setTimer(pause, t -> scrubNext(todo, checked + 1, bad + (damaged ? 1 : 0)));
+      pass.checked++;
+      pass.bad += damaged ? 1 : 0;
+      scrubTimer = vertx.setTimer(pause, t -> scrubNext(pass));
     });
   }
 

@@ -345,55 +345,159 @@ public final class BlobStore {
 
   private static final java.util.regex.Pattern REPLICA_NAME = java.util.regex.Pattern.compile("(.+)\\.v(\\d{1,18})");
 
-  /** Every replica held here, in one walk of the folders (see {@link Unreadable}). */
+  /** Every replica held here, in one walk of the folders (see {@link Unreadable}); tests and small stores. */
   public Listing listCopies() throws IOException {
     List<ReplicaMeta> out = new ArrayList<>();
     List<Unreadable> unreadable = new ArrayList<>();
-    if (!Files.isDirectory(files)) {
-      return new Listing(out, unreadable);
+    try (Cursor c = cursor()) {
+      Page page;
+      do {
+        page = c.next(LISTING_BATCH);
+        out.addAll(page.copies());
+        unreadable.addAll(page.unreadable());
+      } while (!page.end());
     }
-    Files.walkFileTree(files, new java.nio.file.SimpleFileVisitor<>() {
-      @Override
-      public java.nio.file.FileVisitResult visitFile(Path p, java.nio.file.attribute.BasicFileAttributes attrs) {
-        String fileName = p.getFileName().toString();
-        if (!attrs.isRegularFile()) {
-          return java.nio.file.FileVisitResult.CONTINUE;
-        }
-        if (!fileName.endsWith(META_SUFFIX)) {
-          // A replica whose metadata is gone (a copy's metadata goes into place before it).
-          if (!Files.exists(p.resolveSibling(fileName + META_SUFFIX), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            addUnreadable(p, unreadable);
-          }
-          return java.nio.file.FileVisitResult.CONTINUE;
-        }
-        Path replica = p.resolveSibling(fileName.substring(0, fileName.length() - META_SUFFIX.length()));
-        try {
-          ReplicaMeta m = ReplicaMeta.fromJson(readMetaFile(p));
-          if (!replicaPath(m.name(), m.version()).equals(replica)) {
-            // It parses, but names another copy than the one beside it (a rotted name or version).
-            addUnreadable(replica, unreadable);
-          } else if (Files.isRegularFile(replica, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            out.add(m);
-          }
-        } catch (NoSuchFileException e) {
-          // removed meanwhile
-        } catch (IOException | RuntimeException e) {
-          // A torn or rotted metadata file, or one the disk cannot read: the copy beside it,
-          // if any, is named by its path (skipped, it would count as lost).
-          addUnreadable(replica, unreadable);
-        }
-        return java.nio.file.FileVisitResult.CONTINUE;
-      }
-
-      @Override
-      public java.nio.file.FileVisitResult visitFileFailed(Path p, IOException e) throws IOException {
-        if (e instanceof NoSuchFileException) {
-          return java.nio.file.FileVisitResult.CONTINUE; // removed while the folders were listed
-        }
-        throw e;
-      }
-    });
     return new Listing(out, unreadable);
+  }
+
+  private static final int LISTING_BATCH = 1_000;
+
+  /** Some copies of a {@link Cursor}'s walk; {@code end} once the walk has found them all. */
+  public record Page(List<ReplicaMeta> copies, List<Unreadable> unreadable, boolean end) {
+    public int size() {
+      return copies.size() + unreadable.size();
+    }
+  }
+
+  /** A walk through the copies held here that reads them as they are asked for (see {@link Cursor}). */
+  public Cursor cursor() throws IOException {
+    return new Cursor();
+  }
+
+  /**
+   * A walk through the folders that reads the copies' metadata only as they are asked
+   * for, a page at a time: a server may hold many millions of copies, and only the page
+   * asked for is ever in memory (with one open folder per level of the path being walked).
+   * A copy put in place or removed while the walk goes on may or may not be found, as
+   * with any listing of a folder that changes. One caller at a time (calls may come from
+   * different threads, one after another); {@link #close} may come from any thread (it
+   * waits for a page being read) and ends the walk: the next page fails.
+   */
+  public final class Cursor implements AutoCloseable {
+    private final java.util.ArrayDeque<DirectoryStream<Path>> open = new java.util.ArrayDeque<>();
+    private final java.util.ArrayDeque<java.util.Iterator<Path>> walking = new java.util.ArrayDeque<>();
+    private boolean closed;
+
+    private Cursor() throws IOException {
+      if (Files.isDirectory(files, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        enter(files);
+      }
+    }
+
+    /**
+     * Up to {@code max} more copies, readable or not (fewer, and {@code end}, at the end of
+     * the walk). Fails once the cursor is closed: a walk cut short never looks ended.
+     */
+    public synchronized Page next(int max) throws IOException {
+      List<ReplicaMeta> copies = new ArrayList<>();
+      List<Unreadable> unreadable = new ArrayList<>();
+      while (copies.size() + unreadable.size() < max) {
+        Path p = nextFile();
+        if (closed) {
+          throw new IOException("the walk through the copies was ended");
+        }
+        if (p == null) {
+          return new Page(copies, unreadable, true);
+        }
+        judge(p, copies, unreadable);
+      }
+      return new Page(copies, unreadable, false);
+    }
+
+    /** The next regular file of the walk (folders first entered, depth first), or null at its end. */
+    private Path nextFile() throws IOException {
+      while (!walking.isEmpty()) {
+        java.util.Iterator<Path> it = walking.peek();
+        boolean more;
+        try {
+          more = it.hasNext();
+        } catch (java.nio.file.DirectoryIteratorException e) {
+          throw e.getCause();
+        }
+        if (!more) {
+          walking.pop();
+          open.pop().close();
+          continue;
+        }
+        Path p = it.next();
+        java.nio.file.attribute.BasicFileAttributes a;
+        try {
+          a = Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class,
+              java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+          continue; // removed meanwhile
+        }
+        if (a.isDirectory()) {
+          enter(p);
+        } else if (a.isRegularFile()) {
+          return p;
+        }
+      }
+      return null;
+    }
+
+    private void enter(Path dir) throws IOException {
+      DirectoryStream<Path> ds;
+      try {
+        ds = Files.newDirectoryStream(dir);
+      } catch (NoSuchFileException e) {
+        return; // removed while the folders were walked
+      }
+      open.push(ds);
+      walking.push(ds.iterator());
+    }
+
+    @Override
+    public synchronized void close() {
+      closed = true;
+      for (DirectoryStream<Path> ds : open) {
+        try {
+          ds.close();
+        } catch (IOException ignored) {
+          // nothing held but the handle
+        }
+      }
+      open.clear();
+      walking.clear();
+    }
+  }
+
+  /** Sorts the regular file {@code p} into {@code out} (a copy whose metadata reads) or {@code unreadable}. */
+  private void judge(Path p, List<ReplicaMeta> out, List<Unreadable> unreadable) {
+    String fileName = p.getFileName().toString();
+    if (!fileName.endsWith(META_SUFFIX)) {
+      // A replica whose metadata is gone (a copy's metadata goes into place before it).
+      if (!Files.exists(p.resolveSibling(fileName + META_SUFFIX), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        addUnreadable(p, unreadable);
+      }
+      return;
+    }
+    Path replica = p.resolveSibling(fileName.substring(0, fileName.length() - META_SUFFIX.length()));
+    try {
+      ReplicaMeta m = ReplicaMeta.fromJson(readMetaFile(p));
+      if (!replicaPath(m.name(), m.version()).equals(replica)) {
+        // It parses, but names another copy than the one beside it (a rotted name or version).
+        addUnreadable(replica, unreadable);
+      } else if (Files.isRegularFile(replica, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        out.add(m);
+      }
+    } catch (NoSuchFileException e) {
+      // removed meanwhile
+    } catch (IOException | RuntimeException e) {
+      // A torn or rotted metadata file, or one the disk cannot read: the copy beside it,
+      // if any, is named by its path (skipped, it would count as lost).
+      addUnreadable(replica, unreadable);
+    }
   }
 
   /** Adds the replica at {@code p} to {@code into} if it is one: a regular file named as a replica is. */

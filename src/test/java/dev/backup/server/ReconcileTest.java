@@ -84,6 +84,55 @@ class ReconcileTest {
     }
   }
 
+  @Test
+  void anInventoryIsReadFromTheDiskAPageAtATimeAsTheManagerAnswers() throws Exception {
+    ServerVerticle.inventoryPage = 3;
+    try {
+      cluster = new InProcessCluster(dir, 2);
+      List<Path> files = new ArrayList<>();
+      for (int i = 0; i < 9; i++) {
+        files.add(TestSupport.randomFile(dir.resolve("client/s" + i + ".bin"), 3_000 + i, 60 + i));
+        cluster.client.upload(files.get(i).toString(), "s" + i + ".bin", 2).await();
+      }
+      cluster.killServer(2);
+      // Server 2's first inventory after its return: when its first page reaches the manager,
+      // every copy left on its disk goes. A server that had read them all before sending
+      // (all in memory: millions, for a large one) would still list all nine.
+      List<JsonObject> pages = java.util.Collections.synchronizedList(new ArrayList<>());
+      cluster.vertx.eventBus().addInboundInterceptor(dc -> {
+        if (dc.message().address().equals(Addresses.INVENTORY) && dc.message().body() instanceof JsonObject b
+            && b.getInteger("id") == 2 && pages.stream().noneMatch(p -> p.getBoolean("last"))) {
+          pages.add(b.copy());
+          if (b.getInteger("page") == 0) {
+            try (var walk = Files.walk(dir.resolve("server-2/files"))) {
+              for (Path p : walk.filter(Files::isRegularFile).toList()) {
+                Files.delete(p);
+              }
+            } catch (java.io.IOException e) {
+              throw new java.io.UncheckedIOException(e);
+            }
+          }
+        }
+        dc.next();
+      });
+      cluster.startServer(2);
+      await().atMost(Duration.ofSeconds(30)).until(() -> pages.stream().anyMatch(p -> p.getBoolean("last")));
+      assertThat(pages.get(0).getInteger("page")).isZero();
+      assertThat(pages.stream().mapToInt(p -> p.getJsonArray("items").size()).sum()).isEqualTo(3);
+      // The copies gone are made again there (those its inventories lack are no longer counted).
+      await().atMost(Duration.ofSeconds(60)).until(() -> {
+        for (int i = 0; i < 9; i++) {
+          if (!cluster.holders("s" + i + ".bin").contains(2) || !sameBytes(2, "s" + i + ".bin.v1", files.get(i))) {
+            return false;
+          }
+        }
+        return true;
+      });
+    } finally {
+      ServerVerticle.inventoryPage = 5_000;
+    }
+  }
+
   private boolean sameBytes(int server, String copy, Path f) {
     try {
       return Files.mismatch(dir.resolve("server-" + server).resolve("files").resolve(copy), f) == -1L;

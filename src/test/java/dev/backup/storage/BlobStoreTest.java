@@ -123,4 +123,58 @@ class BlobStoreTest {
     store.writeMeta(tmp, meta);
     return meta;
   }
+  /** Puts copies of {@code name} versions 1..n in place, as a server does. */
+  private static void copies(BlobStore store, String name, int n) throws Exception {
+    for (int v = 1; v <= n; v++) {
+      Path tmp = store.tempFile("t" + v);
+      Files.writeString(tmp, "x");
+      store.commit(tmp, new ReplicaMeta(name, v, 1, "abc", 123, 2));
+    }
+  }
+
+  @Test
+  void aCursorReadsTheCopiesOnlyAsTheyAreAskedForAndFindsEachOnce() throws Exception {
+    BlobStore store = new BlobStore(root);
+    store.open();
+    copies(store, "a/deep/x", 40);
+    copies(store, "b/y", 40);
+    copies(store, "z", 20);
+    // In pages of 7, every copy once, across folders and levels.
+    java.util.List<ReplicaMeta> seen = new java.util.ArrayList<>();
+    try (BlobStore.Cursor c = store.cursor()) {
+      BlobStore.Page page;
+      do {
+        page = c.next(7);
+        assertThat(page.size()).isLessThanOrEqualTo(7);
+        seen.addAll(page.copies());
+      } while (!page.end());
+    }
+    assertThat(seen).hasSize(100).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(store.inventory());
+    // Lazily: what goes after the first page was read is not found (a walk that had read
+    // every copy at its start, in memory, would still list them all).
+    try (BlobStore.Cursor c = store.cursor()) {
+      BlobStore.Page first = c.next(10);
+      assertThat(first.copies()).hasSize(10);
+      try (var walk = Files.walk(root.resolve("files"))) {
+        for (Path p : walk.filter(Files::isRegularFile).toList()) {
+          Files.delete(p);
+        }
+      }
+      BlobStore.Page rest = c.next(1_000);
+      assertThat(rest.copies()).isEmpty();
+      assertThat(rest.unreadable()).isEmpty();
+      assertThat(rest.end()).isTrue();
+    }
+  }
+
+  @Test
+  void aCursorClosedBeforeItsWalkEndedFailsRatherThanLookingEnded() throws Exception {
+    BlobStore store = new BlobStore(root);
+    store.open();
+    copies(store, "a/x", 5);
+    BlobStore.Cursor c = store.cursor();
+    assertThat(c.next(2).end()).isFalse();
+    c.close();
+    assertThatThrownBy(() -> c.next(2)).isInstanceOf(java.io.IOException.class).hasMessageContaining("ended");
+  }
 }

@@ -1,0 +1,95 @@
+package dev.backup.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.backup.InProcessCluster;
+import dev.backup.TestSupport;
+import dev.backup.cluster.Addresses;
+import dev.backup.config.Config;
+import dev.backup.config.Role;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Scrub reads the copies from the disk a batch at a time, and judges every one of them. */
+class ScrubPassTest {
+  @TempDir
+  Path dir;
+  InProcessCluster cluster;
+
+  @AfterEach
+  void stop() {
+    ServerVerticle.scrubBatch = 1_000;
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  /** A server's configuration with a scrub pass every second. */
+  private static Config scrubEverySecond(Config c) {
+    if (c.role() != Role.server) {
+      return c;
+    }
+    return new Config(c.role(), c.id(), c.host(), c.port(), c.clusterPort(), c.members(), c.clusterName(),
+        c.managerHost(), c.managerPort(), c.root(), c.secret(), c.secretIsDefault(), c.connectTimeoutMs(),
+        c.idleTimeoutSeconds(), c.ticketTtlSeconds(), c.defaultReplicas(), c.versionsKept(), c.healConcurrency(),
+        c.healPercent(), c.scrubMegabytesPerSecond(), 1, c.reportIntervalMs(), c.heartbeatSeconds(),
+        c.maxNoHeartbeatSeconds(), c.tls(), c.tlsCert(), c.tlsKey(), c.tlsCa(), c.user(), c.userSecret(),
+        c.cacheDir(), c.cacheSettleSeconds());
+  }
+
+  @Test
+  void everyDamagedCopyIsFoundWhateverBatchItIsReadIn() throws Exception {
+    ServerVerticle.scrubBatch = 2;
+    cluster = new InProcessCluster(dir, 2, ScrubPassTest::scrubEverySecond);
+    List<Path> files = new ArrayList<>();
+    for (int i = 0; i < 7; i++) {
+      files.add(TestSupport.randomFile(dir.resolve("client/d" + (i % 3) + "/f" + i + ".bin"), 2_000 + i, 70 + i));
+      cluster.client.upload(files.get(i).toString(), "d" + (i % 3) + "/f" + i + ".bin", 2).await();
+    }
+    // Every copy on server 1 rots while it is down (same size, other bytes): seven copies,
+    // in folders, read by its first scrub pass after its return two at a time. That one
+    // pass reports each (not a pass that stops early, whose next ones find the rest).
+    cluster.killServer(1);
+    for (int i = 0; i < 7; i++) {
+      Path copy = dir.resolve("server-1/files/d" + (i % 3) + "/f" + i + ".bin.v1");
+      byte[] b = Files.readAllBytes(copy);
+      b[b.length / 2] ^= 0x5a;
+      Files.write(copy, b);
+    }
+    Path mark = dir.resolve("server-1/scrub.last");
+    Files.deleteIfExists(mark);
+    Set<String> reported = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    cluster.vertx.eventBus().addOutboundInterceptor(dc -> {
+      if (dc.message().address().equals(Addresses.BAD_COPY) && dc.message().body() instanceof JsonObject b
+          && b.getInteger("id") == 1 && !Files.exists(mark)) {
+        reported.add(b.getString("name"));
+      }
+      dc.next();
+    });
+    cluster.startServer(1);
+    await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(mark));
+    assertThat(reported).hasSize(7);
+    // And each is made again from server 2's.
+    await().atMost(Duration.ofSeconds(60)).until(() -> {
+      for (int i = 0; i < 7; i++) {
+        Path copy = dir.resolve("server-1/files/d" + (i % 3) + "/f" + i + ".bin.v1");
+        if (!Files.exists(copy) || Files.mismatch(copy, files.get(i)) != -1L) {
+          return false;
+        }
+      }
+      return true;
+    });
+    for (int i = 0; i < 7; i++) {
+      assertThat(cluster.holders("d" + (i % 3) + "/f" + i + ".bin")).containsExactlyInAnyOrder(1, 2);
+    }
+  }
+}
