@@ -95,16 +95,18 @@ public final class ServerVerticle extends VerticleBase {
     Future<Void> opened = vertx.executeBlocking(() -> {
       store.open();
       // Counted a page at a time: a server may hold many millions of copies.
+      long files = 0;
+      long bytes = 0;
       try (BlobStore.Cursor c = store.cursor()) {
         BlobStore.Page page;
         do {
           page = c.next(inventoryPage);
-          storedFiles += page.copies().size();
-          storedBytes += page.copies().stream().mapToLong(ReplicaMeta::size).sum();
+          files += page.copies().size();
+          bytes += page.copies().stream().mapToLong(ReplicaMeta::size).sum();
         } while (!page.end());
       }
       freeBytes = store.freeBytes();
-      firstScrubDelay = firstScrubDelay(storedFiles == 0);
+      firstScrubDelay = firstScrubDelay(files == 0);
       // With TLS, peers check that this server's certificate names the host they reached
       // it at: that is --host as given (a name stays a name).
       try {
@@ -112,6 +114,11 @@ public final class ServerVerticle extends VerticleBase {
       } catch (java.net.UnknownHostException e) {
         advertised = config.host();
       }
+      return new long[] {files, bytes};
+    }).map(counted -> {
+      // (Added here, on the event loop, as a removal meanwhile counts down.)
+      storedFiles += counted[0];
+      storedBytes += counted[1];
       return null;
     });
     vertx.eventBus().<JsonObject>consumer(Addresses.prepare(config.id()), this::onPrepare);
@@ -133,8 +140,12 @@ public final class ServerVerticle extends VerticleBase {
         });
   }
 
+  /** Set when the server stops: no scrub pass or inventory goes on, and no walk is begun. */
+  private boolean stopped;
+
   @Override
   public Future<?> stop() {
+    stopped = true;
     vertx.cancelTimer(reportTimer);
     vertx.cancelTimer(scrubTimer);
     // (A walk under way ends: its next page fails.)
@@ -307,6 +318,10 @@ public final class ServerVerticle extends VerticleBase {
     placedWhileListing = placedMeanwhile;
     vertx.executeBlocking(store::cursor, false)
         .compose(cursor -> {
+          if (stopped) {
+            closeCursor(cursor);
+            return Future.failedFuture("the server is stopping");
+          }
           inventoryCursor = cursor;
           return sendInventory(token, new InventoryWalk(cursor, placedMeanwhile), 0)
               .andThen(x -> closeCursor(cursor));
@@ -375,39 +390,67 @@ public final class ServerVerticle extends VerticleBase {
           return new Walked(items, p.end());
         }, false);
     return walked.compose(found -> {
-      List<JsonObject> items;
-      if (w.rest == null && !found.end()) {
-        items = found.items();
-      } else {
-        if (w.rest == null) {
-          // The walk has ended: from now on, a copy put in place was not found by it, and the
-          // manager knows of it from its report.
-          if (placedWhileListing == w.placedMeanwhile) {
-            placedWhileListing = null;
-          }
-          w.rest = new ArrayList<>(found.items());
-          w.placedMeanwhile.forEach(m -> w.rest.add(item(m)));
-        }
-        int n = Math.min(inventoryPage, w.rest.size());
-        items = new ArrayList<>(w.rest.subList(0, n));
-        w.rest.subList(0, n).clear();
+      if (w.rest != null || !found.end()) {
+        return sendPage(token, w, page, found.items());
       }
-      boolean last = w.rest != null && w.rest.isEmpty();
-      JsonObject body = new JsonObject().put("id", config.id()).put("token", token).put("page", page).put("last", last)
-          .put("items", new JsonArray(new ArrayList<>(items)));
-      if (last) {
-        body.put("unreadable", w.unreadable);
+      // The walk has ended: from now on, a copy put in place was not found by it, and the
+      // manager knows of it from its report. Those put in place while it went on go too,
+      // if they are still here as they were put (one may have been removed since, by an
+      // answer to an earlier page or a deletion: the manager would take it as held).
+      if (placedWhileListing == w.placedMeanwhile) {
+        placedWhileListing = null;
       }
-      return vertx.eventBus().<JsonObject>request(Addresses.INVENTORY, body,
-              new DeliveryOptions().setSendTimeout(INVENTORY_TIMEOUT_MS))
-          .compose(reply -> {
-            JsonArray remove = reply.body().getJsonArray("remove", new JsonArray());
-            JsonArray check = reply.body().getJsonArray("check", new JsonArray());
-            return (remove.isEmpty() ? Future.succeededFuture(0) : removeCopies(remove))
-                .compose(n -> check.isEmpty() ? Future.<Void>succeededFuture() : checkCopies(check));
-          })
-          .compose(x -> last ? Future.<Void>succeededFuture() : sendInventory(token, w, page + 1));
+      return vertx.executeBlocking(() -> stillHere(w.placedMeanwhile), false).compose(placed -> {
+        w.rest = new ArrayList<>(found.items());
+        placed.forEach(m -> w.rest.add(item(m)));
+        return sendPage(token, w, page, List.of());
+      });
     });
+  }
+
+  /** The copies of {@code placed} still here with the same metadata (the last of each copy's). */
+  private List<ReplicaMeta> stillHere(List<ReplicaMeta> placed) {
+    java.util.Map<String, ReplicaMeta> last = new java.util.LinkedHashMap<>();
+    placed.forEach(m -> last.put(m.name() + "\u0000" + m.version(), m));
+    List<ReplicaMeta> out = new ArrayList<>();
+    for (ReplicaMeta m : last.values()) {
+      try {
+        if (store.readMeta(m.name(), m.version()).equals(m)) {
+          out.add(m);
+        }
+      } catch (java.io.IOException | RuntimeException gone) {
+        // removed (or its metadata unreadable: the next inventory names it so)
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Sends page {@code page}: {@code walked}, the copies the walk found, while it goes on;
+   * once it has ended, the next of what is left. Then the rest, a page at a time.
+   */
+  private Future<Void> sendPage(String token, InventoryWalk w, int page, List<JsonObject> walked) {
+    List<JsonObject> items = walked;
+    if (w.rest != null) {
+      int n = Math.min(inventoryPage, w.rest.size());
+      items = new ArrayList<>(w.rest.subList(0, n));
+      w.rest.subList(0, n).clear();
+    }
+    boolean last = w.rest != null && w.rest.isEmpty();
+    JsonObject body = new JsonObject().put("id", config.id()).put("token", token).put("page", page).put("last", last)
+        .put("items", new JsonArray(new ArrayList<>(items)));
+    if (last) {
+      body.put("unreadable", w.unreadable);
+    }
+    return vertx.eventBus().<JsonObject>request(Addresses.INVENTORY, body,
+            new DeliveryOptions().setSendTimeout(INVENTORY_TIMEOUT_MS))
+        .compose(reply -> {
+          JsonArray remove = reply.body().getJsonArray("remove", new JsonArray());
+          JsonArray check = reply.body().getJsonArray("check", new JsonArray());
+          return (remove.isEmpty() ? Future.succeededFuture(0) : removeCopies(remove))
+              .compose(n -> check.isEmpty() ? Future.<Void>succeededFuture() : checkCopies(check));
+        })
+        .compose(x -> last ? Future.<Void>succeededFuture() : sendInventory(token, w, page + 1));
   }
 
   /** Ends a walk of the folders (on a worker: it closes folders). */
@@ -429,6 +472,13 @@ public final class ServerVerticle extends VerticleBase {
         .put("sha256", m.sha256()).put("created", m.createdMillis()).put("replicas", m.replicasWanted());
   }
 
+  /**
+   * The copies put in place while an inventory's walk goes on that it sends, at most: a
+   * walk of millions of copies can last long under many backups. One it does not send may
+   * count as lacking once, and the manager then asks for another inventory at once.
+   */
+  static final int PLACED_WHILE_WALKING = 10_000;
+
   /** While an inventory is being listed: the copies put in place meanwhile. */
   private List<ReplicaMeta> placedWhileListing;
 
@@ -437,7 +487,7 @@ public final class ServerVerticle extends VerticleBase {
       storedFiles++;
       storedBytes += meta.size();
     }
-    if (placedWhileListing != null) {
+    if (placedWhileListing != null && placedWhileListing.size() < PLACED_WHILE_WALKING) {
       placedWhileListing.add(meta);
     }
   }
@@ -579,7 +629,16 @@ public final class ServerVerticle extends VerticleBase {
    * take, so the average rate stays bounded; then the next pass starts after the interval.
    */
   private void scrubPass() {
+    if (stopped) {
+      return;
+    }
     vertx.executeBlocking(store::cursor, false).onComplete(ar -> {
+      if (stopped) {
+        if (ar.succeeded()) {
+          closeCursor(ar.result());
+        }
+        return;
+      }
       if (ar.failed()) {
         scrubFailed(ar.cause());
         return;
@@ -629,11 +688,14 @@ public final class ServerVerticle extends VerticleBase {
   }
 
   private void scrubNext(ScrubPass pass) {
+    if (stopped) {
+      return; // (its walk is closed by stop)
+    }
     if (pass.todo.isEmpty() && !pass.walked) {
       // The next copies of the walk: a server may hold many millions, and a pass lasts days.
       vertx.executeBlocking(() -> pass.cursor.next(scrubBatch), false).onComplete(ar -> {
-        if (scrubCursor != pass.cursor) {
-          return; // the server is stopping
+        if (stopped) {
+          return;
         }
         if (ar.failed()) {
           closeCursor(pass.cursor);
@@ -658,8 +720,11 @@ public final class ServerVerticle extends VerticleBase {
       vertx.executeBlocking(() -> {
         writeScrubMark(finished);
         return null;
-      }, false).onComplete(done ->
-          scrubTimer = vertx.setTimer(config.scrubIntervalSeconds() * 1000L, t -> scrubPass()));
+      }, false).onComplete(done -> {
+        if (!stopped) {
+          scrubTimer = vertx.setTimer(config.scrubIntervalSeconds() * 1000L, t -> scrubPass());
+        }
+      });
       return;
     }
     vertx.executeBlocking(() -> store.actualSha256(m.name(), m.version()), false).onComplete(ar -> {

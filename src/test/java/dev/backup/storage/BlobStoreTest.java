@@ -149,7 +149,15 @@ class BlobStoreTest {
         seen.addAll(page.copies());
       } while (!page.end());
     }
-    assertThat(seen).hasSize(100).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(store.inventory());
+    java.util.List<ReplicaMeta> all = new java.util.ArrayList<>();
+    for (int v = 1; v <= 40; v++) {
+      all.add(new ReplicaMeta("a/deep/x", v, 1, "abc", 123, 2));
+      all.add(new ReplicaMeta("b/y", v, 1, "abc", 123, 2));
+      if (v <= 20) {
+        all.add(new ReplicaMeta("z", v, 1, "abc", 123, 2));
+      }
+    }
+    assertThat(seen).hasSize(100).containsExactlyInAnyOrderElementsOf(all);
     // Lazily: what goes after the first page was read is not found (a walk that had read
     // every copy at its start, in memory, would still list them all).
     try (BlobStore.Cursor c = store.cursor()) {
