@@ -46,8 +46,12 @@ public final class Catalog {
 
   private final TreeMap<String, Entry> entries = new TreeMap<>();
   private final TreeMap<String, Long> lastVersion = new TreeMap<>();
-  /** Versions deliberately removed (delete, retention, failed transfers): copies of them found later are garbage. */
-  private final TreeMap<String, Long> tombstones = new TreeMap<>();
+  /**
+   * Versions deliberately removed (delete, retention, failed transfers): copies of them
+   * found later are garbage. By name, as {@link VersionRanges}: a name's removed versions
+   * take a few ranges, not an entry each.
+   */
+  private final TreeMap<String, long[]> tombstones = new TreeMap<>();
   /** Names changed since the last {@link #drainChanges}, and versions buried since. */
   private final java.util.Set<String> dirty = new java.util.LinkedHashSet<>();
   private final List<JsonObject> buriedSince = new ArrayList<>();
@@ -159,20 +163,17 @@ public final class Catalog {
     }
   }
 
-  private static String key(String name, long version) {
-    return name + "\u0000" + version;
-  }
-
   /** Marks a version as deliberately gone (its copies may be deleted wherever they turn up). */
   public void bury(String name, long version, long when) {
-    tombstones.put(key(name, version), when);
+    tombstones.put(name, VersionRanges.add(tombstones.getOrDefault(name, VersionRanges.EMPTY), version, version));
     lastVersion.merge(name, version, Math::max);
     dirty.add(name);
     buriedSince.add(new JsonObject().put("bury", name).put("version", version).put("at", when));
   }
 
   public boolean buried(String name, long version) {
-    return tombstones.containsKey(key(name, version));
+    long[] r = tombstones.get(name);
+    return r != null && VersionRanges.contains(r, version);
   }
 
   /** Removes one version (and buries it); the file goes when its last version does. Returns it, or null. */
@@ -323,7 +324,8 @@ public final class Catalog {
   /** Applies one journal record of {@link #drainChanges}. */
   public void apply(JsonObject r) {
     if (r.containsKey("bury")) {
-      tombstones.put(key(r.getString("bury"), r.getLong("version")), r.getLong("at", 0L));
+      long v = r.getLong("version");
+      tombstones.merge(r.getString("bury"), new long[] {v, v}, (a, b) -> VersionRanges.add(a, v, v));
       return;
     }
     String name = r.getString("name");
@@ -386,7 +388,7 @@ public final class Catalog {
   public final class Freezer {
     private final List<FrozenFile> files = new ArrayList<>();
     private final Map<String, Long> counters = new java.util.LinkedHashMap<>();
-    private final Map<String, Long> buried = new java.util.LinkedHashMap<>();
+    private final Map<String, long[]> buried = new java.util.LinkedHashMap<>();
     /** 0: files, 1: counters, 2: tombstones, 3: all taken. */
     private int phase;
     /** The last key taken in this phase, null before the first. */
@@ -424,7 +426,7 @@ public final class Catalog {
   }
 
   /** See {@link #freeze()}: read it from any one thread. */
-  public record Frozen(List<FrozenFile> files, Map<String, Long> lastVersion, Map<String, Long> tombstones) {
+  public record Frozen(List<FrozenFile> files, Map<String, Long> lastVersion, Map<String, long[]> tombstones) {
     /**
      * Writes it as {@link #snapshot()} would encode it (with {@code gen} added), one
      * element at a time: the snapshot is never whole in memory.
@@ -461,13 +463,15 @@ public final class Catalog {
       }
       json.writeEndObject();
       json.writeArrayFieldStart("tombstones");
-      for (Map.Entry<String, Long> t : tombstones.entrySet()) {
-        int i = t.getKey().indexOf('\u0000');
-        json.writeStartObject();
-        json.writeStringField("name", t.getKey().substring(0, i));
-        json.writeNumberField("version", Long.parseLong(t.getKey().substring(i + 1)));
-        json.writeNumberField("at", t.getValue());
-        json.writeEndObject();
+      for (Map.Entry<String, long[]> t : tombstones.entrySet()) {
+        long[] r = t.getValue();
+        for (int i = 0; i < r.length; i += 2) {
+          json.writeStartObject();
+          json.writeStringField("name", t.getKey());
+          json.writeNumberField("from", r[i]);
+          json.writeNumberField("to", r[i + 1]);
+          json.writeEndObject();
+        }
       }
       json.writeEndArray();
       json.writeNumberField("gen", gen);
@@ -480,10 +484,10 @@ public final class Catalog {
     JsonObject counters = new JsonObject();
     lastVersion.forEach(counters::put);
     JsonArray buried = new JsonArray();
-    tombstones.forEach((k, t) -> {
-      int i = k.indexOf('\u0000');
-      buried.add(new JsonObject().put("name", k.substring(0, i)).put("version", Long.parseLong(k.substring(i + 1)))
-          .put("at", t));
+    tombstones.forEach((name, r) -> {
+      for (int i = 0; i < r.length; i += 2) {
+        buried.add(new JsonObject().put("name", name).put("from", r[i]).put("to", r[i + 1]));
+      }
     });
     return toJson().put("v", 1).put("lastVersion", counters).put("tombstones", buried);
   }
@@ -512,9 +516,16 @@ public final class Catalog {
     load(this, f);
   }
 
-  /** One element of a snapshot's {@code tombstones}. */
+  /**
+   * One element of a snapshot's {@code tombstones}: a range of a name's versions
+   * ({@code from}, {@code to}), or one version (snapshots before ranges).
+   */
   void loadTombstone(JsonObject t) {
-    tombstones.put(key(t.getString("name"), t.getLong("version")), t.getLong("at", 0L));
+    Long one = t.getLong("version");
+    long from = one != null ? one : t.getLong("from");
+    long to = one != null ? one : t.getLong("to");
+    tombstones.put(t.getString("name"), VersionRanges.add(tombstones.getOrDefault(t.getString("name"),
+        VersionRanges.EMPTY), from, to));
   }
 
   /** One field of a snapshot's {@code lastVersion}. */

@@ -164,4 +164,39 @@ class CatalogTest {
     Catalog loaded = Catalog.fromSnapshot(c.snapshot());
     assertThat(loaded.bytesUnder("alice/")).isEqualTo(walked(c, "alice/")).isPositive();
   }
+  /** A name's removed versions are kept as ranges: a few, however many were removed. */
+  @Test
+  void tombstonesOfAllTheVersionsEverRemovedTakeAFewRanges() {
+    Catalog c = new Catalog();
+    for (int i = 1; i <= 5000; i++) {
+      long v = c.reserveVersion("a");
+      c.commit("a", 2, new Catalog.Version(v, 1, "aa", 1, List.of(1, 2)));
+      for (Catalog.Version old : c.versionsBeyond("a", 3)) {
+        c.removeVersion("a", old.version());
+      }
+    }
+    long b = c.reserveVersion("b"); // aborted
+    c.bury("b", b, 7);
+    JsonObject snap = c.snapshot();
+    assertThat(snap.getJsonArray("tombstones")).hasSize(2);
+    assertThat(snap.getJsonArray("tombstones").getJsonObject(0).getMap())
+        .containsEntry("name", "a").containsEntry("from", 1L).containsEntry("to", 4997L);
+    Catalog again = Catalog.fromSnapshot(snap);
+    for (Catalog x : List.of(c, again)) {
+      assertThat(x.buried("a", 1)).isTrue();
+      assertThat(x.buried("a", 4997)).isTrue();
+      assertThat(x.buried("a", 4998)).isFalse();
+      assertThat(x.buried("a", 5001)).isFalse();
+      assertThat(x.buried("b", 1)).isTrue();
+      assertThat(x.buried("c", 1)).isFalse();
+    }
+    // A snapshot written before ranges (one tombstone a version) loads as it did.
+    Catalog old = Catalog.fromSnapshot(new JsonObject().put("tombstones", new io.vertx.core.json.JsonArray()
+        .add(new JsonObject().put("name", "x").put("version", 3).put("at", 5))
+        .add(new JsonObject().put("name", "x").put("version", 4).put("at", 6))));
+    assertThat(old.buried("x", 3)).isTrue();
+    assertThat(old.buried("x", 4)).isTrue();
+    assertThat(old.buried("x", 5)).isFalse();
+    assertThat(old.snapshot().getJsonArray("tombstones")).hasSize(1);
+  }
 }
