@@ -379,6 +379,9 @@ public final class ServerVerticle extends VerticleBase {
    * check) has been applied.
    */
   private Future<Void> sendInventory(String token, InventoryWalk w, int page) {
+    if (stopped) {
+      return Future.failedFuture("the server is stopping");
+    }
     Future<Walked> walked = w.rest != null ? Future.succeededFuture(new Walked(List.of(), true))
         : vertx.executeBlocking(() -> {
           BlobStore.Page p = w.cursor.next(inventoryPage);
@@ -445,6 +448,9 @@ public final class ServerVerticle extends VerticleBase {
     return vertx.eventBus().<JsonObject>request(Addresses.INVENTORY, body,
             new DeliveryOptions().setSendTimeout(INVENTORY_TIMEOUT_MS))
         .compose(reply -> {
+          if (stopped) {
+            return Future.failedFuture("the server is stopping");
+          }
           JsonArray remove = reply.body().getJsonArray("remove", new JsonArray());
           JsonArray check = reply.body().getJsonArray("check", new JsonArray());
           return (remove.isEmpty() ? Future.succeededFuture(0) : removeCopies(remove))
@@ -728,6 +734,9 @@ public final class ServerVerticle extends VerticleBase {
       return;
     }
     vertx.executeBlocking(() -> store.actualSha256(m.name(), m.version()), false).onComplete(ar -> {
+      if (stopped) {
+        return;
+      }
       boolean damaged = ar.succeeded() && m.disagrees(ar.result());
       if (damaged) {
         log.warn("server {}: scrub found {} v{} damaged{}", config.id(), m.name(), m.version(),

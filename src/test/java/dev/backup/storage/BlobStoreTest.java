@@ -123,6 +123,7 @@ class BlobStoreTest {
     store.writeMeta(tmp, meta);
     return meta;
   }
+
   /** Puts copies of {@code name} versions 1..n in place, as a server does. */
   private static void copies(BlobStore store, String name, int n) throws Exception {
     for (int v = 1; v <= n; v++) {
