@@ -21,7 +21,11 @@ server=$!
 pids+=($server)
 adopted() { grep -oE "adopted [0-9]+ cop(y|ies) from server 1" "$WORK/logs/manager.log" | awk '{n += $2} END {print n + 0}'; }
 manager=${pids[0]}
+alive=""
 while kill -0 "$server" 2>/dev/null && kill -0 "$manager" 2>/dev/null && [[ $(adopted) -lt $COUNT ]]; do
+  if [[ -z $alive ]] && grep -q "manager: server 1 is alive" "$WORK/logs/manager.log"; then
+    alive=$(secs "$a" "$(now)")
+  fi
   if [[ $(secs "$a" "$(now)" | cut -d. -f1) -ge 1800 ]]; then
     echo "many copies: not all adopted within 30 minutes ($(adopted) of $COUNT); logs: KEEP_LOGS=DIR" >&2
     exit 1
@@ -40,5 +44,5 @@ done
 b=$(now)
 # (The catalog's count is the last "files" of status: each server's own count comes first.)
 files=$(client status --json | grep -o '"files" : [0-9]*' | tail -1 | grep -o '[0-9]*$' || echo '?')
-printf 'many copies: %d copies, server -Xmx%s: all adopted into the catalog %.1f s after the server started (status: %s files); server peak RSS %d MiB\n' \
-  "$COUNT" "$HEAP" "$(secs "$a" "$b")" "$files" "$(( $(peak_rss_kb "$server") / 1024 ))"
+printf 'many copies: %d copies, server -Xmx%s: alive %.1f s and all adopted into the catalog %.1f s after the server started (status: %s files); server peak RSS %d MiB\n' \
+  "$COUNT" "$HEAP" "${alive:-0}" "$(secs "$a" "$b")" "$files" "$(( $(peak_rss_kb "$server") / 1024 ))"

@@ -94,19 +94,12 @@ public final class ServerVerticle extends VerticleBase {
         Math.min(10_000L, config.idleTimeoutSeconds() * 500L), 64);
     Future<Void> opened = vertx.executeBlocking(() -> {
       store.open();
-      // Counted a page at a time: a server may hold many millions of copies.
-      long files = 0;
-      long bytes = 0;
+      boolean empty;
       try (BlobStore.Cursor c = store.cursor()) {
-        BlobStore.Page page;
-        do {
-          page = c.next(inventoryPage);
-          files += page.copies().size();
-          bytes += page.copies().stream().mapToLong(ReplicaMeta::size).sum();
-        } while (!page.end());
+        empty = c.next(1).size() == 0;
       }
       freeBytes = store.freeBytes();
-      firstScrubDelay = firstScrubDelay(files == 0);
+      firstScrubDelay = firstScrubDelay(empty);
       // With TLS, peers check that this server's certificate names the host they reached
       // it at: that is --host as given (a name stays a name).
       try {
@@ -114,11 +107,6 @@ public final class ServerVerticle extends VerticleBase {
       } catch (java.net.UnknownHostException e) {
         advertised = config.host();
       }
-      return new long[] {files, bytes};
-    }).map(counted -> {
-      // (Added here, on the event loop, as a removal meanwhile counts down.)
-      storedFiles += counted[0];
-      storedBytes += counted[1];
       return null;
     });
     vertx.eventBus().<JsonObject>consumer(Addresses.prepare(config.id()), this::onPrepare);
@@ -137,11 +125,12 @@ public final class ServerVerticle extends VerticleBase {
           reportTimer = vertx.setPeriodic(0, config.reportIntervalMs(), t -> report());
           scrubTimer = vertx.setTimer(firstScrubDelay, t -> scrubPass());
           log.info("server {}: listening on {}:{}, root {}", config.id(), config.host(), s.actualPort(), store.root());
+          countCopies();
         });
   }
 
   /** Set when the server stops: no scrub pass or inventory goes on, and no walk is begun. */
-  private boolean stopped;
+  private volatile boolean stopped;
 
   @Override
   public Future<?> stop() {
@@ -300,6 +289,41 @@ public final class ServerVerticle extends VerticleBase {
         msg.reply(new JsonObject().put("results", ar.result()));
       } else {
         msg.fail(ErrorCode.IO.code(), "server " + config.id() + " cannot verify: " + ar.cause().getMessage());
+      }
+    });
+  }
+
+  /**
+   * Counts the copies held here (and their bytes) for the load reports, once the server
+   * serves: a page at a time, in the background. A server may hold many millions, and
+   * reading all their metadata took most of a minute a million here before it would serve.
+   * (Until it ends, the reports count only what came and went since the start.)
+   */
+  private void countCopies() {
+    vertx.executeBlocking(() -> {
+      long files = 0;
+      long bytes = 0;
+      try (BlobStore.Cursor c = store.cursor()) {
+        BlobStore.Page page;
+        do {
+          if (stopped) {
+            return null;
+          }
+          page = c.next(inventoryPage);
+          files += page.copies().size();
+          bytes += page.copies().stream().mapToLong(ReplicaMeta::size).sum();
+        } while (!page.end());
+      }
+      return new long[] {files, bytes};
+    }, false).onComplete(ar -> {
+      if (ar.failed()) {
+        log.warn("server {}: cannot count its copies: {}", config.id(), ar.cause().toString());
+      } else if (ar.result() != null) {
+        // (Added on the event loop, where copies put in place or removed meanwhile are
+        // counted: a copy that came or went while the walk went on may be counted twice or
+        // not at all; the figure is for the reports.)
+        storedFiles += ar.result()[0];
+        storedBytes += ar.result()[1];
       }
     });
   }

@@ -178,6 +178,13 @@ class CatalogStoreTest {
       c.commit("f1", 2, v(c.reserveVersion("f1"), 2, 3));
       c.removeVersion("f2", 1);
       c.reserveVersion("never.txt");
+      // g's versions 1-3 removed (one range), 4 and 5 kept
+      for (int i = 0; i < 5; i++) {
+        c.commit("g", 2, v(c.reserveVersion("g"), 1, 2));
+      }
+      for (long gv = 1; gv <= 3; gv++) {
+        c.removeVersion("g", gv);
+      }
       c.drainChanges();
       Catalog asItWas = Catalog.fromSnapshot(new JsonObject(c.snapshot().encode()));
       Catalog.Frozen view = c.freeze();
@@ -188,6 +195,7 @@ class CatalogStoreTest {
       c.setReplicas("f6", 3);
       c.removeVersion("f7", 1);
       c.reserveVersion("f8");
+      c.removeVersion("g", 4); // its range grows in the catalog, not in the view
       store.compact(view);
       assertThat(c.snapshot()).isNotEqualTo(asItWas.snapshot());
       assertThat(Catalog.fromSnapshot(new JsonObject(Files.readString(dir.resolve(CatalogStore.SNAPSHOT))))
@@ -201,6 +209,10 @@ class CatalogStoreTest {
       assertThat(back.buried("f2", 1)).isTrue();
       assertThat(back.buried("f7", 1)).isFalse();
       assertThat(back.reserveVersion("f8")).isEqualTo(2);
+      assertThat(back.buried("g", 1)).isTrue();
+      assertThat(back.buried("g", 3)).isTrue();
+      assertThat(back.buried("g", 4)).isFalse();
+      assertThat(back.get("g").versions()).extracting(Catalog.Version::version).containsExactly(4L, 5L);
     }
   }
 

@@ -133,6 +133,26 @@ class ReconcileTest {
     }
   }
 
+  @Test
+  void aServerBackCountsItsCopiesForItsReports() throws Exception {
+    cluster = new InProcessCluster(dir, 2);
+    long bytes = 0;
+    for (int i = 0; i < 5; i++) {
+      Path f = TestSupport.randomFile(dir.resolve("client/c" + i + ".bin"), 1_000 + i, 90 + i);
+      bytes += Files.size(f);
+      cluster.client.upload(f.toString(), "c" + i + ".bin", 2).await();
+    }
+    cluster.killServer(1);
+    cluster.startServer(1);
+    long expected = bytes;
+    // (Counted in the background once it serves: its reports carry the count when it ends.)
+    await().atMost(Duration.ofSeconds(30)).until(() -> {
+      JsonObject status = cluster.client.request(new JsonObject().put("op", "status")).await();
+      return status.getJsonArray("servers").stream().map(o -> (JsonObject) o)
+          .anyMatch(s -> s.getInteger("id") == 1 && s.getLong("files") == 5 && s.getLong("bytes") == expected);
+    });
+  }
+
   private boolean sameBytes(int server, String copy, Path f) {
     try {
       return Files.mismatch(dir.resolve("server-" + server).resolve("files").resolve(copy), f) == -1L;
