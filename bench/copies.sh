@@ -42,6 +42,9 @@ for p in "$server" "$manager"; do
   fi
 done
 b=$(now)
+if [[ -z $alive ]] && grep -q "manager: server 1 is alive" "$WORK/logs/manager.log"; then
+  alive=$(secs "$a" "$b")
+fi
 # (The catalog's count is the last "files" of status: each server's own count comes first.)
 files=$(client status --json | grep -o '"files" : [0-9]*' | tail -1 | grep -o '[0-9]*$' || echo '?')
 printf 'many copies: %d copies, server -Xmx%s: alive %.1f s and all adopted into the catalog %.1f s after the server started (status: %s files); server peak RSS %d MiB\n' \

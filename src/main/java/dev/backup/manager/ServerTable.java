@@ -79,8 +79,12 @@ public final class ServerTable {
     s.member = member;
     s.host = r.getString("host");
     s.port = r.getInteger("port");
-    s.bytes = r.getLong("bytes", 0L);
-    s.files = r.getLong("files", 0L);
+    // (A server that has just started reports no counts until it has counted its copies:
+    // the last ones heard are kept meanwhile, not taken for an empty server's.)
+    if (r.containsKey("bytes")) {
+      s.bytes = r.getLong("bytes", 0L);
+      s.files = r.getLong("files", 0L);
+    }
     s.freeBytes = r.getLong("freeBytes", 0L);
     s.transfers = r.getInteger("transfers", 0);
     s.foreground = r.getInteger("foreground", 0);

@@ -297,8 +297,12 @@ public final class ServerVerticle extends VerticleBase {
    * Counts the copies held here (and their bytes) for the load reports, once the server
    * serves: a page at a time, in the background. A server may hold many millions, and
    * reading all their metadata took most of a minute a million here before it would serve.
-   * (Until it ends, the reports count only what came and went since the start.)
+   * (Until it ends, the reports carry no counts, and the manager keeps the last ones it
+   * had: a server that comes back with a million copies is not taken for an empty one.)
    */
+  /** Whether {@link #countCopies} has ended: the reports carry the counts from then on. */
+  private boolean counted;
+
   private void countCopies() {
     vertx.executeBlocking(() -> {
       long files = 0;
@@ -317,8 +321,13 @@ public final class ServerVerticle extends VerticleBase {
       return new long[] {files, bytes};
     }, false).onComplete(ar -> {
       if (ar.failed()) {
-        log.warn("server {}: cannot count its copies: {}", config.id(), ar.cause().toString());
+        log.warn("server {}: cannot count its copies ({}); trying again in a minute", config.id(),
+            ar.cause().toString());
+        if (!stopped) {
+          vertx.setTimer(60_000, t -> countCopies());
+        }
       } else if (ar.result() != null) {
+        counted = true;
         // (Added on the event loop, where copies put in place or removed meanwhile are
         // counted: a copy that came or went while the walk went on may be counted twice or
         // not at all; the figure is for the reports.)
@@ -877,9 +886,13 @@ public final class ServerVerticle extends VerticleBase {
     long sent = System.nanoTime();
     JsonObject r = new JsonObject().put("id", config.id()).put("node", nodeId.get())
         .put("host", advertised).put("port", netServer.actualPort())
-        .put("bytes", storedBytes).put("files", storedFiles).put("freeBytes", freeBytes)
+        .put("freeBytes", freeBytes)
         .put("transfers", transfers).put("foreground", foregroundTransfers).put("latencyMicros", lastLatencyMicros)
         .put("reconciled", reconciled);
+    if (counted) {
+      // (Copies that came or went while they were being counted can put it a little off.)
+      r.put("bytes", Math.max(0, storedBytes)).put("files", Math.max(0, storedFiles));
+    }
     vertx.eventBus().<JsonObject>request(Addresses.LOAD, r, new DeliveryOptions().setSendTimeout(3000))
         .onComplete(ar -> {
           reporting = false;

@@ -143,13 +143,15 @@ class ReconcileTest {
       cluster.client.upload(f.toString(), "c" + i + ".bin", 2).await();
     }
     cluster.killServer(1);
+    await().atMost(Duration.ofSeconds(30)).until(() -> cluster.alive() == 1);
     cluster.startServer(1);
     long expected = bytes;
     // (Counted in the background once it serves: its reports carry the count when it ends.)
     await().atMost(Duration.ofSeconds(30)).until(() -> {
       JsonObject status = cluster.client.request(new JsonObject().put("op", "status")).await();
       return status.getJsonArray("servers").stream().map(o -> (JsonObject) o)
-          .anyMatch(s -> s.getInteger("id") == 1 && s.getLong("files") == 5 && s.getLong("bytes") == expected);
+          .anyMatch(s -> s.getInteger("id") == 1 && s.getBoolean("alive") && s.getLong("files") == 5
+              && s.getLong("bytes") == expected);
     });
   }
 
