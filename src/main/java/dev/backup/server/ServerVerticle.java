@@ -129,7 +129,7 @@ public final class ServerVerticle extends VerticleBase {
         });
   }
 
-  /** Set when the server stops: no scrub pass or inventory goes on, and no walk is begun. */
+  /** Set when the server stops: no scrub pass, inventory or count goes on, and no walk is begun. */
   private volatile boolean stopped;
 
   @Override
@@ -293,6 +293,12 @@ public final class ServerVerticle extends VerticleBase {
     });
   }
 
+  /** Whether {@link #countCopies} has ended: the reports carry the counts from then on. */
+  private boolean counted;
+
+  /** Copies read from the disk at a time by {@link #countCopies}. */
+  private static final int COUNT_PAGE = 5_000;
+
   /**
    * Counts the copies held here (and their bytes) for the load reports, once the server
    * serves: a page at a time, in the background. A server may hold many millions, and
@@ -300,40 +306,38 @@ public final class ServerVerticle extends VerticleBase {
    * (Until it ends, the reports carry no counts, and the manager keeps the last ones it
    * had: a server that comes back with a million copies is not taken for an empty one.)
    */
-  /** Whether {@link #countCopies} has ended: the reports carry the counts from then on. */
-  private boolean counted;
-
   private void countCopies() {
-    vertx.executeBlocking(() -> {
-      long files = 0;
-      long bytes = 0;
-      try (BlobStore.Cursor c = store.cursor()) {
-        BlobStore.Page page;
-        do {
-          if (stopped) {
-            return null;
+    if (stopped) {
+      return;
+    }
+    vertx.executeBlocking(store::cursor, false)
+        .compose(cursor -> countPages(cursor, 0, 0).andThen(x -> closeCursor(cursor)))
+        .onComplete(ar -> {
+          if (ar.failed()) {
+            if (!stopped) {
+              log.warn("server {}: cannot count its copies ({}); trying again in a minute", config.id(),
+                  ar.cause().toString());
+              vertx.setTimer(60_000, t -> countCopies());
+            }
+            return;
           }
-          page = c.next(inventoryPage);
-          files += page.copies().size();
-          bytes += page.copies().stream().mapToLong(ReplicaMeta::size).sum();
-        } while (!page.end());
-      }
-      return new long[] {files, bytes};
-    }, false).onComplete(ar -> {
-      if (ar.failed()) {
-        log.warn("server {}: cannot count its copies ({}); trying again in a minute", config.id(),
-            ar.cause().toString());
-        if (!stopped) {
-          vertx.setTimer(60_000, t -> countCopies());
-        }
-      } else if (ar.result() != null) {
-        counted = true;
-        // (Added on the event loop, where copies put in place or removed meanwhile are
-        // counted: a copy that came or went while the walk went on may be counted twice or
-        // not at all; the figure is for the reports.)
-        storedFiles += ar.result()[0];
-        storedBytes += ar.result()[1];
-      }
+          // (Added on the event loop, where copies put in place or removed meanwhile are
+          // counted: one that came or went while the walk went on may be counted twice or not
+          // at all, and the figure stays that far off until the next start.)
+          counted = true;
+          storedFiles += ar.result()[0];
+          storedBytes += ar.result()[1];
+        });
+  }
+
+  private Future<long[]> countPages(BlobStore.Cursor cursor, long files, long bytes) {
+    if (stopped) {
+      return Future.failedFuture("the server is stopping");
+    }
+    return vertx.executeBlocking(() -> cursor.next(COUNT_PAGE), false).compose(page -> {
+      long f = files + page.copies().size();
+      long b = bytes + page.copies().stream().mapToLong(ReplicaMeta::size).sum();
+      return page.end() ? Future.succeededFuture(new long[] {f, b}) : countPages(cursor, f, b);
     });
   }
 
@@ -361,9 +365,7 @@ public final class ServerVerticle extends VerticleBase {
         })
         .onComplete(ar -> {
           reconciling = false;
-          if (placedWhileListing == placedMeanwhile) {
-            placedWhileListing = null;
-          }
+          placedWhileListing = null; // (one inventory at a time)
           if (ar.succeeded()) {
             reconciled = token;
             reconcileBackoff.succeeded();
@@ -385,15 +387,17 @@ public final class ServerVerticle extends VerticleBase {
 
   /**
    * An inventory being sent: the folders are walked a page at a time, each page read only
-   * once the last one is answered, so that only one page of a server's copies is ever in
-   * memory. Copies whose metadata is missing or unreadable go with the last page (by their
-   * path): the manager has their bytes checked rather than take them for lost.
+   * once the last one is answered, so that a page of a server's copies is in memory, not
+   * all of them (with those put in place since the last page). Copies whose metadata is
+   * missing or unreadable go with the last page (by their path): the manager has their
+   * bytes checked rather than take them for lost.
    */
   private static final class InventoryWalk {
     final BlobStore.Cursor cursor;
-    final List<ReplicaMeta> placedMeanwhile;
+    /** The copies put in place since the last page was read (they go with the next). */
+    List<ReplicaMeta> placedMeanwhile;
     final JsonArray unreadable = new JsonArray();
-    /** Once the walk has ended: what is left to send (its last copies, then those placed meanwhile). */
+    /** Once the walk has ended: what is left to send (its last copies, and those placed meanwhile). */
     List<JsonObject> rest;
 
     InventoryWalk(BlobStore.Cursor cursor, List<ReplicaMeta> placedMeanwhile) {
@@ -426,19 +430,27 @@ public final class ServerVerticle extends VerticleBase {
           return new Walked(items, p.end());
         }, false);
     return walked.compose(found -> {
-      if (w.rest != null || !found.end()) {
-        return sendPage(token, w, page, found.items());
+      if (w.rest != null) {
+        return sendPage(token, w, page, List.of());
       }
-      // The walk has ended: from now on, a copy put in place was not found by it, and the
-      // manager knows of it from its report. Those put in place while it went on go too,
-      // if they are still here as they were put (one may have been removed since, by an
-      // answer to an earlier page or a deletion: the manager would take it as held).
-      if (placedWhileListing == w.placedMeanwhile) {
-        placedWhileListing = null;
+      // The copies put in place since the last page go with this one, if they are still here
+      // as they were put (one may have been removed since, by an answer to an earlier page or
+      // a deletion: the manager would take it as held). Once the walk has ended, a copy put
+      // in place was not found by it, and the manager knows of it from its report.
+      List<ReplicaMeta> placedNow = w.placedMeanwhile;
+      w.placedMeanwhile = new ArrayList<>();
+      if (placedWhileListing == placedNow) {
+        placedWhileListing = found.end() ? null : w.placedMeanwhile;
       }
-      return vertx.executeBlocking(() -> stillHere(w.placedMeanwhile), false).compose(placed -> {
-        w.rest = new ArrayList<>(found.items());
-        placed.forEach(m -> w.rest.add(item(m)));
+      Future<List<ReplicaMeta>> placed = placedNow.isEmpty() ? Future.succeededFuture(List.of())
+          : vertx.executeBlocking(() -> stillHere(placedNow), false);
+      return placed.compose(kept -> {
+        List<JsonObject> items = new ArrayList<>(found.items());
+        kept.forEach(m -> items.add(item(m)));
+        if (!found.end()) {
+          return sendPage(token, w, page, items);
+        }
+        w.rest = items;
         return sendPage(token, w, page, List.of());
       });
     });
@@ -512,13 +524,14 @@ public final class ServerVerticle extends VerticleBase {
   }
 
   /**
-   * The copies put in place while an inventory's walk goes on that it sends, at most: a
-   * walk of millions of copies can last long under many backups. One it does not send may
-   * count as lacking once, and the manager then asks for another inventory at once.
+   * The copies put in place between two pages of an inventory that go with the next, at
+   * most (a page waits on the manager up to its timeout while backups go on). One that
+   * does not go may count as lacking once, and the manager then asks for another
+   * inventory at once.
    */
   static final int PLACED_WHILE_WALKING = 10_000;
 
-  /** While an inventory is being listed: the copies put in place meanwhile. */
+  /** While an inventory's walk goes on: the copies put in place since its last page was read. */
   private List<ReplicaMeta> placedWhileListing;
 
   private void placed(ReplicaMeta meta, boolean existed) {

@@ -345,7 +345,7 @@ public final class BlobStore {
 
   private static final java.util.regex.Pattern REPLICA_NAME = java.util.regex.Pattern.compile("(.+)\\.v(\\d{1,18})");
 
-  /** Every replica held here, in one walk of the folders (see {@link Unreadable}); tests and small stores. */
+  /** Every replica held here, in one walk of the folders, all in memory (see {@link Unreadable}): for tests. */
   public Listing listCopies() throws IOException {
     List<ReplicaMeta> out = new ArrayList<>();
     List<Unreadable> unreadable = new ArrayList<>();

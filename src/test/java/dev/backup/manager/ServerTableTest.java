@@ -129,4 +129,18 @@ class ServerTableTest {
     after.inventoryApplied(1, before.inventoryWanted(1));
     assertThat(after.inventoryWanted(1)).isNotNull();
   }
+  /** A server that has not counted its copies yet (just restarted) reports no counts: the last ones stay. */
+  @Test
+  void aReportWithoutCountsKeepsTheLastOnes() {
+    ServerTable t = new ServerTable(2500);
+    t.onReport(report(1).put("bytes", 5_000L).put("files", 5L), true, 1_000);
+    t.onReport(report(1), true, 1_200);
+    JsonObject s = t.toJson().getJsonArray("servers").getJsonObject(0);
+    assertThat(s.getLong("bytes")).isEqualTo(5_000L);
+    assertThat(s.getLong("files")).isEqualTo(5L);
+    t.onReport(report(1).put("bytes", 7_000L).put("files", 6L), true, 1_400);
+    s = t.toJson().getJsonArray("servers").getJsonObject(0);
+    assertThat(s.getLong("bytes")).isEqualTo(7_000L);
+    assertThat(s.getLong("files")).isEqualTo(6L);
+  }
 }

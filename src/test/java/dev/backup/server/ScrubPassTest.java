@@ -18,7 +18,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Scrub reads the copies from the disk a batch at a time, and judges every one of them. */
+/** A scrub pass takes the copies from its walk a batch at a time, and judges every one of them. */
 class ScrubPassTest {
   @TempDir
   Path dir;
