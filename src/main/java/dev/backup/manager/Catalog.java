@@ -165,10 +165,14 @@ public final class Catalog {
 
   /** Marks a version as deliberately gone (its copies may be deleted wherever they turn up). */
   public void bury(String name, long version, long when) {
-    tombstones.put(name, VersionRanges.add(tombstones.getOrDefault(name, VersionRanges.EMPTY), version, version));
+    buryRange(name, version, version);
     lastVersion.merge(name, version, Math::max);
     dirty.add(name);
     buriedSince.add(new JsonObject().put("bury", name).put("version", version).put("at", when));
+  }
+
+  private void buryRange(String name, long from, long to) {
+    tombstones.put(name, VersionRanges.add(tombstones.getOrDefault(name, VersionRanges.EMPTY), from, to));
   }
 
   public boolean buried(String name, long version) {
@@ -324,8 +328,7 @@ public final class Catalog {
   /** Applies one journal record of {@link #drainChanges}. */
   public void apply(JsonObject r) {
     if (r.containsKey("bury")) {
-      long v = r.getLong("version");
-      tombstones.merge(r.getString("bury"), new long[] {v, v}, (a, b) -> VersionRanges.add(a, v, v));
+      buryRange(r.getString("bury"), r.getLong("version"), r.getLong("version"));
       return;
     }
     String name = r.getString("name");
@@ -524,8 +527,7 @@ public final class Catalog {
     Long one = t.getLong("version");
     long from = one != null ? one : t.getLong("from");
     long to = one != null ? one : t.getLong("to");
-    tombstones.put(t.getString("name"), VersionRanges.add(tombstones.getOrDefault(t.getString("name"),
-        VersionRanges.EMPTY), from, to));
+    buryRange(t.getString("name"), from, to);
   }
 
   /** One field of a snapshot's {@code lastVersion}. */

@@ -17,18 +17,7 @@ final class VersionRanges {
   }
 
   static boolean contains(long[] r, long v) {
-    // the last range whose start is at most v
-    int lo = 0;
-    int hi = r.length / 2 - 1;
-    while (lo <= hi) {
-      int mid = (lo + hi) >>> 1;
-      if (r[2 * mid] <= v) {
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return hi >= 0 && v <= r[2 * hi + 1];
+    return rangeOf(r, v) >= 0;
   }
 
   /** {@code r} with {@code from..to} added: {@code r} itself if it held them all already. */
@@ -67,12 +56,19 @@ final class VersionRanges {
     return n == out.length ? out : Arrays.copyOf(out, n);
   }
 
+  /** The index in {@code r} of the range that holds {@code v}, or -1. */
   private static int rangeOf(long[] r, long v) {
-    for (int i = 0; i < r.length; i += 2) {
-      if (r[i] <= v && v <= r[i + 1]) {
-        return i;
+    // the last range whose start is at most v
+    int lo = 0;
+    int hi = r.length / 2 - 1;
+    while (lo <= hi) {
+      int mid = (lo + hi) >>> 1;
+      if (r[2 * mid] <= v) {
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
       }
     }
-    return -1;
+    return hi >= 0 && v <= r[2 * hi + 1] ? 2 * hi : -1;
   }
 }

@@ -351,8 +351,7 @@ public final class ServerVerticle extends VerticleBase {
     // The manager takes a copy it lists here but this inventory lacks for lost: a copy put
     // in place while the folders are being walked goes with it too, even if the walk
     // passed its folder first.
-    List<ReplicaMeta> placedMeanwhile = new ArrayList<>();
-    placedWhileListing = placedMeanwhile;
+    placedWhileListing = new ArrayList<>();
     vertx.executeBlocking(store::cursor, false)
         .compose(cursor -> {
           if (stopped) {
@@ -360,7 +359,7 @@ public final class ServerVerticle extends VerticleBase {
             return Future.failedFuture("the server is stopping");
           }
           inventoryCursor = cursor;
-          return sendInventory(token, new InventoryWalk(cursor, placedMeanwhile), 0)
+          return sendInventory(token, new InventoryWalk(cursor), 0)
               .andThen(x -> closeCursor(cursor));
         })
         .onComplete(ar -> {
@@ -394,15 +393,12 @@ public final class ServerVerticle extends VerticleBase {
    */
   private static final class InventoryWalk {
     final BlobStore.Cursor cursor;
-    /** The copies put in place since the last page was read (they go with the next). */
-    List<ReplicaMeta> placedMeanwhile;
     final JsonArray unreadable = new JsonArray();
     /** Once the walk has ended: what is left to send (its last copies, and those placed meanwhile). */
     List<JsonObject> rest;
 
-    InventoryWalk(BlobStore.Cursor cursor, List<ReplicaMeta> placedMeanwhile) {
+    InventoryWalk(BlobStore.Cursor cursor) {
       this.cursor = cursor;
-      this.placedMeanwhile = placedMeanwhile;
     }
   }
 
@@ -437,11 +433,8 @@ public final class ServerVerticle extends VerticleBase {
       // as they were put (one may have been removed since, by an answer to an earlier page or
       // a deletion: the manager would take it as held). Once the walk has ended, a copy put
       // in place was not found by it, and the manager knows of it from its report.
-      List<ReplicaMeta> placedNow = w.placedMeanwhile;
-      w.placedMeanwhile = new ArrayList<>();
-      if (placedWhileListing == placedNow) {
-        placedWhileListing = found.end() ? null : w.placedMeanwhile;
-      }
+      List<ReplicaMeta> placedNow = placedWhileListing == null ? List.of() : placedWhileListing;
+      placedWhileListing = found.end() ? null : new ArrayList<>();
       Future<List<ReplicaMeta>> placed = placedNow.isEmpty() ? Future.succeededFuture(List.of())
           : vertx.executeBlocking(() -> stillHere(placedNow), false);
       return placed.compose(kept -> {

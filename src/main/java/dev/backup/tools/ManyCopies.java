@@ -27,8 +27,12 @@ public final class ManyCopies {
     store.open();
     int count = Integer.parseInt(args[1]);
     byte[] data = {'x'};
-    // SHA-256 of the one byte "x"
-    String sha = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
+    String sha;
+    try {
+      sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(data));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
     for (int i = 0; i < count; i++) {
       ReplicaMeta m = new ReplicaMeta("many/d" + i / 1000 + "/f" + i, 1, 1, sha, 1_700_000_000_000L, 1);
       Path p = store.replicaPath(m.name(), 1);
