@@ -50,6 +50,12 @@ public final class TestSupport {
     throw new IllegalStateException("no free port between 20000 and 29999 on loopback");
   }
 
+  /**
+   * How long a test's manager waits after the first report before healing (10 s by default):
+   * its servers report every 200 ms, and a test that heals need not wait the default out.
+   */
+  public static final int HEAL_GRACE_SECONDS = 2;
+
   public static Config config(Role role, int id, int port, int managerPort, Path root) {
     return config(role, id, port, managerPort, root, 30);
   }
@@ -57,7 +63,7 @@ public final class TestSupport {
   /** The same with another idle timeout, so that tests of stalled peers run in seconds. */
   public static Config config(Role role, int id, int port, int managerPort, Path root, int idleTimeoutSeconds) {
     return new Config(role, id, "127.0.0.1", port, 5701, List.of("127.0.0.1"), "test", "127.0.0.1",
-        managerPort, root, SECRET, false, 3000, idleTimeoutSeconds, 600, 2, 3, 4, 40, 50, 3600, 200, 1, 5,
+        managerPort, root, SECRET, false, 3000, idleTimeoutSeconds, 600, 2, 3, 4, 40, HEAL_GRACE_SECONDS, 50, 3600, 200, 1, 5,
         false, null, null, null, null, null, null, 60);
   }
 
@@ -72,7 +78,7 @@ public final class TestSupport {
     Config base = config(role, id, 0, 0, root);
     return new Config(base.role(), id, "127.0.0.1", 0, clusterPort, members, name, "127.0.0.1", 7000,
         base.root(), secret, false, base.connectTimeoutMs(), base.idleTimeoutSeconds(), base.ticketTtlSeconds(),
-        base.defaultReplicas(), base.versionsKept(), base.healConcurrency(), base.healPercent(),
+        base.defaultReplicas(), base.versionsKept(), base.healConcurrency(), base.healPercent(), base.healGraceSeconds(),
         base.scrubMegabytesPerSecond(), base.scrubIntervalSeconds(), base.reportIntervalMs(),
         base.heartbeatSeconds(), base.maxNoHeartbeatSeconds(), false, null, null, null, null, null, null, 60);
   }

@@ -27,6 +27,7 @@ public record Config(
     int versionsKept,
     int healConcurrency,
     int healPercent,
+    int healGraceSeconds,
     int scrubMegabytesPerSecond,
     int scrubIntervalSeconds,
     int reportIntervalMs,
@@ -51,7 +52,7 @@ public record Config(
   public Config withTls(Path cert, Path key, Path ca) {
     return new Config(role, id, host, port, clusterPort, members, clusterName, managerHost, managerPort, root,
         secret, secretIsDefault, connectTimeoutMs, idleTimeoutSeconds, ticketTtlSeconds, defaultReplicas,
-        versionsKept, healConcurrency, healPercent, scrubMegabytesPerSecond, scrubIntervalSeconds,
+        versionsKept, healConcurrency, healPercent, healGraceSeconds, scrubMegabytesPerSecond, scrubIntervalSeconds,
         reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, true, cert, key, ca, user, userSecret, cacheDir, cacheSettleSeconds);
   }
 
@@ -59,7 +60,7 @@ public record Config(
   public Config withUser(String user, String userSecret) {
     return new Config(role, id, host, port, clusterPort, members, clusterName, managerHost, managerPort, root,
         secret, secretIsDefault, connectTimeoutMs, idleTimeoutSeconds, ticketTtlSeconds, defaultReplicas,
-        versionsKept, healConcurrency, healPercent, scrubMegabytesPerSecond, scrubIntervalSeconds,
+        versionsKept, healConcurrency, healPercent, healGraceSeconds, scrubMegabytesPerSecond, scrubIntervalSeconds,
         reportIntervalMs, heartbeatSeconds, maxNoHeartbeatSeconds, tls, tlsCert, tlsKey, tlsCa, user, userSecret, cacheDir, cacheSettleSeconds);
   }
 }

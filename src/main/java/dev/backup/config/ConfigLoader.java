@@ -91,6 +91,7 @@ public final class ConfigLoader {
         r.getInt("versions", 10),
         r.getInt("heal-concurrency", 4),
         r.getInt("heal-percent", 40),
+        r.getInt("heal-grace-seconds", 10),
         r.getInt("scrub-mbps", 20),
         r.getInt("scrub-interval-seconds", 3600),
         r.getInt("report-interval-ms", 500),
@@ -112,6 +113,9 @@ public final class ConfigLoader {
     }
     if (c.healPercent() < 1 || c.healPercent() > 100) {
       throw new BackupException(ErrorCode.USAGE, "heal-percent must be between 1 and 100");
+    }
+    if (c.healGraceSeconds() < 0 || c.healGraceSeconds() > 3600) {
+      throw new BackupException(ErrorCode.USAGE, "heal-grace-seconds must be between 0 and 3600");
     }
     if (c.cacheSettleSeconds() < 0) {
       throw new BackupException(ErrorCode.USAGE, "cache-settle-seconds must not be negative");

@@ -1299,17 +1299,15 @@ final class ManagerService {
   }
 
   /**
-   * How long after the first server's report reaches this manager it waits for the others
-   * before healing. Counted from that report, not from the manager's start: a manager
-   * (re)started on a busy machine was seen to hear its first report 13 s after it
-   * listened, and took the servers not heard of yet for dead.
+   * Whether servers holding copies may still be about to report for the first time: until
+   * heal-grace-seconds (default 10) after the first server's report reached this manager,
+   * it waits for the others before healing. Counted from that report, not from the
+   * manager's start: a manager (re)started on a busy machine was seen to hear its first
+   * report 13 s after it listened, and took the servers not heard of yet for dead.
    */
-  static final long HEAL_GRACE_MS = 10_000;
-
-  /** Whether servers holding copies may still be about to report for the first time. */
   private boolean inGrace() {
     long first = servers.firstReportAt();
-    return first == 0 || ServerTable.now() - first < HEAL_GRACE_MS;
+    return first == 0 || ServerTable.now() - first < config.healGraceSeconds() * 1000L;
   }
 
   /**

@@ -66,6 +66,19 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void theHealingGraceIsTenSecondsUnlessSetAndNeverNegative() {
+    String conf = write("heal-grace-seconds=30\n");
+    assertThat(new ConfigLoader(Map.of("role", "manager", "conf", write("")), Map.of()).load().healGraceSeconds())
+        .isEqualTo(10);
+    assertThat(new ConfigLoader(Map.of("role", "manager", "conf", conf), Map.of()).load().healGraceSeconds())
+        .isEqualTo(30);
+    assertThat(new ConfigLoader(Map.of("role", "manager", "conf", conf), Map.of("BACKUP_HEAL_GRACE_SECONDS", "0"))
+        .load().healGraceSeconds()).isZero();
+    assertThatThrownBy(() -> new ConfigLoader(Map.of("role", "manager", "conf", write("heal-grace-seconds=-1\n")),
+        Map.of()).load()).hasMessageContaining("heal-grace-seconds must be between 0 and 3600");
+  }
+
+  @Test
   void tlsKeysComeFromFileAndEnvironmentAndTheirFilesAreChecked() throws Exception {
     Path ca = Files.writeString(dir.resolve("ca.pem"), "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
     Path cert = Files.writeString(dir.resolve("cert.pem"), Files.readString(ca));

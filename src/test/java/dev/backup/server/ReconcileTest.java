@@ -316,8 +316,9 @@ class ReconcileTest {
     });
     Path f = TestSupport.randomFile(dir.resolve("client/three.bin"), 40_000, 13);
     cluster.client.upload(f.toString(), "three.bin", 3).await();
-    // (Once healing may start, some 10 s after the manager first heard from the servers.)
-    await().atMost(Duration.ofSeconds(20)).until(() -> System.nanoTime() - started > 11_000_000_000L);
+    // (Once healing may start, its grace after the manager first heard from the servers.)
+    await().atMost(Duration.ofSeconds(20))
+        .until(() -> System.nanoTime() - started > (TestSupport.HEAL_GRACE_SECONDS + 1) * 1_000_000_000L);
     // Fewer copies: one holder is taken off the catalog, its copy's removal on its way.
     io.vertx.core.Future<JsonObject> lowered = cluster.client.request(new JsonObject().put("op", "replicas")
         .put("path", "three.bin").put("replicas", 2));

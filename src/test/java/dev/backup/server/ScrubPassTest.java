@@ -40,7 +40,7 @@ class ScrubPassTest {
     return new Config(c.role(), c.id(), c.host(), c.port(), c.clusterPort(), c.members(), c.clusterName(),
         c.managerHost(), c.managerPort(), c.root(), c.secret(), c.secretIsDefault(), c.connectTimeoutMs(),
         c.idleTimeoutSeconds(), c.ticketTtlSeconds(), c.defaultReplicas(), c.versionsKept(), c.healConcurrency(),
-        c.healPercent(), c.scrubMegabytesPerSecond(), 1, c.reportIntervalMs(), c.heartbeatSeconds(),
+        c.healPercent(), c.healGraceSeconds(), c.scrubMegabytesPerSecond(), 1, c.reportIntervalMs(), c.heartbeatSeconds(),
         c.maxNoHeartbeatSeconds(), c.tls(), c.tlsCert(), c.tlsKey(), c.tlsCa(), c.user(), c.userSecret(),
         c.cacheDir(), c.cacheSettleSeconds());
   }
