@@ -330,6 +330,15 @@ final class ClientCommands {
             s.getString("host") + ":" + s.getInteger("port"), Format.size(s.getLong("bytes")), s.getLong("files"),
             Format.size(s.getLong("freeBytes")), s.getInteger("transfers"), s.getLong("latencyMicros", 0L) / 1000.0);
       }
+      for (Object o : servers) {
+        JsonObject s = (JsonObject) o;
+        int damaged = s.getInteger("damaged", 0);
+        if (damaged > 0) {
+          out().printf("server %d keeps %d damaged cop%s set aside under damaged/ in its root (each the last copy "
+              + "of its version): salvage what you can, then remove them%n", s.getInteger("id"), damaged,
+              damaged == 1 ? "y" : "ies");
+        }
+      }
       return 0;
     }
   }

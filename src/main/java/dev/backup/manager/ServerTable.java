@@ -25,6 +25,8 @@ public final class ServerTable {
     long bytes;
     long files;
     long freeBytes;
+    /** Damaged last copies it has set aside under damaged/ for salvage. */
+    int damaged;
     int transfers;
     int foreground;
     long latencyMicros;
@@ -86,6 +88,7 @@ public final class ServerTable {
       s.files = r.getLong("files", 0L);
     }
     s.freeBytes = r.getLong("freeBytes", 0L);
+    s.damaged = r.getInteger("damaged", 0);
     s.transfers = r.getInteger("transfers", 0);
     s.foreground = r.getInteger("foreground", 0);
     if (!s.watched) {
@@ -312,7 +315,7 @@ public final class ServerTable {
     for (Server s : servers.values()) {
       arr.add(new JsonObject().put("id", s.id).put("alive", s.health == Health.alive)
           .put("state", s.health.name()).put("bytes", s.bytes).put("files", s.files)
-          .put("freeBytes", s.freeBytes).put("transfers", s.transfers)
+          .put("freeBytes", s.freeBytes).put("transfers", s.transfers).put("damaged", s.damaged)
           .put("latencyMicros", s.latencyMicros).put("host", s.host).put("port", s.port));
     }
     return new JsonObject().put("servers", arr);

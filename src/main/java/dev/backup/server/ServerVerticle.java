@@ -59,6 +59,8 @@ public final class ServerVerticle extends VerticleBase {
   private long lastLatencyMicros;
   private long storedBytes;
   private long storedFiles;
+  /** Copies set aside under damaged/ (damaged last copies, kept for salvage), as last counted. */
+  private int asideCopies;
   private int transfers;
   private int foregroundTransfers;
   private boolean reportsFailing;
@@ -126,6 +128,7 @@ public final class ServerVerticle extends VerticleBase {
           scrubTimer = vertx.setTimer(firstScrubDelay, t -> scrubPass());
           log.info("server {}: listening on {}:{}, root {}", config.id(), config.host(), s.actualPort(), store.root());
           countCopies();
+          countAside();
         });
   }
 
@@ -247,6 +250,7 @@ public final class ServerVerticle extends VerticleBase {
    */
   private Future<Integer> removeCopies(JsonArray items) {
     List<ReplicaMeta> gone = new java.util.ArrayList<>();
+    boolean aside = items.stream().anyMatch(o -> ((JsonObject) o).getBoolean("aside", false));
     return vertx.executeBlocking(() -> {
       for (Object o : items) {
         JsonObject it = (JsonObject) o;
@@ -271,6 +275,25 @@ public final class ServerVerticle extends VerticleBase {
         storedBytes -= m.size();
       }
       log.info("server {}: deleted {} cop{}", config.id(), n, n == 1 ? "y" : "ies");
+      if (aside) {
+        countAside();
+      }
+    });
+  }
+
+  /**
+   * Counts the copies set aside under damaged/ for the load reports (and so for
+   * {@code status}): at start, after each copy set aside, after each scrub pass (a user may
+   * have removed some). The folder holds only damaged last copies: a few, if any.
+   */
+  private void countAside() {
+    vertx.executeBlocking(store::countAside, false).onComplete(ar -> {
+      if (ar.succeeded()) {
+        asideCopies = ar.result();
+      } else {
+        log.warn("server {}: cannot count the copies set aside under {}/: {}", config.id(), BlobStore.DAMAGED,
+            ar.cause().toString());
+      }
     });
   }
 
@@ -761,6 +784,7 @@ public final class ServerVerticle extends VerticleBase {
         log.info("server {}: scrub checked {} cop{}, {} damaged", config.id(), pass.checked,
             pass.checked == 1 ? "y" : "ies", pass.bad);
       }
+      countAside();
       long finished = System.currentTimeMillis();
       vertx.executeBlocking(() -> {
         writeScrubMark(finished);
@@ -894,7 +918,7 @@ public final class ServerVerticle extends VerticleBase {
         .put("host", advertised).put("port", netServer.actualPort())
         .put("freeBytes", freeBytes)
         .put("transfers", transfers).put("foreground", foregroundTransfers).put("latencyMicros", lastLatencyMicros)
-        .put("reconciled", reconciled);
+        .put("reconciled", reconciled).put("damaged", asideCopies);
     if (counted) {
       // (Copies that came or went while they were being counted can put it a little off.)
       r.put("bytes", Math.max(0, storedBytes)).put("files", Math.max(0, storedFiles));

@@ -211,6 +211,18 @@ public final class BlobStore {
     });
   }
 
+  /** How many copies are set aside under {@code damaged/} (their bytes; metadata not counted). */
+  public int countAside() throws IOException {
+    Path d = root.resolve(DAMAGED);
+    if (!Files.isDirectory(d, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      return 0;
+    }
+    try (java.util.stream.Stream<Path> s = Files.walk(d)) {
+      return (int) s.filter(p -> Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+          && !p.getFileName().toString().endsWith(META_SUFFIX)).count();
+    }
+  }
+
   /**
    * One lock per copy (by stripes): the changes to a copy that first look at what is there
    * (placing, removing only if still the same copy, rewriting metadata) run one at a time,

@@ -285,6 +285,36 @@ class ReconcileTest {
     assertThat(Files.readAllBytes(aside)).isEqualTo(bytes);
     assertThat(Files.readString(aside.resolveSibling(aside.getFileName() + ".meta"))).contains(u.sha256());
     assertThat(cluster.holders("one.bin")).isEmpty();
+    // Its server says so in status (counted again when it starts: it is on its disk).
+    await().atMost(Duration.ofSeconds(10)).until(() -> damagedInStatus(on) == 1);
+    cluster.killServer(on);
+    await().atMost(Duration.ofSeconds(30)).until(() -> !alive(on));
+    cluster.startServer(on);
+    await().atMost(Duration.ofSeconds(30)).until(() -> alive(on));
+    await().atMost(Duration.ofSeconds(10)).until(() -> damagedInStatus(on) == 1);
+    assertThat(damagedInStatus(on == 1 ? 2 : 1)).isZero();
+    java.io.StringWriter out = new java.io.StringWriter();
+    int code = dev.backup.cli.Main.commandLine(new java.io.PrintWriter(out, true),
+        new java.io.PrintWriter(new java.io.StringWriter(), true),
+        java.util.Map.of("BACKUP_CONF", Files.writeString(dir.resolve("client.properties"), "").toString()))
+        .execute("--role=client", "--manager", "127.0.0.1:" + cluster.managerPort, "--root",
+            dir.resolve("client").toString(), "status");
+    assertThat(code).isZero();
+    assertThat(out.toString()).contains("server " + on + " keeps 1 damaged copy set aside under damaged/ in its root")
+        .doesNotContain("server " + (on == 1 ? 2 : 1) + " keeps");
+  }
+
+  /** Server {@code id}'s copies set aside as damaged, as status shows them (-1: not listed). */
+  private int damagedInStatus(int id) {
+    JsonObject status = cluster.client.request(new JsonObject().put("op", "status")).await();
+    return status.getJsonArray("servers").stream().map(o -> (JsonObject) o).filter(s -> s.getInteger("id") == id)
+        .mapToInt(s -> s.getInteger("damaged")).findFirst().orElse(-1);
+  }
+
+  private boolean alive(int id) {
+    JsonObject status = cluster.client.request(new JsonObject().put("op", "status")).await();
+    return status.getJsonArray("servers").stream().map(o -> (JsonObject) o)
+        .anyMatch(s -> s.getInteger("id") == id && s.getBoolean("alive"));
   }
 
   private static boolean readable(Path meta) {

@@ -119,6 +119,21 @@ class BlobStoreTest {
     assertThat(store.remove("r/x.bin", 4, null, null)).isEqualTo(-1L);
   }
 
+  @Test
+  void copiesSetAsideAreCountedWithoutTheirMetadataAndLeaveTheCopiesHeld() throws Exception {
+    BlobStore store = new BlobStore(root);
+    store.open();
+    assertThat(store.countAside()).isZero();
+    copies(store, "d/a.bin", 3);
+    assertThat(store.setAside("d/a.bin", 1)).isEqualTo(1L);
+    assertThat(store.setAside("d/a.bin", 3)).isEqualTo(1L);
+    assertThat(store.setAside("d/a.bin", 9)).isEqualTo(-1L);
+    assertThat(store.countAside()).isEqualTo(2);
+    assertThat(store.inventory()).extracting(ReplicaMeta::version).containsExactly(2L);
+    Files.delete(root.resolve("damaged/d/a.bin.v1"));
+    assertThat(store.countAside()).isEqualTo(1);
+  }
+
   private static ReplicaMeta withMeta(BlobStore store, Path tmp, ReplicaMeta meta) throws Exception {
     store.writeMeta(tmp, meta);
     return meta;
