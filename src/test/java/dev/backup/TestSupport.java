@@ -67,6 +67,16 @@ public final class TestSupport {
         false, null, null, null, null, null, null, 60);
   }
 
+  /** The same configuration with another healing grace (see {@link #HEAL_GRACE_SECONDS}). */
+  public static Config healGrace(Config c, int seconds) {
+    return new Config(c.role(), c.id(), c.host(), c.port(), c.clusterPort(), c.members(), c.clusterName(),
+        c.managerHost(), c.managerPort(), c.root(), c.secret(), c.secretIsDefault(), c.connectTimeoutMs(),
+        c.idleTimeoutSeconds(), c.ticketTtlSeconds(), c.defaultReplicas(), c.versionsKept(), c.healConcurrency(),
+        c.healPercent(), seconds, c.scrubMegabytesPerSecond(), c.scrubIntervalSeconds(), c.reportIntervalMs(),
+        c.heartbeatSeconds(), c.maxNoHeartbeatSeconds(), c.tls(), c.tlsCert(), c.tlsKey(), c.tlsCa(), c.user(),
+        c.userSecret(), c.cacheDir(), c.cacheSettleSeconds());
+  }
+
   /** A Hazelcast member on loopback for cluster tests: its cluster port, the members it joins through, a cluster name. */
   public static Config member(int id, int clusterPort, List<String> members, String name, String secret, Path root) {
     return member(Role.server, id, clusterPort, members, name, secret, root);

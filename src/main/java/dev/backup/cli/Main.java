@@ -172,7 +172,7 @@ public final class Main implements Callable<Integer> {
   }
 
   /** The command line of one run: the role options and the client commands. */
-  static CommandLine commandLine(PrintWriter out, PrintWriter err, Map<String, String> env) {
+  public static CommandLine commandLine(PrintWriter out, PrintWriter err, Map<String, String> env) {
     Main main = new Main(env);
     CommandLine cmd = new CommandLine(main);
     ClientSession s = main.session;

@@ -88,7 +88,9 @@ public final class ServerTable {
       s.files = r.getLong("files", 0L);
     }
     s.freeBytes = r.getLong("freeBytes", 0L);
-    s.damaged = r.getInteger("damaged", 0);
+    if (r.containsKey("damaged")) {
+      s.damaged = r.getInteger("damaged");
+    }
     s.transfers = r.getInteger("transfers", 0);
     s.foreground = r.getInteger("foreground", 0);
     if (!s.watched) {

@@ -59,8 +59,13 @@ public final class ServerVerticle extends VerticleBase {
   private long lastLatencyMicros;
   private long storedBytes;
   private long storedFiles;
-  /** Copies set aside under damaged/ (damaged last copies, kept for salvage), as last counted. */
-  private int asideCopies;
+  /**
+   * Copies set aside under damaged/ (damaged last copies, kept for salvage), as last counted;
+   * -1 until counted (the reports carry none until then).
+   */
+  private int asideCopies = -1;
+  /** Counts of them started so far: only the latest one's result is taken. */
+  private long asideCounts;
   private int transfers;
   private int foregroundTransfers;
   private boolean reportsFailing;
@@ -269,15 +274,16 @@ public final class ServerVerticle extends VerticleBase {
         store.pruneEmptyFolders(store.replicaPath(name, version).getParent());
       }
       return gone.size();
-    }, false).onSuccess(n -> {
+    }, false).onComplete(ar -> {
+      if (aside) {
+        countAside(); // (also after a failure: some may have been set aside before it)
+      }
+    }).onSuccess(n -> {
       for (ReplicaMeta m : gone) {
         storedFiles--;
         storedBytes -= m.size();
       }
       log.info("server {}: deleted {} cop{}", config.id(), n, n == 1 ? "y" : "ies");
-      if (aside) {
-        countAside();
-      }
     });
   }
 
@@ -287,7 +293,14 @@ public final class ServerVerticle extends VerticleBase {
    * have removed some). The folder holds only damaged last copies: a few, if any.
    */
   private void countAside() {
+    if (stopped) {
+      return;
+    }
+    long mine = ++asideCounts;
     vertx.executeBlocking(store::countAside, false).onComplete(ar -> {
+      if (mine != asideCounts) {
+        return; // (a later count is under way: this one may have read the folder before a change)
+      }
       if (ar.succeeded()) {
         asideCopies = ar.result();
       } else {
@@ -918,7 +931,10 @@ public final class ServerVerticle extends VerticleBase {
         .put("host", advertised).put("port", netServer.actualPort())
         .put("freeBytes", freeBytes)
         .put("transfers", transfers).put("foreground", foregroundTransfers).put("latencyMicros", lastLatencyMicros)
-        .put("reconciled", reconciled).put("damaged", asideCopies);
+        .put("reconciled", reconciled);
+    if (asideCopies >= 0) {
+      r.put("damaged", asideCopies);
+    }
     if (counted) {
       // (Copies that came or went while they were being counted can put it a little off.)
       r.put("bytes", Math.max(0, storedBytes)).put("files", Math.max(0, storedFiles));

@@ -33,7 +33,9 @@ class UnlistedCopyTest {
   }
 
   private ManagerService service(ServerTable servers) {
-    ManagerService svc = new ManagerService(vertx, TestSupport.config(Role.manager, 0, 7000, 7000, dir), servers,
+    // (A grace of 30 s: servers first heard a minute ago are past it, one heard just now is in it.)
+    ManagerService svc = new ManagerService(vertx,
+        TestSupport.healGrace(TestSupport.config(Role.manager, 0, 7000, 7000, dir), 30), servers,
         () -> Future.succeededFuture());
     svc.serversChanged();
     // "a" v1, two copies wanted, listed on servers 1 and 2.
