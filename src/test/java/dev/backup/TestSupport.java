@@ -69,12 +69,34 @@ public final class TestSupport {
 
   /** The same configuration with another healing grace (see {@link #HEAL_GRACE_SECONDS}). */
   public static Config healGrace(Config c, int seconds) {
+    return timings(c, seconds, c.scrubIntervalSeconds());
+  }
+
+  /** The same configuration with a scrub pass every {@code seconds}. */
+  public static Config scrubEvery(Config c, int seconds) {
+    return timings(c, c.healGraceSeconds(), seconds);
+  }
+
+  private static Config timings(Config c, int healGraceSeconds, int scrubIntervalSeconds) {
     return new Config(c.role(), c.id(), c.host(), c.port(), c.clusterPort(), c.members(), c.clusterName(),
         c.managerHost(), c.managerPort(), c.root(), c.secret(), c.secretIsDefault(), c.connectTimeoutMs(),
         c.idleTimeoutSeconds(), c.ticketTtlSeconds(), c.defaultReplicas(), c.versionsKept(), c.healConcurrency(),
-        c.healPercent(), seconds, c.scrubMegabytesPerSecond(), c.scrubIntervalSeconds(), c.reportIntervalMs(),
+        c.healPercent(), healGraceSeconds, c.scrubMegabytesPerSecond(), scrubIntervalSeconds, c.reportIntervalMs(),
         c.heartbeatSeconds(), c.maxNoHeartbeatSeconds(), c.tls(), c.tlsCert(), c.tlsKey(), c.tlsCa(), c.user(),
         c.userSecret(), c.cacheDir(), c.cacheSettleSeconds());
+  }
+
+  /** What one run of the command line printed, and its exit code. */
+  public record Run(int code, String out, String err) {
+  }
+
+  /** Runs the command line (as {@code java -jar backup.jar ARGS}) with this environment. */
+  public static Run command(java.util.Map<String, String> env, String... args) {
+    java.io.StringWriter out = new java.io.StringWriter();
+    java.io.StringWriter err = new java.io.StringWriter();
+    int code = dev.backup.cli.Main.commandLine(new java.io.PrintWriter(out, true), new java.io.PrintWriter(err, true),
+        env).execute(args);
+    return new Run(code, out.toString(), err.toString());
   }
 
   /** A Hazelcast member on loopback for cluster tests: its cluster port, the members it joins through, a cluster name. */

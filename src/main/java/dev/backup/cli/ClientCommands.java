@@ -332,11 +332,13 @@ final class ClientCommands {
       }
       for (Object o : servers) {
         JsonObject s = (JsonObject) o;
-        int damaged = s.getInteger("damaged", 0);
-        if (damaged > 0) {
-          out().printf("server %d keeps %d damaged cop%s set aside under damaged/ in its root (each the last copy "
-              + "of its version): salvage what you can, then remove them%n", s.getInteger("id"), damaged,
-              damaged == 1 ? "y" : "ies");
+        int aside = s.getInteger("damagedAside", 0);
+        if (aside > 0) {
+          // (A dead server's, as it last said.)
+          boolean dead = "dead".equals(s.getString("state"));
+          out().printf("server %d %s %d damaged cop%s set aside under damaged/ in its root (each the last copy "
+              + "of its version)%s: salvage what you can, then remove them%n", s.getInteger("id"),
+              dead ? "kept" : "keeps", aside, aside == 1 ? "y" : "ies", dead ? " when last heard from" : "");
         }
       }
       return 0;

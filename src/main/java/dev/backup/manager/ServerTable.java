@@ -26,7 +26,7 @@ public final class ServerTable {
     long files;
     long freeBytes;
     /** Damaged last copies it has set aside under damaged/ for salvage. */
-    int damaged;
+    int damagedAside;
     int transfers;
     int foreground;
     long latencyMicros;
@@ -88,8 +88,8 @@ public final class ServerTable {
       s.files = r.getLong("files", 0L);
     }
     s.freeBytes = r.getLong("freeBytes", 0L);
-    if (r.containsKey("damaged")) {
-      s.damaged = r.getInteger("damaged");
+    if (r.containsKey("damagedAside")) {
+      s.damagedAside = r.getInteger("damagedAside");
     }
     s.transfers = r.getInteger("transfers", 0);
     s.foreground = r.getInteger("foreground", 0);
@@ -317,7 +317,7 @@ public final class ServerTable {
     for (Server s : servers.values()) {
       arr.add(new JsonObject().put("id", s.id).put("alive", s.health == Health.alive)
           .put("state", s.health.name()).put("bytes", s.bytes).put("files", s.files)
-          .put("freeBytes", s.freeBytes).put("transfers", s.transfers).put("damaged", s.damaged)
+          .put("freeBytes", s.freeBytes).put("transfers", s.transfers).put("damagedAside", s.damagedAside)
           .put("latencyMicros", s.latencyMicros).put("host", s.host).put("port", s.port));
     }
     return new JsonObject().put("servers", arr);

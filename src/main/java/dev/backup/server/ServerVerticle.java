@@ -933,7 +933,7 @@ public final class ServerVerticle extends VerticleBase {
         .put("transfers", transfers).put("foreground", foregroundTransfers).put("latencyMicros", lastLatencyMicros)
         .put("reconciled", reconciled);
     if (asideCopies >= 0) {
-      r.put("damaged", asideCopies);
+      r.put("damagedAside", asideCopies);
     }
     if (counted) {
       // (Copies that came or went while they were being counted can put it a little off.)

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.backup.InProcessCluster;
 import dev.backup.TestCerts;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import dev.backup.TestSupport;
+import dev.backup.TestSupport.Run;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -36,14 +36,8 @@ class HealthTlsTest {
     }
   }
 
-  record Run(int code, String out, String err) {
-  }
-
   static Run run(Map<String, String> env, String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), env).execute(args);
-    return new Run(code, out.toString(), err.toString());
+    return TestSupport.command(env, args);
   }
 
   static Map<String, String> managerEnv(boolean tls) throws Exception {

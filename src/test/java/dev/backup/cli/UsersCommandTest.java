@@ -2,10 +2,10 @@ package dev.backup.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.backup.TestSupport;
+import dev.backup.TestSupport.Run;
 import dev.backup.manager.Users;
 import dev.backup.protocol.Scram;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -16,14 +16,8 @@ class UsersCommandTest {
   @TempDir
   Path dir;
 
-  record Run(int code, String out, String err) {
-  }
-
   Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), Map.of()).execute(args);
-    return new Run(code, out.toString(), err.toString());
+    return TestSupport.command(Map.of(), args);
   }
 
   @Test

@@ -66,7 +66,7 @@ class ConfigLoaderTest {
   }
 
   @Test
-  void theHealingGraceIsTenSecondsUnlessSetAndNeverNegative() {
+  void theHealingGraceIsTenSecondsUnlessSetAndAtMostAnHour() {
     String conf = write("heal-grace-seconds=30\n");
     assertThat(new ConfigLoader(Map.of("role", "manager", "conf", write("")), Map.of()).load().healGraceSeconds())
         .isEqualTo(10);
@@ -75,6 +75,8 @@ class ConfigLoaderTest {
     assertThat(new ConfigLoader(Map.of("role", "manager", "conf", conf), Map.of("BACKUP_HEAL_GRACE_SECONDS", "0"))
         .load().healGraceSeconds()).isZero();
     assertThatThrownBy(() -> new ConfigLoader(Map.of("role", "manager", "conf", write("heal-grace-seconds=-1\n")),
+        Map.of()).load()).hasMessageContaining("heal-grace-seconds must be between 0 and 3600");
+    assertThatThrownBy(() -> new ConfigLoader(Map.of("role", "manager", "conf", write("heal-grace-seconds=3601\n")),
         Map.of()).load()).hasMessageContaining("heal-grace-seconds must be between 0 and 3600");
   }
 

@@ -96,22 +96,20 @@ class HealLookTest {
   }
 
   @Test
-  void noLookUntilHealGraceSecondsAfterTheFirstReport() throws Exception {
+  void noLookUntilHealGraceSecondsAfterTheFirstReport() {
     // Servers 1 and 2 heard from just now (the manager's first reports), 3 never: while the
     // grace lasts it may yet report, and its copies are not taken for lost.
     java.util.function.IntFunction<ManagerService> after = grace -> {
       ServerTable servers = new ServerTable(5_000);
       servers.onReport(report(1), true, ServerTable.now());
       servers.onReport(report(2), true, ServerTable.now());
-      java.util.Map<String, String> flags = java.util.Map.of("role", "manager", "root", dir.toString(),
-          "conf", dir.resolve("none.properties").toString(), "heal-grace-seconds", Integer.toString(grace));
-      ManagerService svc = new ManagerService(vertx, new dev.backup.config.ConfigLoader(flags, java.util.Map.of())
-          .load(), servers, () -> Future.succeededFuture());
+      ManagerService svc = new ManagerService(vertx,
+          TestSupport.healGrace(TestSupport.config(Role.manager, 0, 7000, 7000, dir), grace), servers,
+          () -> Future.succeededFuture());
       svc.catalog.commit("a", 2, new Catalog.Version(1, 10, "00", 1, List.of(1, 3)));
       svc.heal(ServerTable.now());
       return svc;
     };
-    java.nio.file.Files.writeString(dir.resolve("none.properties"), "");
     assertThat(after.apply(60).healLooks).isZero();
     assertThat(after.apply(0).healLooks).isEqualTo(1);
   }

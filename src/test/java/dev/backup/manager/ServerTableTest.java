@@ -133,16 +133,16 @@ class ServerTableTest {
   @Test
   void aReportWithoutCountsKeepsTheLastOnes() {
     ServerTable t = new ServerTable(2500);
-    t.onReport(report(1).put("bytes", 5_000L).put("files", 5L).put("damaged", 2), true, 1_000);
+    t.onReport(report(1).put("bytes", 5_000L).put("files", 5L).put("damagedAside", 2), true, 1_000);
     t.onReport(report(1), true, 1_200);
     JsonObject s = t.toJson().getJsonArray("servers").getJsonObject(0);
     assertThat(s.getLong("bytes")).isEqualTo(5_000L);
     assertThat(s.getLong("files")).isEqualTo(5L);
-    assertThat(s.getInteger("damaged")).isEqualTo(2);
-    t.onReport(report(1).put("bytes", 7_000L).put("files", 6L).put("damaged", 0), true, 1_400);
+    assertThat(s.getInteger("damagedAside")).isEqualTo(2);
+    t.onReport(report(1).put("bytes", 7_000L).put("files", 6L).put("damagedAside", 0), true, 1_400);
     s = t.toJson().getJsonArray("servers").getJsonObject(0);
     assertThat(s.getLong("bytes")).isEqualTo(7_000L);
     assertThat(s.getLong("files")).isEqualTo(6L);
-    assertThat(s.getInteger("damaged")).isZero();
+    assertThat(s.getInteger("damagedAside")).isZero();
   }
 }

@@ -296,22 +296,30 @@ class ReconcileTest {
     await().atMost(Duration.ofSeconds(30)).until(() -> alive(on));
     await().atMost(Duration.ofSeconds(10)).until(() -> damagedInStatus(on) == 2);
     assertThat(damagedInStatus(on == 1 ? 2 : 1)).isZero();
-    java.io.StringWriter out = new java.io.StringWriter();
-    int code = dev.backup.cli.Main.commandLine(new java.io.PrintWriter(out, true),
-        new java.io.PrintWriter(new java.io.StringWriter(), true),
-        java.util.Map.of("BACKUP_CONF", Files.writeString(dir.resolve("client.properties"), "").toString()))
-        .execute("--role=client", "--manager", "127.0.0.1:" + cluster.managerPort, "--root",
-            dir.resolve("client").toString(), "status");
-    assertThat(code).isZero();
-    assertThat(out.toString()).contains("server " + on + " keeps 2 damaged copies set aside under damaged/ in its root")
+    TestSupport.Run status = TestSupport.command(
+        java.util.Map.of("BACKUP_CONF", Files.writeString(dir.resolve("client.properties"), "").toString()),
+        "--role=client", "--manager", "127.0.0.1:" + cluster.managerPort, "--root", dir.resolve("client").toString(),
+        "status");
+    assertThat(status.code()).as(status.err()).isZero();
+    assertThat(status.out()).contains("server " + on + " keeps 2 damaged copies set aside under damaged/ in its root")
         .doesNotContain("server " + (on == 1 ? 2 : 1) + " keeps");
+    // A dead server's, as it last said.
+    cluster.killServer(on);
+    await().atMost(Duration.ofSeconds(30)).until(() -> cluster.client.request(new JsonObject().put("op", "status"))
+        .await().getJsonArray("servers").stream().map(o -> (JsonObject) o)
+        .anyMatch(x -> x.getInteger("id") == on && "dead".equals(x.getString("state"))));
+    status = TestSupport.command(java.util.Map.of("BACKUP_CONF", dir.resolve("client.properties").toString()),
+        "--role=client", "--manager", "127.0.0.1:" + cluster.managerPort, "--root", dir.resolve("client").toString(),
+        "status");
+    assertThat(status.out()).contains("server " + on + " kept 2 damaged copies set aside under damaged/ in its root "
+        + "(each the last copy of its version) when last heard from");
   }
 
   /** Server {@code id}'s copies set aside as damaged, as status shows them (-1: not listed). */
   private int damagedInStatus(int id) {
     JsonObject status = cluster.client.request(new JsonObject().put("op", "status")).await();
     return status.getJsonArray("servers").stream().map(o -> (JsonObject) o).filter(s -> s.getInteger("id") == id)
-        .mapToInt(s -> s.getInteger("damaged")).findFirst().orElse(-1);
+        .mapToInt(s -> s.getInteger("damagedAside")).findFirst().orElse(-1);
   }
 
   private boolean alive(int id) {

@@ -37,12 +37,7 @@ class ScrubPassTest {
     if (c.role() != Role.server) {
       return c;
     }
-    return new Config(c.role(), c.id(), c.host(), c.port(), c.clusterPort(), c.members(), c.clusterName(),
-        c.managerHost(), c.managerPort(), c.root(), c.secret(), c.secretIsDefault(), c.connectTimeoutMs(),
-        c.idleTimeoutSeconds(), c.ticketTtlSeconds(), c.defaultReplicas(), c.versionsKept(), c.healConcurrency(),
-        c.healPercent(), c.healGraceSeconds(), c.scrubMegabytesPerSecond(), 1, c.reportIntervalMs(), c.heartbeatSeconds(),
-        c.maxNoHeartbeatSeconds(), c.tls(), c.tlsCert(), c.tlsKey(), c.tlsCa(), c.user(), c.userSecret(),
-        c.cacheDir(), c.cacheSettleSeconds());
+    return TestSupport.scrubEvery(c, 1);
   }
 
   /** When the last scrub pass on this root ended (0: none yet). */
