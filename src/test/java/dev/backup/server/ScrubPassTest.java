@@ -40,6 +40,27 @@ class ScrubPassTest {
     return TestSupport.scrubEvery(c, 1);
   }
 
+  @Test
+  void eachScrubPassCountsTheCopiesSetAsideAgain() throws Exception {
+    cluster = new InProcessCluster(dir, 1, ScrubPassTest::scrubEverySecond);
+    await().atMost(Duration.ofSeconds(10)).until(() -> setAside(1) == 0);
+    // One left under damaged/ after the count at start (as a user might put one back), then
+    // taken away: only the passes (one a second here) count again.
+    Path aside = dir.resolve("server-1/damaged/x/y.bin.v3");
+    Files.createDirectories(aside.getParent());
+    Files.writeString(aside, "what is left");
+    await().atMost(Duration.ofSeconds(30)).until(() -> setAside(1) == 1);
+    Files.delete(aside);
+    await().atMost(Duration.ofSeconds(30)).until(() -> setAside(1) == 0);
+  }
+
+  /** Server {@code id}'s copies set aside, as status shows them (-1: none said yet). */
+  private int setAside(int id) {
+    JsonObject status = cluster.client.request(new JsonObject().put("op", "status")).await();
+    return status.getJsonArray("servers").stream().map(o -> (JsonObject) o).filter(s -> s.getInteger("id") == id)
+        .mapToInt(s -> s.getInteger("damagedAside", -1)).findFirst().orElse(-1);
+  }
+
   /** When the last scrub pass on this root ended (0: none yet). */
   private static long passEnded(Path mark) {
     try {
