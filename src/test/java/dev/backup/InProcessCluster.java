@@ -89,6 +89,13 @@ public final class InProcessCluster implements AutoCloseable {
     return out;
   }
 
+  /** Server {@code id} as {@code status --json} shows it (empty if it is not listed). */
+  public JsonObject status(int id) {
+    JsonObject s = client.request(new JsonObject().put("op", "status")).await();
+    return s.getJsonArray("servers").stream().map(o -> (JsonObject) o).filter(o -> o.getInteger("id") == id)
+        .findFirst().orElse(new JsonObject());
+  }
+
   public long alive() {
     JsonObject s = client.request(new JsonObject().put("op", "status")).await();
     return s.getJsonArray("servers").stream().filter(o -> ((JsonObject) o).getBoolean("alive")).count();

@@ -157,10 +157,8 @@ class ReconcileTest {
     long expected = bytes + 5;
     // (Counted in the background once it serves: its reports carry the count when it ends.)
     await().atMost(Duration.ofSeconds(30)).until(() -> {
-      JsonObject status = cluster.client.request(new JsonObject().put("op", "status")).await();
-      return status.getJsonArray("servers").stream().map(o -> (JsonObject) o)
-          .anyMatch(s -> s.getInteger("id") == 1 && s.getBoolean("alive") && s.getLong("files") == 6
-              && s.getLong("bytes") == expected);
+      JsonObject s = cluster.status(1);
+      return s.getBoolean("alive", false) && s.getLong("files") == 6 && s.getLong("bytes") == expected;
     });
   }
 
@@ -288,44 +286,43 @@ class ReconcileTest {
     assertThat(cluster.holders("one.bin")).isEmpty();
     // Its server says so in status; counted again when it starts, from its disk (where one
     // more was left while it was down: the count the manager had is not the one shown).
-    await().atMost(Duration.ofSeconds(10)).until(() -> damagedInStatus(on) == 1);
+    await().atMost(Duration.ofSeconds(10)).until(() -> setAside(on) == 1);
     cluster.killServer(on);
     await().atMost(Duration.ofSeconds(30)).until(() -> !alive(on));
     Files.copy(aside, server.resolve("damaged/two.bin.v1"));
     cluster.startServer(on);
     await().atMost(Duration.ofSeconds(30)).until(() -> alive(on));
-    await().atMost(Duration.ofSeconds(10)).until(() -> damagedInStatus(on) == 2);
-    assertThat(damagedInStatus(on == 1 ? 2 : 1)).isZero();
-    TestSupport.Run status = TestSupport.command(
-        java.util.Map.of("BACKUP_CONF", Files.writeString(dir.resolve("client.properties"), "").toString()),
-        "--role=client", "--manager", "127.0.0.1:" + cluster.managerPort, "--root", dir.resolve("client").toString(),
-        "status");
+    await().atMost(Duration.ofSeconds(10)).until(() -> setAside(on) == 2);
+    assertThat(setAside(on == 1 ? 2 : 1)).isZero();
+    TestSupport.Run status = statusCommand();
     assertThat(status.code()).as(status.err()).isZero();
     assertThat(status.out()).contains("server " + on + " keeps 2 damaged copies set aside under damaged/ in its root")
         .doesNotContain("server " + (on == 1 ? 2 : 1) + " keeps");
     // A dead server's, as it last said.
     cluster.killServer(on);
-    await().atMost(Duration.ofSeconds(30)).until(() -> cluster.client.request(new JsonObject().put("op", "status"))
-        .await().getJsonArray("servers").stream().map(o -> (JsonObject) o)
-        .anyMatch(x -> x.getInteger("id") == on && "dead".equals(x.getString("state"))));
-    status = TestSupport.command(java.util.Map.of("BACKUP_CONF", dir.resolve("client.properties").toString()),
-        "--role=client", "--manager", "127.0.0.1:" + cluster.managerPort, "--root", dir.resolve("client").toString(),
-        "status");
+    await().atMost(Duration.ofSeconds(30)).until(() -> "dead".equals(cluster.status(on).getString("state")));
+    status = statusCommand();
     assertThat(status.out()).contains("server " + on + " kept 2 damaged copies set aside under damaged/ in its root "
         + "(each the last copy of its version) when last heard from");
   }
 
-  /** Server {@code id}'s copies set aside as damaged, as status shows them (-1: not listed). */
-  private int damagedInStatus(int id) {
-    JsonObject status = cluster.client.request(new JsonObject().put("op", "status")).await();
-    return status.getJsonArray("servers").stream().map(o -> (JsonObject) o).filter(s -> s.getInteger("id") == id)
-        .mapToInt(s -> s.getInteger("damagedAside")).findFirst().orElse(-1);
+  /** Server {@code id}'s copies set aside as damaged, as status shows them (-1: none said). */
+  private int setAside(int id) {
+    return cluster.status(id).getInteger("damagedAside", -1);
   }
 
   private boolean alive(int id) {
-    JsonObject status = cluster.client.request(new JsonObject().put("op", "status")).await();
-    return status.getJsonArray("servers").stream().map(o -> (JsonObject) o)
-        .anyMatch(s -> s.getInteger("id") == id && s.getBoolean("alive"));
+    return cluster.status(id).getBoolean("alive", false);
+  }
+
+  /** The {@code status} command, as a user runs it against this cluster. */
+  private TestSupport.Run statusCommand() throws java.io.IOException {
+    Path conf = dir.resolve("client.properties");
+    if (!Files.exists(conf)) {
+      Files.writeString(conf, "");
+    }
+    return TestSupport.command(java.util.Map.of("BACKUP_CONF", conf.toString()), "--role=client", "--manager",
+        "127.0.0.1:" + cluster.managerPort, "--root", dir.resolve("client").toString(), "status");
   }
 
   private static boolean readable(Path meta) {

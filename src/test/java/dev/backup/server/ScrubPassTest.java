@@ -56,9 +56,7 @@ class ScrubPassTest {
 
   /** Server {@code id}'s copies set aside, as status shows them (-1: none said yet). */
   private int setAside(int id) {
-    JsonObject status = cluster.client.request(new JsonObject().put("op", "status")).await();
-    return status.getJsonArray("servers").stream().map(o -> (JsonObject) o).filter(s -> s.getInteger("id") == id)
-        .mapToInt(s -> s.getInteger("damagedAside", -1)).findFirst().orElse(-1);
+    return cluster.status(id).getInteger("damagedAside", -1);
   }
 
   /** When the last scrub pass on this root ended (0: none yet). */
