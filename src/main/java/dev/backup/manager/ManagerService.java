@@ -873,6 +873,7 @@ final class ManagerService {
     int adopted = 0;
     boolean changed = false;
     Set<String> held = inv.held;
+    long listedAt = servers.order(token);
     for (Object o : msg.body().getJsonArray("items", new JsonArray())) {
       JsonObject it = (JsonObject) o;
       String name = it.getString("name");
@@ -903,6 +904,12 @@ final class ManagerService {
         // Found damaged (its removal not done: its server was away, say): its metadata may
         // be right, its bytes are not. Checked again, and removed by the check's report.
         check.add(it);
+      } else if (!v.servers().contains(id) && (removing.getOrDefault(key(name, version), Set.of()).contains(id)
+          || unconfirmed.getOrDefault(id, Map.of()).getOrDefault(key(name, version), Long.MIN_VALUE) > listedAt)) {
+        // Its removal is under way, or may still come (this inventory was asked for before it
+        // failed): not counted again, as it may be gone already. Should it stay, an inventory
+        // asked for later lists it again, and it is judged then.
+        continue;
       } else if (!v.servers().contains(id)) {
         // A copy the catalog does not list (its report was lost, or a heal's): surplus only
         // if enough holders are alive now. Holders merely suspected, or not heard of yet
@@ -1006,8 +1013,10 @@ final class ManagerService {
       log.info("manager: server {} holds {} cop{} the catalog does not want; removing", id, remove.size(),
           remove.size() == 1 ? "y" : "ies");
     }
-    // A copy is removed only after the catalog that no longer lists it is durable.
-    (changed ? save.get() : Future.<Void>succeededFuture()).onComplete(ar -> {
+    // A copy is removed only after the catalog that no longer lists it is durable: this
+    // inventory's changes, and those made before it (a deletion whose save failed is in
+    // memory only, and a restart would bring its version back without its copies).
+    (changed || !remove.isEmpty() ? save.get() : Future.<Void>succeededFuture()).onComplete(ar -> {
       if (ar.failed()) {
         msg.fail(ErrorCode.IO.code(), "the manager cannot write its catalog: " + ar.cause().getMessage());
       } else {

@@ -33,10 +33,14 @@ class UnlistedCopyTest {
   }
 
   private ManagerService service(ServerTable servers) {
+    return service(servers, () -> Future.succeededFuture());
+  }
+
+  /** As above, with the catalog saved by {@code save}. */
+  private ManagerService service(ServerTable servers, java.util.function.Supplier<Future<Void>> save) {
     // (A grace of 30 s: servers first heard a minute ago are past it, one heard just now is in it.)
     ManagerService svc = new ManagerService(vertx,
-        TestSupport.healGrace(TestSupport.config(Role.manager, 0, 7000, 7000, dir), 30), servers,
-        () -> Future.succeededFuture());
+        TestSupport.healGrace(TestSupport.config(Role.manager, 0, 7000, 7000, dir), 30), servers, save);
     svc.serversChanged();
     // "a" v1, two copies wanted, listed on servers 1 and 2.
     svc.catalog.commit("a", 2, new Catalog.Version(1, 10, "5a", 1, List.of(1, 2)));
@@ -382,6 +386,53 @@ class UnlistedCopyTest {
     assertThat(report.cause()).hasMessageContaining("aborted or deleted");
     assertThat(svc.catalog.get("late")).isNull();
     assertThat(svc.catalog.buried("late", version)).isTrue();
+  }
+
+  @Test
+  void aCopyWhoseRemovalIsUnderWayIsNotCountedAgainByAnInventoryListingIt() {
+    // "a" v1 down from 3 copies to 2: one holder is taken off the catalog, its copy removed
+    // once that is saved (the save still under way here). An inventory of that server read
+    // before the removal lists the copy while another holder is suspected: it must not be
+    // counted again, as the removal is about to take it.
+    ServerTable servers = threeAlive();
+    java.util.concurrent.atomic.AtomicReference<io.vertx.core.Promise<Void>> saving = new java.util.concurrent.atomic.AtomicReference<>();
+    ManagerService svc = service(servers, () -> {
+      io.vertx.core.Promise<Void> p = io.vertx.core.Promise.promise();
+      saving.set(p);
+      return p.future();
+    });
+    svc.catalog.commit("a", 3, new Catalog.Version(1, 10, "5a", 1, List.of(1, 2, 3)));
+    svc.handle(new JsonObject().put("op", "replicas").put("path", "a").put("replicas", 2));
+    List<Integer> kept = svc.catalog.version("a", 1).servers();
+    assertThat(kept).hasSize(2);
+    int leaving = java.util.stream.IntStream.rangeClosed(1, 3).filter(i -> !kept.contains(i)).findFirst().orElseThrow();
+    assertThat(saving.get()).as("the removal waits for the save").isNotNull();
+    servers.onMemberRemoved(kept.get(0)); // (another holder lost meanwhile)
+    Reply msg = new Reply(new JsonObject().put("id", leaving).put("items", new JsonArray().add(copyOfA())));
+    svc.reconcile(msg);
+    assertThat(svc.catalog.version("a", 1).servers()).containsExactlyElementsOf(kept);
+  }
+
+  @Test
+  void noCopyIsRemovedByAnInventoryBeforeTheDeletionItFollowsIsSaved() {
+    // A deletion whose save failed is in memory only (the client was told it failed): a
+    // restart would bring the version back. An inventory listing its copy meanwhile must not
+    // have it removed while the catalog cannot be written.
+    ServerTable servers = threeAlive();
+    boolean[] writable = {true};
+    ManagerService svc = service(servers, () -> writable[0] ? Future.succeededFuture()
+        : Future.failedFuture(new java.io.IOException("No space left on device")));
+    writable[0] = false;
+    svc.catalog.removeVersion("a", 1);
+    Reply msg = new Reply(new JsonObject().put("id", 1).put("items", new JsonArray().add(copyOfA())));
+    svc.reconcile(msg);
+    assertThat(msg.reply).as("no removal sent").isNull();
+    assertThat(msg.failure).contains("cannot write its catalog");
+    // Once it can be written, the copy goes.
+    writable[0] = true;
+    Reply again = new Reply(new JsonObject().put("id", 1).put("items", new JsonArray().add(copyOfA())));
+    svc.reconcile(again);
+    assertThat(again.reply.getJsonArray("remove")).hasSize(1);
   }
 
   /** The inventory message, keeping what the manager answers. */
