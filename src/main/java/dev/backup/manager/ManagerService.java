@@ -1350,6 +1350,13 @@ final class ManagerService {
    */
   private final Map<String, Backoff> healBackoff = new HashMap<>();
   /**
+   * Versions whose heal copies failed, by key: how many failed from each source. The next
+   * try takes the source that failed least (a copy that rotted on its source, not yet
+   * found by scrub, fails every copy made from it, while another holder's is good).
+   * Forgotten once a copy of the version is made, or the version is gone.
+   */
+  private final Map<String, Map<Integer, Integer>> healSourceFailures = new HashMap<>();
+  /**
    * Versions whose heal failed, soonest first, each with when it may be tried again: it
    * goes back to the queue then (a look at that moment, as before, cost a look per
    * failure when many failed, a target refusing them all, say).
@@ -1457,6 +1464,7 @@ final class ManagerService {
     healLooks++;
     // Failures long past are forgotten (their versions may be gone, or healed since).
     healBackoff.values().removeIf(b -> b.notBefore() < now - 10 * Backoff.MAX_MS);
+    healSourceFailures.keySet().removeIf(k -> catalogVersion(k) == null);
     java.util.TreeMap<Integer, java.util.ArrayDeque<Need>> found = new java.util.TreeMap<>();
     boolean[] atOnce = {true};
     lookFound = found;
@@ -1501,9 +1509,11 @@ final class ManagerService {
     if (v == null || present(v) >= e.replicas() || !ready(k, now)) {
       return;
     }
+    Map<Integer, Integer> failedFrom = healSourceFailures.getOrDefault(k, Map.of());
     List<ServerLoad> sources = servers.loads().stream()
         .filter(l -> l.alive() && v.servers().contains(l.id()))
-        .sorted(Comparator.comparingInt(ServerLoad::transfers)).toList();
+        .sorted(Comparator.comparingInt((ServerLoad l) -> failedFrom.getOrDefault(l.id(), 0))
+            .thenComparingInt(ServerLoad::transfers)).toList();
     if (sources.isEmpty()) {
       return;
     }
@@ -1541,7 +1551,12 @@ final class ManagerService {
           }
         }
         healBackoff.remove(k);
+        healSourceFailures.remove(k);
       } else {
+        healSourceFailures.computeIfAbsent(k, x -> new HashMap<>()).merge(mine.source(), 1, Integer::sum);
+        if (BackupException.wrap(ar.cause()).code() == ErrorCode.INTEGRITY) {
+          checkSource(mine.source(), n.name(), n.version());
+        }
         long wait = healBackoff.computeIfAbsent(k, x -> new Backoff()).failed(ServerTable.now());
         healRetries.add(new Retry(healBackoff.get(k).notBefore(), n));
         log.warn("manager: healing {} v{} failed: {}; trying again in {} s or later", n.name(), n.version(),
@@ -1549,6 +1564,34 @@ final class ManagerService {
       }
       heal();
     });
+  }
+
+  /**
+   * A heal copy from server {@code id} arrived with bytes that do not match the checksum:
+   * its copy may have rotted (or the bytes were damaged on the way). Its server hashes it
+   * now rather than at its next scrub pass, and a damaged copy is dropped and replaced
+   * (see badCopy).
+   */
+  private void checkSource(int id, String name, long version) {
+    Catalog.Version v = catalog.version(name, version);
+    if (v == null) {
+      return;
+    }
+    JsonObject item = new JsonObject().put("name", name).put("version", version).put("sha256", v.sha256());
+    vertx.eventBus().<JsonObject>request(Addresses.verify(id), new JsonObject().put("items", new JsonArray().add(item)),
+            LONG)
+        .onSuccess(m -> {
+          for (Object o : m.body().getJsonArray("results", new JsonArray())) {
+            JsonObject r = (JsonObject) o;
+            if (!"ok".equals(r.getString("status"))) {
+              log.warn("manager: server {}'s copy of {} v{} fails its check ({}) after a heal copy from it failed",
+                  id, name, version, r.getString("status"));
+              badCopy(id, name, version, null);
+            }
+          }
+        })
+        .onFailure(e -> log.warn("manager: cannot have server {} check its copy of {} v{}: {}", id, name, version,
+            e.getMessage()));
   }
 
   /** The live servers with room for {@code size} bytes as placement counts it (none for Long.MAX_VALUE). */

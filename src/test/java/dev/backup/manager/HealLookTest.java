@@ -436,4 +436,69 @@ class HealLookTest {
       return svc.healCopies;
     })).isEqualTo(copies + 1);
   }
+
+  @Test
+  void aHealWhoseCopyArrivesDamagedIsTriedFromAnotherHolderAndItsSourceChecked() {
+    // "a" v1 wants 3 copies, on servers 1, 2 and 3; server 3 dies and server 4 is the target.
+    // Server 1's copy arrives damaged at the target (rotted there, not yet found by scrub):
+    // the next try takes server 2's, and server 1 is asked to check its copy now.
+    io.vertx.core.Context context = vertx.getOrCreateContext();
+    java.util.List<Integer> copiedFrom = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.List<Integer> checked = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ServerTable servers = new ServerTable(5_000);
+    ManagerService svc = onContext(context, () -> {
+      for (int id = 1; id <= 4; id++) {
+        servers.onReport(report(id), true, ServerTable.now() - 60_000);
+      }
+      ManagerService s = new ManagerService(vertx,
+          TestSupport.healGrace(TestSupport.config(Role.manager, 0, 7000, 7000, dir), 0), servers,
+          () -> Future.succeededFuture());
+      s.catalog.commit("a", 3, new Catalog.Version(1, 10, "00", 1, List.of(1, 2, 3)));
+      servers.onMemberRemoved(3);
+      s.serversChanged();
+      // The servers, on the manager's context.
+      io.vertx.core.eventbus.EventBus bus = vertx.eventBus();
+      bus.<JsonObject>consumer(dev.backup.cluster.Addresses.prepare(4), m -> m.reply(new JsonObject()));
+      bus.<JsonObject>consumer(dev.backup.cluster.Addresses.copy(1), m -> {
+        copiedFrom.add(1);
+        m.fail(dev.backup.protocol.ErrorCode.INTEGRITY.code(), "the copy's checksum does not match");
+      });
+      bus.<JsonObject>consumer(dev.backup.cluster.Addresses.copy(2), m -> {
+        copiedFrom.add(2);
+        s.catalog.addHolder("a", 1, 4); // (the target's report of its copy)
+        m.reply(new JsonObject());
+      });
+      bus.<JsonObject>consumer(dev.backup.cluster.Addresses.verify(1), m -> {
+        checked.add(1);
+        // (Its bytes check out: the damage was on the way. The holder stays.)
+        io.vertx.core.json.JsonArray results = new io.vertx.core.json.JsonArray();
+        m.body().getJsonArray("items").forEach(o -> results.add(((JsonObject) o).copy().put("status", "ok")));
+        m.reply(new JsonObject().put("results", results));
+      });
+      return s;
+    });
+    // The manager's rounds: load reports (each resets its server's transfers in progress)
+    // and a look for heals, as its verticle does.
+    long timer = onContext(context, () -> vertx.setPeriodic(100, t -> {
+      for (int id : new int[] {1, 2, 4}) {
+        servers.onReport(report(id), true, ServerTable.now());
+      }
+      svc.heal();
+    }));
+    try {
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+          .until(() -> copiedFrom.contains(2));
+      assertThat(copiedFrom).as("first from server 1, then from server 2").startsWith(1, 2);
+      assertThat(checked).containsExactly(1);
+      assertThat(onContext(context, () -> svc.catalog.version("a", 1).servers())).containsExactly(1, 2, 4);
+    } finally {
+      vertx.cancelTimer(timer);
+    }
+  }
+
+  private static <T> T onContext(io.vertx.core.Context context, java.util.function.Supplier<T> body) {
+    io.vertx.core.Promise<T> p = io.vertx.core.Promise.promise();
+    context.runOnContext(x -> p.complete(body.get()));
+    return p.future().await();
+  }
 }
