@@ -517,26 +517,49 @@ final class ManagerService {
     JsonArray changes = new JsonArray();
     List<java.util.function.Consumer<Boolean>> removals = new ArrayList<>();
     List<Future<?>> removed = new ArrayList<>();
-    Future<Void> chain = Future.succeededFuture();
+    List<Map.Entry<String, Long>> versions = new ArrayList<>();
     for (String n : names) {
       catalog.setReplicas(n, r);
       for (Catalog.Version v : catalog.get(n).versions()) {
-        chain = chain.compose(x -> adjust(n, v.version(), r).map(c -> {
-          List<Integer> extra = c.getJsonArray("removed").stream().map(o -> ((Number) o).intValue()).toList();
-          if (!extra.isEmpty()) {
-            removals.add(ok -> {
-              if (ok) {
-                removed.add(deleteCopies(n, v.version(), extra));
-              } else {
-                extra.forEach(id -> removed(n, v.version(), id)); // (left to reconciliation)
-              }
-            });
-          }
-          changes.add(c.put("name", ns.out(n)));
-          return null;
-        }));
+        versions.add(Map.entry(n, v.version()));
       }
     }
+    // One version after the other, each next one in a turn of its own: chained futures, a
+    // version that takes a while (a copy) followed by thousands done at once would complete
+    // them all inside one another, deeper than a thread's stack.
+    io.vertx.core.Promise<Void> all = io.vertx.core.Promise.promise();
+    java.util.Iterator<Map.Entry<String, Long>> next = versions.iterator();
+    Runnable[] step = new Runnable[1];
+    step[0] = () -> {
+      if (!next.hasNext()) {
+        all.complete();
+        return;
+      }
+      Map.Entry<String, Long> nv = next.next();
+      String n = nv.getKey();
+      long version = nv.getValue();
+      Future.<Void>succeededFuture().compose(x -> adjust(n, version, r)).onComplete(ar -> {
+        if (ar.failed()) {
+          all.fail(ar.cause());
+          return;
+        }
+        JsonObject c = ar.result();
+        List<Integer> extra = c.getJsonArray("removed").stream().map(o -> ((Number) o).intValue()).toList();
+        if (!extra.isEmpty()) {
+          removals.add(ok -> {
+            if (ok) {
+              removed.add(deleteCopies(n, version, extra));
+            } else {
+              extra.forEach(id -> removed(n, version, id)); // (left to reconciliation)
+            }
+          });
+        }
+        changes.add(c.put("name", ns.out(n)));
+        vertx.runOnContext(x -> step[0].run());
+      });
+    };
+    step[0].run();
+    Future<Void> chain = all.future();
     // Extra copies are removed once the catalog that no longer lists them is durable, all
     // at once, and the answer comes when they are gone (a server that does not answer is
     // asked for its inventory again, and reconciliation removes them). So are those of

@@ -496,6 +496,39 @@ class HealLookTest {
     }
   }
 
+  @Test
+  void moreCopiesForAFolderOfThousandsOfFilesEndWhenOneOfThemTakesACopy() {
+    // The first file needs a copy (server to server: it takes a while), the thousands after
+    // it have their copies already (done at once): the change must still end, and answer.
+    io.vertx.core.Context context = vertx.getOrCreateContext();
+    int files = 5_000;
+    ServerTable servers = new ServerTable(5_000);
+    Future<JsonObject> answer = onContext(context, () -> {
+      for (int id = 1; id <= 4; id++) {
+        servers.onReport(report(id), true, ServerTable.now());
+      }
+      ManagerService s = new ManagerService(vertx,
+          TestSupport.healGrace(TestSupport.config(Role.manager, 0, 7000, 7000, dir), 600), servers,
+          () -> Future.succeededFuture());
+      s.serversChanged();
+      s.catalog.commit("d/f0", 2, new Catalog.Version(1, 10, "00", 1, List.of(1, 2)));
+      for (int i = 1; i < files; i++) {
+        s.catalog.commit("d/f" + i, 3, new Catalog.Version(1, 10, "00", 1, List.of(1, 2, 3)));
+      }
+      io.vertx.core.eventbus.EventBus bus = vertx.eventBus();
+      for (int id = 1; id <= 4; id++) {
+        bus.<JsonObject>consumer(dev.backup.cluster.Addresses.prepare(id), m -> m.reply(new JsonObject()));
+        bus.<JsonObject>consumer(dev.backup.cluster.Addresses.copy(id), m -> vertx.setTimer(50,
+            t -> m.reply(new JsonObject())));
+      }
+      return s.handle(new JsonObject().put("op", "replicas").put("path", "d").put("replicas", 3));
+    });
+    JsonObject done = answer.toCompletionStage().toCompletableFuture()
+        .completeOnTimeout(null, 20, java.util.concurrent.TimeUnit.SECONDS).join();
+    assertThat(done).as("answered").isNotNull();
+    assertThat(done.getInteger("changeCount")).isEqualTo(files);
+  }
+
   private static <T> T onContext(io.vertx.core.Context context, java.util.function.Supplier<T> body) {
     io.vertx.core.Promise<T> p = io.vertx.core.Promise.promise();
     context.runOnContext(x -> p.complete(body.get()));
