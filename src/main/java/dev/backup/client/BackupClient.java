@@ -30,6 +30,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -257,18 +258,42 @@ public final class BackupClient implements AutoCloseable {
     });
   }
 
-  /** Sends one request on the manager connection {@code sock} and returns its answer. */
+  /** How long the manager has to answer a request (a ping, for those that take long). */
+  static long answerWithinMs = 30_000;
+
+  /** How often the manager is pinged while it works on a request that takes long. */
+  static long keepAliveMs = 15_000;
+
+  /**
+   * Requests whose answer comes when the work is done, which may take long: every copy
+   * hashed on its server ({@code verify}), every copy made ({@code replicas}).
+   */
+  private static final Set<String> LONG_REQUESTS = Set.of("verify", "replicas");
+
+  /**
+   * Sends one request on the manager connection {@code sock} and returns its answer. One
+   * that takes long has no deadline of its own while the manager keeps answering pings on
+   * the same connection (which also keeps both ends' idle timeouts from closing it); one
+   * not answered in time fails it.
+   */
   private Future<JsonObject> send(NetSocket sock, JsonObject body) {
     long id = ++nextRequestId;
     Promise<JsonObject> p = Promise.promise();
     pending.put(id, p);
-    long timer = vertx.setTimer(30_000, t -> {
+    java.util.function.Consumer<String> timedOut = what -> {
       Promise<JsonObject> gone = pending.remove(id);
       if (gone != null) {
         gone.tryFail(new BackupException(ErrorCode.TIMEOUT,
-            "the manager at " + config.managerAddress() + " did not answer within 30 s"));
+            "the manager at " + config.managerAddress() + " did not answer " + what));
       }
-    });
+    };
+    long timer;
+    if (LONG_REQUESTS.contains(body.getString("op"))) {
+      timer = vertx.setPeriodic(keepAliveMs, t -> send(sock, new JsonObject().put("op", "ping"))
+          .onFailure(e -> timedOut.accept("a ping within " + answerWithinMs / 1000 + " s while it worked")));
+    } else {
+      timer = vertx.setTimer(answerWithinMs, t -> timedOut.accept("within " + answerWithinMs / 1000 + " s"));
+    }
     sock.write(new Frame(Op.REQUEST, id, body).encode());
     return p.future().onComplete(x -> vertx.cancelTimer(timer));
   }
