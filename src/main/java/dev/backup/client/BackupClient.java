@@ -737,13 +737,39 @@ public final class BackupClient implements AutoCloseable {
             return new Fetch(name, size, sha, sources, out, notice, progress).from(0)
                 .compose(v -> out.flush())
                 .eventually(out::close)
-                .compose(v -> vertx.fileSystem().move(tmp.toString(), target.toAbsolutePath().toString(),
-                    new io.vertx.core.file.CopyOptions().setAtomicMove(true).setReplaceExisting(true)))
+                .compose(v -> force ? vertx.fileSystem().move(tmp.toString(), target.toAbsolutePath().toString(),
+                    new io.vertx.core.file.CopyOptions().setAtomicMove(true).setReplaceExisting(true))
+                    : vertx.executeBlocking(() -> putInPlace(tmp, target.toAbsolutePath()), false))
                 .recover(e -> vertx.fileSystem().delete(tmp.toString()).transform(x -> Future.failedFuture(e)))
                 .onComplete(x -> temps.remove(tmp));
           })
           .map(v -> new Restored(name, version, size, target, false));
     }));
+  }
+
+  /**
+   * Puts a restored file in place where none was (without --force): a file that appeared
+   * there during the restore (another program's, another restore's) is never replaced. A
+   * hard link fails if the name is taken, at once; where the file system has no hard links,
+   * a move that does not replace (checked just before, a narrower window).
+   */
+  private static Void putInPlace(java.nio.file.Path tmp, java.nio.file.Path target) throws java.io.IOException {
+    try {
+      try {
+        java.nio.file.Files.createLink(target, tmp);
+      } catch (UnsupportedOperationException | java.nio.file.FileSystemException noLink) {
+        if (noLink instanceof java.nio.file.FileAlreadyExistsException taken) {
+          throw taken;
+        }
+        java.nio.file.Files.move(tmp, target);
+        return null;
+      }
+      java.nio.file.Files.delete(tmp);
+      return null;
+    } catch (java.nio.file.FileAlreadyExistsException e) {
+      throw new BackupException(ErrorCode.EXISTS, target + " appeared during the restore and was left as it is; "
+          + "use --force to overwrite it");
+    }
   }
 
   /** Tries each source in turn, going on from where the last one stopped. */

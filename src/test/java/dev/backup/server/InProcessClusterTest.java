@@ -342,6 +342,37 @@ class InProcessClusterTest {
   }
 
   @Test
+  void aFileThatAppearsWhereARestoreIsGoingIsNotReplacedWithoutForce() throws Exception {
+    // Nothing at the target when the restore begins; another program writes a file there
+    // while the bytes come. Without --force it stays as that program left it.
+    Path f = TestSupport.randomFile(dir.resolve("client/appears.bin"), 3_000_000, 31);
+    client.upload(f.toString(), "appears.bin", 2).await();
+    JsonObject file = client.request(new JsonObject().put("op", "restore").put("path", "appears.bin")).await()
+        .getJsonArray("files").getJsonObject(0);
+    Path target = dir.resolve("restored-appears/appears.bin");
+    java.util.concurrent.atomic.AtomicBoolean written = new java.util.concurrent.atomic.AtomicBoolean();
+    Future<BackupClient.Restored> restore = client.restore(file, target, false, n -> { }, bytes -> {
+      if (bytes > 0 && written.compareAndSet(false, true)) {
+        try {
+          Files.writeString(target, "someone else's");
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+    });
+    assertThatThrownBy(restore::await).isInstanceOfSatisfying(BackupException.class, e -> {
+      assertThat(e.code()).isEqualTo(ErrorCode.EXISTS);
+      assertThat(e.getMessage()).contains("appeared during the restore");
+    });
+    assertThat(written).isTrue();
+    assertThat(Files.readString(target)).isEqualTo("someone else's");
+    assertThat(TestSupport.filesUnder(target.getParent())).as("no temporary file left").hasSize(1);
+    // With --force it is replaced.
+    client.restore(file, target, true, n -> { }).await();
+    assertThat(Files.mismatch(target, f)).isEqualTo(-1L);
+  }
+
+  @Test
   void garbageOnAServerPortDoesNotDisturbABackupBesideIt() throws Exception {
     Path f = TestSupport.randomFile(dir.resolve("client/beside.bin"), 40L << 20, 99);
     Future<BackupClient.Uploaded> up = client.upload(f.toString(), "beside.bin", 4);
