@@ -18,8 +18,20 @@ public final class LocalFiles {
 
   private final Path root;
 
+  /** A root that is a link to a folder is taken as that folder (the names are relative to it). */
   public LocalFiles(Path root) {
-    this.root = root.toAbsolutePath().normalize();
+    this.root = resolved(root.toAbsolutePath().normalize());
+  }
+
+  private static Path resolved(Path root) {
+    if (!Files.exists(root)) {
+      return root;
+    }
+    try {
+      return root.toRealPath();
+    } catch (IOException e) {
+      return root;
+    }
   }
 
   public Path root() {

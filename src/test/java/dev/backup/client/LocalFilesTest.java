@@ -33,4 +33,21 @@ class LocalFilesTest {
     assertThat(local.nameOf("a\\b.txt")).isEqualTo("a\\b.txt");
     assertThatThrownBy(() -> local.remoteName("a\\b.txt")).hasMessageContaining("not \\");
   }
+
+  /** A client root that is a link to a folder shows that folder's files, named relative to it. */
+  @Test
+  void aRootThatIsALinkToAFolderListsItsFiles() throws Exception {
+    Path real = Files.createDirectories(dir.resolve("real"));
+    Files.createDirectories(real.resolve("docs"));
+    Files.writeString(real.resolve("docs/x.txt"), "x");
+    Files.writeString(real.resolve("top.txt"), "t");
+    Path link = Files.createSymbolicLink(dir.resolve("link"), real);
+    LocalFiles local = new LocalFiles(link);
+
+    assertThat(local.all()).extracting(LocalFiles.LocalFile::name).containsExactly("docs/x.txt", "top.txt");
+    assertThat(local.expand("docs")).extracting(LocalFiles.LocalFile::name).containsExactly("docs/x.txt");
+    assertThat(local.expand("top.txt")).extracting(LocalFiles.LocalFile::name).containsExactly("top.txt");
+    assertThat(local.nameOf("docs/x.txt")).isEqualTo("docs/x.txt");
+    assertThatThrownBy(() -> local.nameOf("../outside.txt")).hasMessageContaining("leaves the client root");
+  }
 }
