@@ -141,10 +141,18 @@ final class ClientCommands {
                 unread.add(new Object[] {f, u});
                 continue;
               }
+              String line;
+              try {
+                line = u.unchanged() ? unchangedLine(f, u) + wanted(client, f, latest.getJsonObject(f.name()))
+                    : "backed up " + f.name() + " (" + Format.size(u.size()) + ", version " + u.version() + ", "
+                        + u.copies() + " copies)";
+              } catch (BackupException e) {
+                first = first == null ? e : first;
+                progress.above(Console.red("error:") + " " + f.name() + ": " + e.getMessage(), err());
+                continue;
+              }
               ok++;
-              progress.above(u.unchanged() ? unchangedLine(f, u)
-                  : "backed up " + f.name() + " (" + Format.size(u.size()) + ", version " + u.version() + ", "
-                      + u.copies() + " copies)", out());
+              progress.above(line, out());
               continue;
             }
             BackupException e = BackupException.wrap(ar.cause());
@@ -182,8 +190,16 @@ final class ClientCommands {
             BackupClient.Uploaded u = (BackupClient.Uploaded) x[1];
             JsonObject l = now.getJsonObject(f.name());
             if (stillLatest(u, l)) {
+              String line;
+              try {
+                line = unchangedLine(f, u) + wanted(client, f, l);
+              } catch (BackupException e) {
+                first = first == null ? e : first;
+                progress.above(Console.red("error:") + " " + f.name() + ": " + e.getMessage(), err());
+                continue;
+              }
               ok++;
-              progress.above(unchangedLine(f, u), out());
+              progress.above(line, out());
             } else {
               // The catalog changed meanwhile (another session): back the file up against it as it is now.
               if (l == null) {
@@ -205,6 +221,24 @@ final class ClientCommands {
 
     private static String unchangedLine(LocalFiles.LocalFile f, BackupClient.Uploaded u) {
       return String.format("unchanged %s (version %d already has these bytes)", f.name(), u.version());
+    }
+
+    /**
+     * For an unchanged file, the copies asked for with {@code --replicas} (none given: nothing
+     * to do): kept from now on as the {@code replicas} command would (its check of R against
+     * the live servers too). {@code latest} is the file's latest version from the catalog,
+     * with its copies wanted. Returns what changed, to add to the file's line ("" if nothing).
+     */
+    private String wanted(BackupClient client, LocalFiles.LocalFile f, JsonObject latest) {
+      if (replicas == null) {
+        return "";
+      }
+      Integer had = latest == null ? null : latest.getInteger("replicas");
+      if (had != null && had.intValue() == replicas) {
+        return "";
+      }
+      client.request(new JsonObject().put("op", "replicas").put("path", f.name()).put("replicas", replicas)).await();
+      return ", now " + plural(replicas, "copy", "copies") + (had == null ? "" : " (was " + had + ")");
     }
 
     /**

@@ -18,8 +18,20 @@ public final class LocalFiles {
 
   private final Path root;
 
+  /** A root that is a link to a folder is taken as that folder (the names are relative to it). */
   public LocalFiles(Path root) {
-    this.root = root.toAbsolutePath().normalize();
+    this.root = resolved(root.toAbsolutePath().normalize());
+  }
+
+  private static Path resolved(Path root) {
+    if (!Files.exists(root)) {
+      return root;
+    }
+    try {
+      return root.toRealPath();
+    } catch (IOException e) {
+      return root;
+    }
   }
 
   public Path root() {
@@ -43,7 +55,7 @@ public final class LocalFiles {
     if (resolved.equals(root)) {
       return "";
     }
-    return root.relativize(resolved).toString().replace('\\', '/');
+    return name(resolved);
   }
 
   /** The name in the system of what the user typed for a backed-up file or folder (it need not exist here). */
@@ -102,13 +114,29 @@ public final class LocalFiles {
     return out;
   }
 
+  /**
+   * The name of a path under the root: its elements joined with {@code /}, each as it is
+   * (a {@code \} in a Linux file's name stays, and the system then refuses the name,
+   * rather than it becoming another file's).
+   */
+  private String name(Path p) {
+    StringBuilder sb = new StringBuilder();
+    for (Path e : root.relativize(p)) {
+      if (sb.length() > 0) {
+        sb.append('/');
+      }
+      sb.append(e);
+    }
+    return sb.toString();
+  }
+
   /** Files the client writes while restoring (and might leave after a crash) are never user files. */
   private static boolean isOurs(Path p) {
     return p.getFileName().toString().startsWith(".bk-");
   }
 
   private LocalFile file(Path p) {
-    String name = root.relativize(p).toString().replace('\\', '/');
+    String name = name(p);
     try {
       return new LocalFile(name, p, Files.size(p));
     } catch (IOException e) {

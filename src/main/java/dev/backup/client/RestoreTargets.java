@@ -67,7 +67,15 @@ public final class RestoreTargets {
     return out;
   }
 
+  /**
+   * The part of {@code name} below {@code requested}; "" for a file named as the folder
+   * itself (the catalog can hold a file {@code notes} and files under {@code notes/}),
+   * which so goes where a single file would.
+   */
   private static String rest(String requested, String name) {
-    return requested.isEmpty() ? name : name.substring(requested.length() + 1);
+    if (requested.isEmpty()) {
+      return name;
+    }
+    return name.equals(requested) ? "" : name.substring(requested.length() + 1);
   }
 }

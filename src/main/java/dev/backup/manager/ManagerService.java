@@ -156,7 +156,8 @@ final class ManagerService {
       Catalog.Entry e = catalog.get(name);
       if (e != null && e.latest() != null) {
         Catalog.Version v = e.latest();
-        files.put(ns.out(e.name()), new JsonObject().put("version", v.version()).put("size", v.size()).put("sha256", v.sha256()));
+        files.put(ns.out(e.name()), new JsonObject().put("version", v.version()).put("size", v.size()).put("sha256", v.sha256())
+            .put("replicas", e.replicas()));
       }
     }
     return new JsonObject().put("files", files);

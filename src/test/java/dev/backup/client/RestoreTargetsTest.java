@@ -69,4 +69,23 @@ class RestoreTargetsTest {
     assertThatThrownBy(() -> RestoreTargets.targets(root, "docs", false, List.of("docs/x.txt"), "file"))
         .hasMessageContaining("is a file");
   }
+
+  /**
+   * The catalog holds a file {@code notes} and files under {@code notes/}: restoring
+   * {@code notes} --to T puts the file {@code notes} itself where a single file would go
+   * (T, or T/notes in an existing folder T), and the others under it as for a folder.
+   */
+  @Test
+  void aFileNamedAsTheFolderItselfGoesWhereASingleFileWould() throws Exception {
+    assertThat(RestoreTargets.targets(root, "notes", false, List.of("notes", "notes/a.txt"), "x"))
+        .containsEntry("notes", root.resolve("x"))
+        .containsEntry("notes/a.txt", root.resolve("x/a.txt"));
+    Files.createDirectories(root.resolve("out"));
+    assertThat(RestoreTargets.targets(root, "notes", false, List.of("notes", "notes/a.txt"), "out"))
+        .containsEntry("notes", root.resolve("out/notes"))
+        .containsEntry("notes/a.txt", root.resolve("out/notes/a.txt"));
+    assertThat(RestoreTargets.targets(root, "d/notes", false, List.of("d/notes", "d/notes/a.txt"), "y"))
+        .containsEntry("d/notes", root.resolve("y"))
+        .containsEntry("d/notes/a.txt", root.resolve("y/a.txt"));
+  }
 }
