@@ -401,16 +401,22 @@ class UnlistedCopyTest {
       saving.set(p);
       return p.future();
     });
-    svc.catalog.commit("a", 3, new Catalog.Version(1, 10, "5a", 1, List.of(1, 2, 3)));
-    svc.handle(new JsonObject().put("op", "replicas").put("path", "a").put("replicas", 2));
-    List<Integer> kept = svc.catalog.version("a", 1).servers();
+    io.vertx.core.Context context = vertx.getOrCreateContext();
+    onContext(context, () -> {
+      svc.catalog.commit("a", 3, new Catalog.Version(1, 10, "5a", 1, List.of(1, 2, 3)));
+      return svc.handle(new JsonObject().put("op", "replicas").put("path", "a").put("replicas", 2));
+    });
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+        .alias("the removal waits for the save").until(() -> saving.get() != null);
+    List<Integer> kept = onContext(context, () -> svc.catalog.version("a", 1).servers());
     assertThat(kept).hasSize(2);
     int leaving = java.util.stream.IntStream.rangeClosed(1, 3).filter(i -> !kept.contains(i)).findFirst().orElseThrow();
-    assertThat(saving.get()).as("the removal waits for the save").isNotNull();
-    servers.onMemberRemoved(kept.get(0)); // (another holder lost meanwhile)
-    Reply msg = new Reply(new JsonObject().put("id", leaving).put("items", new JsonArray().add(copyOfA())));
-    svc.reconcile(msg);
-    assertThat(svc.catalog.version("a", 1).servers()).containsExactlyElementsOf(kept);
+    List<Integer> after = onContext(context, () -> {
+      servers.onMemberRemoved(kept.get(0)); // (another holder lost meanwhile)
+      svc.reconcile(new Reply(new JsonObject().put("id", leaving).put("items", new JsonArray().add(copyOfA()))));
+      return svc.catalog.version("a", 1).servers();
+    });
+    assertThat(after).containsExactlyElementsOf(kept);
   }
 
   @Test
