@@ -597,6 +597,14 @@ public final class BlobStore {
     return place(tempFile, meta);
   }
 
+  /**
+   * One read buffer per thread for {@link #sha256(Path)}: a direct buffer allocated per
+   * file is freed only by the collector, and with a small heap the direct-memory limit is
+   * soon reached, where the JDK calls a full (stop-the-world) collection to get it back.
+   */
+  private static final ThreadLocal<java.nio.ByteBuffer> HASH_BUFFER =
+      ThreadLocal.withInitial(() -> java.nio.ByteBuffer.allocateDirect(1 << 20));
+
   /** SHA-256 of a file, read in 1 MiB blocks. Blocking: call it from a worker. */
   public static String sha256(Path file) throws IOException {
     java.security.MessageDigest md;
@@ -605,7 +613,8 @@ public final class BlobStore {
     } catch (java.security.NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-    java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(1 << 20);
+    java.nio.ByteBuffer buf = HASH_BUFFER.get();
+    buf.clear();
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       while (ch.read(buf) >= 0) {
         buf.flip();
