@@ -223,7 +223,7 @@ final class ServerConnection implements FrameDecoder.Listener {
     server.transferStarted(true);
     counted = true;
     up.pause();
-    server.readMeta(ticket.name(), ticket.version()).onComplete(ar -> {
+    server.readMetaToSend(ticket.name(), ticket.version()).onComplete(ar -> {
       if (state != State.FINISHING) {
         return; // failed meanwhile (the sender went away, or sent something else)
       }
