@@ -53,6 +53,7 @@ public final class BlobStore {
   public void open() throws IOException {
     Files.createDirectories(files);
     Files.createDirectories(tmp);
+    foldersOpen = canOpenFolder(files);
     clearTemp();
   }
 
@@ -307,24 +308,38 @@ public final class BlobStore {
   }
 
   /**
-   * Forces a folder (its entries: the moves made in it) to disk. Not every platform lets a
-   * folder be opened for that; there the files themselves are forced and this does
-   * nothing. A force that fails is an error: the copies waiting on it are not durable.
+   * Whether this platform lets a folder be opened to be forced (found once, by {@link #open}).
+   * Where it does not, the files themselves are forced and folder forces do nothing.
    */
-  static void fsyncDir(Path dir) throws IOException {
-    FileChannel ch;
-    try {
-      ch = FileChannel.open(dir, StandardOpenOption.READ);
-    } catch (IOException | UnsupportedOperationException cannotOpen) {
+  private volatile boolean foldersOpen = true;
+
+  /**
+   * Forces a folder (its entries: the moves made in it) to disk, unless this platform
+   * cannot open folders (see {@link #foldersOpen}). A folder that cannot be opened here
+   * (too many open files, say) or a force that fails is an error: the copies waiting on
+   * it are not durable.
+   */
+  void fsyncDir(Path dir) throws IOException {
+    if (!foldersOpen) {
       return;
     }
-    try (ch) {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
       ch.force(true);
     }
   }
 
+  /** Whether a folder can be opened (and forced) on this platform, tried on {@code dir}. */
+  private static boolean canOpenFolder(Path dir) {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+      ch.force(true);
+      return true;
+    } catch (IOException | UnsupportedOperationException cannotOpen) {
+      return false;
+    }
+  }
+
   /** Forces folders to disk, one force serving every move made in a folder before it began. */
-  private final FolderSync folders = new FolderSync(BlobStore::fsyncDir);
+  private final FolderSync folders = new FolderSync(this::fsyncDir);
 
   public void deleteQuietly(Path p) {
     try {

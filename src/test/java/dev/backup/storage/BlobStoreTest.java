@@ -201,4 +201,14 @@ class BlobStoreTest {
     c.close();
     assertThatThrownBy(() -> c.next(2)).isInstanceOf(java.io.IOException.class).hasMessageContaining("ended");
   }
+
+  @Test
+  void aFolderThatCannotBeOpenedToBeForcedIsAnErrorWhereFoldersCanBe() throws Exception {
+    BlobStore store = new BlobStore(root);
+    store.open(); // (finds that folders can be opened here)
+    store.fsyncDir(root.resolve("files"));
+    // Any failure to open one is the force's failure, not a force taken as done.
+    assertThatThrownBy(() -> store.fsyncDir(root.resolve("files/not-there")))
+        .isInstanceOf(java.nio.file.NoSuchFileException.class);
+  }
 }
