@@ -40,9 +40,15 @@ public final class BlobStore {
   private final Path files;
 
   public BlobStore(Path root) {
+    this(root, null);
+  }
+
+  /** A store whose folder forces go to {@code force} (null: to the disk): for tests. */
+  BlobStore(Path root, FolderSync.Force force) {
     this.root = root.toAbsolutePath().normalize();
     this.tmp = this.root.resolve(TMP);
     this.files = this.root.resolve(FILES);
+    this.folders = new FolderSync(force != null ? force : this::fsyncDir);
   }
 
   public Path root() {
@@ -135,11 +141,12 @@ public final class BlobStore {
     Path target = replicaPath(meta.name(), meta.version());
     Path metaTarget = metaPath(meta.name(), meta.version());
     Path metaTmp = tempFile.resolveSibling(tempFile.getFileName() + META_SUFFIX);
+    List<Path> made = new ArrayList<>();
     boolean existed = underLock(meta.name(), meta.version(), () -> {
       boolean there = Files.exists(target);
       for (int attempt = 1; ; attempt++) {
         try {
-          Files.createDirectories(target.getParent());
+          made.addAll(createFolders(target.getParent()));
           if (Files.isDirectory(target) || Files.isDirectory(metaTarget)) {
             throw new BackupException(ErrorCode.EXISTS, "a folder is in the way of " + target);
           }
@@ -157,7 +164,27 @@ public final class BlobStore {
       return there;
     });
     folders.sync(target.getParent());
+    // A folder made for it is an entry in its parent, forced too (innermost first).
+    for (Path dir : made) {
+      folders.sync(dir.getParent());
+    }
     return existed;
+  }
+
+  /**
+   * Makes {@code dir} and the folders above it that are missing; returns those that were
+   * missing, innermost first (another thread may have made some meanwhile: they are
+   * forced all the same).
+   */
+  private static List<Path> createFolders(Path dir) throws IOException {
+    List<Path> missing = new ArrayList<>();
+    for (Path d = dir; d != null && !Files.isDirectory(d); d = d.getParent()) {
+      missing.add(d);
+    }
+    if (!missing.isEmpty()) {
+      Files.createDirectories(dir);
+    }
+    return missing;
   }
 
   /**
@@ -339,7 +366,7 @@ public final class BlobStore {
   }
 
   /** Forces folders to disk, one force serving every move made in a folder before it began. */
-  private final FolderSync folders = new FolderSync(this::fsyncDir);
+  private final FolderSync folders;
 
   public void deleteQuietly(Path p) {
     try {
