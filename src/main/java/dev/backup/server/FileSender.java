@@ -18,6 +18,9 @@ final class FileSender {
   }
 
   static Future<Void> send(Vertx vertx, NetSocket sock, String path, long offset, long length, boolean tls) {
+    if (length < 0 || offset < 0) {
+      return Future.failedFuture(new IllegalArgumentException("no bytes " + offset + "+" + length + " of " + path));
+    }
     if (length == 0) {
       return Future.succeededFuture();
     }

@@ -154,7 +154,7 @@ final class ServerConnection implements FrameDecoder.Listener {
     }
     Future<FileSink> opened = whole != null ? Future.succeededFuture(null) : FileSink.create(server.context(), tmp);
     Future<NetSocket> connected = hop + 1 < ticket.chain().size() ? connectDown() : Future.succeededFuture(null);
-    Future.all(opened, connected).onComplete(ar -> {
+    Future.join(opened, connected).onComplete(ar -> {
       if (state == State.FAILED) {
         // It failed while the file was being opened: fail() found nothing to close, and its
         // removal may have run before the file existed. Close and remove it now.
@@ -223,7 +223,7 @@ final class ServerConnection implements FrameDecoder.Listener {
     server.transferStarted(true);
     counted = true;
     up.pause();
-    server.readMeta(ticket.name(), ticket.version()).onComplete(ar -> {
+    server.readMetaToSend(ticket.name(), ticket.version()).onComplete(ar -> {
       if (state != State.FINISHING) {
         return; // failed meanwhile (the sender went away, or sent something else)
       }
@@ -260,7 +260,13 @@ final class ServerConnection implements FrameDecoder.Listener {
 
   private Future<NetSocket> connectDown() {
     Ticket.Hop next = ticket.chain().get(hop + 1);
-    return server.peers().acquire(next.host(), next.port())
+    Future<NetSocket> acquired;
+    try {
+      acquired = server.peers().acquire(next.host(), next.port());
+    } catch (RuntimeException e) {
+      acquired = Future.failedFuture(e); // (a bad address: failed like a refused one, once the file is open)
+    }
+    return acquired
         .recover(t -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
             "server " + next.id() + " cannot be reached: " + BackupException.reason(t), t)))
         .map(sock -> {
@@ -421,7 +427,7 @@ final class ServerConnection implements FrameDecoder.Listener {
       }
       // (A failure meanwhile closes the file: the flush then fails, nothing is placed.)
       Future<Void> flushed = f.flush().compose(v -> closeFile(f));
-      return Future.all(flushed, server.writeMeta(tmp, meta)).compose(x -> state == State.FAILED
+      return Future.join(flushed, server.writeMeta(tmp, meta)).compose(x -> state == State.FAILED
           ? Future.failedFuture(new BackupException(ErrorCode.IO, "server " + server.id()
               + ": the transfer failed while its copy was forced"))
           : server.placeReplica(tmp, meta));

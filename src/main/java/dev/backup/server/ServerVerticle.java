@@ -586,7 +586,7 @@ public final class ServerVerticle extends VerticleBase {
     Ticket.Hop target = t.chain().get(0);
     transferStarted(false);
     boolean clusterBusy = msg.body().getBoolean("busy", false);
-    readMeta(t.name(), t.version()).compose(meta -> netClient.connect(target.port(), target.host())
+    readMetaToSend(t.name(), t.version()).compose(meta -> netClient.connect(target.port(), target.host())
             .recover(e -> Future.failedFuture(new BackupException(ErrorCode.CONNECTION,
                 "server " + target.id() + " cannot be reached: " + BackupException.reason(e), e)))
             .compose(sock -> {
@@ -917,8 +917,34 @@ public final class ServerVerticle extends VerticleBase {
     }).mapEmpty();
   }
 
-  Future<ReplicaMeta> readMeta(String name, long version) {
-    return vertx.executeBlocking(() -> store.readMeta(name, version), false);
+  /** A copy's metadata and the length its bytes have on disk now. */
+  private record Held(ReplicaMeta meta, long bytes) {
+  }
+
+  /**
+   * The metadata of a copy about to be sent, once its bytes on disk are checked to be of
+   * the size it gives: a copy cut short on disk would otherwise be sent short, and its
+   * reader left waiting for the rest. One that is not fails at once (INTEGRITY), and the
+   * manager is told what its bytes hold, as a scrub would.
+   */
+  Future<ReplicaMeta> readMetaToSend(String name, long version) {
+    return vertx.executeBlocking(() -> {
+      ReplicaMeta m = store.readMeta(name, version);
+      return new Held(m, java.nio.file.Files.size(store.replicaPath(name, version)));
+    }, false).compose(h -> {
+      if (h.bytes() == h.meta().size()) {
+        return Future.succeededFuture(h.meta());
+      }
+      log.warn("server {}: the copy of {} v{} holds {} bytes, its metadata {}", config.id(), name, version,
+          h.bytes(), h.meta().size());
+      vertx.executeBlocking(() -> store.actualSha256(name, version), false).onSuccess(actual -> {
+        if (actual != null && !stopped) {
+          reportDamaged(Judged.of(h.meta()), actual);
+        }
+      });
+      return Future.failedFuture(new BackupException(ErrorCode.INTEGRITY, "server " + config.id() + " holds "
+          + h.bytes() + " bytes of " + name + " v" + version + ", not " + h.meta().size()));
+    });
   }
 
   private void report() {

@@ -40,9 +40,15 @@ public final class BlobStore {
   private final Path files;
 
   public BlobStore(Path root) {
+    this(root, null);
+  }
+
+  /** A store whose folder forces go to {@code force} (null: to the disk): for tests. */
+  BlobStore(Path root, FolderSync.Force force) {
     this.root = root.toAbsolutePath().normalize();
     this.tmp = this.root.resolve(TMP);
     this.files = this.root.resolve(FILES);
+    this.folders = new FolderSync(force != null ? force : this::fsyncDir);
   }
 
   public Path root() {
@@ -53,6 +59,7 @@ public final class BlobStore {
   public void open() throws IOException {
     Files.createDirectories(files);
     Files.createDirectories(tmp);
+    foldersOpen = canOpenFolder(files);
     clearTemp();
   }
 
@@ -134,11 +141,12 @@ public final class BlobStore {
     Path target = replicaPath(meta.name(), meta.version());
     Path metaTarget = metaPath(meta.name(), meta.version());
     Path metaTmp = tempFile.resolveSibling(tempFile.getFileName() + META_SUFFIX);
+    List<Path> made = new ArrayList<>();
     boolean existed = underLock(meta.name(), meta.version(), () -> {
       boolean there = Files.exists(target);
       for (int attempt = 1; ; attempt++) {
         try {
-          Files.createDirectories(target.getParent());
+          made.addAll(createFolders(target.getParent()));
           if (Files.isDirectory(target) || Files.isDirectory(metaTarget)) {
             throw new BackupException(ErrorCode.EXISTS, "a folder is in the way of " + target);
           }
@@ -156,7 +164,27 @@ public final class BlobStore {
       return there;
     });
     folders.sync(target.getParent());
+    // A folder made for it is an entry in its parent, forced too (innermost first).
+    for (Path dir : made) {
+      folders.sync(dir.getParent());
+    }
     return existed;
+  }
+
+  /**
+   * Makes {@code dir} and the folders above it that are missing; returns those that were
+   * missing, innermost first (another thread may have made some meanwhile: they are
+   * forced all the same).
+   */
+  private static List<Path> createFolders(Path dir) throws IOException {
+    List<Path> missing = new ArrayList<>();
+    for (Path d = dir; d != null && !Files.isDirectory(d); d = d.getParent()) {
+      missing.add(d);
+    }
+    if (!missing.isEmpty()) {
+      Files.createDirectories(dir);
+    }
+    return missing;
   }
 
   /**
@@ -307,24 +335,38 @@ public final class BlobStore {
   }
 
   /**
-   * Forces a folder (its entries: the moves made in it) to disk. Not every platform lets a
-   * folder be opened for that; there the files themselves are forced and this does
-   * nothing. A force that fails is an error: the copies waiting on it are not durable.
+   * Whether this platform lets a folder be opened to be forced (found once, by {@link #open}).
+   * Where it does not, the files themselves are forced and folder forces do nothing.
    */
-  static void fsyncDir(Path dir) throws IOException {
-    FileChannel ch;
-    try {
-      ch = FileChannel.open(dir, StandardOpenOption.READ);
-    } catch (IOException | UnsupportedOperationException cannotOpen) {
+  private volatile boolean foldersOpen = true;
+
+  /**
+   * Forces a folder (its entries: the moves made in it) to disk, unless this platform
+   * cannot open folders (see {@link #foldersOpen}). A folder that cannot be opened here
+   * (too many open files, say) or a force that fails is an error: the copies waiting on
+   * it are not durable.
+   */
+  void fsyncDir(Path dir) throws IOException {
+    if (!foldersOpen) {
       return;
     }
-    try (ch) {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
       ch.force(true);
     }
   }
 
+  /** Whether a folder can be opened (and forced) on this platform, tried on {@code dir}. */
+  private static boolean canOpenFolder(Path dir) {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+      ch.force(true);
+      return true;
+    } catch (IOException | UnsupportedOperationException cannotOpen) {
+      return false;
+    }
+  }
+
   /** Forces folders to disk, one force serving every move made in a folder before it began. */
-  private final FolderSync folders = new FolderSync(BlobStore::fsyncDir);
+  private final FolderSync folders;
 
   public void deleteQuietly(Path p) {
     try {
@@ -597,6 +639,14 @@ public final class BlobStore {
     return place(tempFile, meta);
   }
 
+  /**
+   * One read buffer per thread for {@link #sha256(Path)}: a direct buffer allocated per
+   * file is freed only by the collector, and with a small heap the direct-memory limit is
+   * soon reached, where the JDK calls a full (stop-the-world) collection to get it back.
+   */
+  private static final ThreadLocal<java.nio.ByteBuffer> HASH_BUFFER =
+      ThreadLocal.withInitial(() -> java.nio.ByteBuffer.allocateDirect(1 << 20));
+
   /** SHA-256 of a file, read in 1 MiB blocks. Blocking: call it from a worker. */
   public static String sha256(Path file) throws IOException {
     java.security.MessageDigest md;
@@ -605,7 +655,8 @@ public final class BlobStore {
     } catch (java.security.NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-    java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(1 << 20);
+    java.nio.ByteBuffer buf = HASH_BUFFER.get();
+    buf.clear();
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       while (ch.read(buf) >= 0) {
         buf.flip();

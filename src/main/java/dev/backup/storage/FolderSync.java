@@ -12,7 +12,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * folder of small files), and each must see its move durable before it says "stored".
  * One force of the folder makes durable every move made in it before the force began, so
  * a caller that comes while a force is running waits for it to end and then for the next
- * one, which serves everyone who came meanwhile. Called on worker threads (it blocks).
+ * one, which serves everyone who came meanwhile. A force that fails fails every caller
+ * it was to serve (the next caller forces again). Called on worker threads (it blocks).
  */
 final class FolderSync {
   /** Forces one folder to disk. */
@@ -28,6 +29,9 @@ final class FolderSync {
     final Condition changed = lock.newCondition();
     long asked;
     long done;
+    /** The callers the latest failed force was to cover (those who asked before it began), and why it failed. */
+    long failedUpTo;
+    IOException failure;
     boolean running;
     int users;
   }
@@ -47,6 +51,10 @@ final class FolderSync {
     try {
       long mine = ++s.asked;
       while (s.done < mine) {
+        if (mine <= s.failedUpTo) {
+          // A force that was to cover this caller failed: its move is not known durable.
+          throw new IOException("forcing the folder " + dir + " failed: " + s.failure.getMessage(), s.failure);
+        }
         if (s.running) {
           s.changed.awaitUninterruptibly();
           continue;
@@ -54,15 +62,23 @@ final class FolderSync {
         s.running = true;
         long upTo = s.asked;
         s.lock.unlock();
-        boolean ok = false;
+        IOException failed = null;
         try {
           force.force(dir);
-          ok = true;
+        } catch (IOException e) {
+          failed = e;
+          throw e;
+        } catch (RuntimeException | Error e) {
+          failed = new IOException(e.toString(), e);
+          throw e;
         } finally {
           s.lock.lock();
           s.running = false;
-          if (ok) {
+          if (failed == null) {
             s.done = Math.max(s.done, upTo);
+          } else {
+            s.failedUpTo = Math.max(s.failedUpTo, upTo);
+            s.failure = failed;
           }
           s.changed.signalAll();
         }

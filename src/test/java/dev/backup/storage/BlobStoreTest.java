@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -200,5 +201,33 @@ class BlobStoreTest {
     assertThat(c.next(2).end()).isFalse();
     c.close();
     assertThatThrownBy(() -> c.next(2)).isInstanceOf(java.io.IOException.class).hasMessageContaining("ended");
+  }
+
+  @Test
+  void aFolderThatCannotBeOpenedToBeForcedIsAnErrorWhereFoldersCanBe() throws Exception {
+    BlobStore store = new BlobStore(root);
+    store.open(); // (finds that folders can be opened here)
+    store.fsyncDir(root.resolve("files"));
+    // Any failure to open one is the force's failure, not a force taken as done.
+    assertThatThrownBy(() -> store.fsyncDir(root.resolve("files/not-there")))
+        .isInstanceOf(java.nio.file.NoSuchFileException.class);
+  }
+
+  @Test
+  void theFoldersMadeForACopyAreForcedInTheirParentsAndOnlyThose() throws Exception {
+    List<Path> forced = new java.util.concurrent.CopyOnWriteArrayList<>();
+    BlobStore store = new BlobStore(root, forced::add);
+    store.open();
+    Path files = root.toAbsolutePath().normalize().resolve("files");
+    Path tmp = store.tempFile("t1-0");
+    Files.writeString(tmp, "hello");
+    store.commit(tmp, new ReplicaMeta("photos/2024/a.jpg", 1, 5, BlobStore.sha256("hello".getBytes()), 1L, 2));
+    // Its folder (the moves in it), then the entry of each folder made in its parent.
+    assertThat(forced).containsExactly(files.resolve("photos/2024"), files.resolve("photos"), files);
+    forced.clear();
+    tmp = store.tempFile("t2-0");
+    Files.writeString(tmp, "hello");
+    store.commit(tmp, new ReplicaMeta("photos/2024/b.jpg", 1, 5, BlobStore.sha256("hello".getBytes()), 1L, 2));
+    assertThat(forced).containsExactly(files.resolve("photos/2024"));
   }
 }

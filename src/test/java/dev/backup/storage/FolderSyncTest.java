@@ -90,4 +90,57 @@ class FolderSyncTest {
     sync.sync(Path.of("a"));
     assertThat(forced).containsExactly(Path.of("a"));
   }
+
+  @Test
+  void aForceThatFailsFailsEveryCallerItWasToCover() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger forces = new java.util.concurrent.atomic.AtomicInteger();
+    CountDownLatch firstMayEnd = new CountDownLatch(1);
+    FolderSync sync = new FolderSync(dir -> {
+      int n = forces.incrementAndGet();
+      if (n == 1) {
+        try {
+          firstMayEnd.await(); // the others come meanwhile, and wait for the next force
+        } catch (InterruptedException e) {
+          throw new IllegalStateException(e);
+        }
+      } else if (n == 2) {
+        throw new java.io.IOException("I/O error");
+      }
+    });
+    Path dir = Path.of("folder");
+    List<Thread> threads = new ArrayList<>();
+    List<String> failed = new CopyOnWriteArrayList<>();
+    List<String> stored = new CopyOnWriteArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      int n = i;
+      Thread t = new Thread(() -> {
+        try {
+          sync.sync(dir);
+          stored.add("caller " + n);
+        } catch (java.io.IOException e) {
+          failed.add("caller " + n + ": " + e.getMessage());
+        }
+      });
+      threads.add(t);
+      t.start();
+      if (i == 0) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> t.getState() == Thread.State.WAITING);
+      }
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> threads.stream().skip(1).allMatch(t -> java.util.Arrays
+        .stream(t.getStackTrace()).anyMatch(f -> f.getMethodName().equals("awaitUninterruptibly"))));
+    firstMayEnd.countDown();
+    for (Thread t : threads) {
+      t.join(10_000);
+      assertThat(t.isAlive()).isFalse();
+    }
+    // The first force served the first caller; the second, which failed, was the one the
+    // nine others waited on: all nine fail, none forces again and says its move is durable.
+    assertThat(stored).containsExactly("caller 0");
+    assertThat(failed).hasSize(9).allMatch(m -> m.contains("I/O error"));
+    assertThat(forces.get()).isEqualTo(2);
+    // A caller after it forces again.
+    sync.sync(dir);
+    assertThat(forces.get()).isEqualTo(3);
+  }
 }
