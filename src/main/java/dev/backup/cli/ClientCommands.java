@@ -237,7 +237,8 @@ final class ClientCommands {
       if (had != null && had.intValue() == replicas) {
         return "";
       }
-      client.request(new JsonObject().put("op", "replicas").put("path", f.name()).put("replicas", replicas)).await();
+      client.request(new JsonObject().put("op", "replicas").put("path", f.name()).put("replicas", replicas)
+          .put("exact", true)).await();
       return ", now " + plural(replicas, "copy", "copies") + (had == null ? "" : " (was " + had + ")");
     }
 

@@ -511,7 +511,9 @@ final class ManagerService {
     String path = Names.validate(req.getString("path"));
     int r = req.getInteger("replicas", 0);
     checkReplicas(r);
-    List<String> names = ns.under(catalog, path);
+    // ("exact": the file of that name only, not the files under a folder of the same name.)
+    List<String> names = req.getBoolean("exact", false) && catalog.get(ns.in(path)) != null
+        ? List.of(ns.in(path)) : ns.under(catalog, path);
     if (names.isEmpty()) {
       throw new BackupException(ErrorCode.NOT_FOUND, "nothing backed up under the name '" + Names.printable(path) + "'");
     }
@@ -735,6 +737,12 @@ final class ManagerService {
             removed(name, version, id);
             if (x.succeeded()) {
               damagedGone(id, name, version);
+              if (servers.inventoryWanted(id) != null || inventories.containsKey(id)) {
+                // An inventory of that server asked for before now may have been listed before
+                // the removal: the copy it lists is gone, not to be counted again (until an
+                // inventory asked for from now on is in).
+                unconfirmed.computeIfAbsent(id, i -> new HashMap<>()).put(key(name, version), servers.lastOrder() + 1);
+              }
             }
             if (x.failed()) {
               // Reconciliation removes it: the server is asked for its inventory again. The

@@ -28,12 +28,17 @@ class BackupReplicasTest {
       assertThat(first.code()).as(first.err()).isZero();
       assertThat(cluster.holders("a.txt")).hasSize(1);
 
+      // A file backed up (from elsewhere) under a folder of the same name: not the file named.
+      Path other = Files.writeString(dir.resolve("other.txt"), "another file");
+      cluster.client.upload(other.toString(), "a.txt/x", 1).await();
+
       // Known unchanged from the client's record.
       TestSupport.Run more = backup(cluster, conf, "a.txt", "--replicas", "2");
       assertThat(more.code()).as(more.err()).isZero();
       assertThat(more.out()).contains("unchanged a.txt").contains("now 2 copies");
       assertThat(cluster.holders("a.txt")).hasSize(2);
       assertThat(wanted(cluster, "a.txt")).isEqualTo(2);
+      assertThat(wanted(cluster, "a.txt/x")).isEqualTo(1);
 
       // Read again and found unchanged by the manager.
       TestSupport.Run reread = backup(cluster, conf, "a.txt", "--reread", "--replicas", "3");

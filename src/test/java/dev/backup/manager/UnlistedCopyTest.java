@@ -420,6 +420,38 @@ class UnlistedCopyTest {
   }
 
   @Test
+  void aCopyRemovedWhileAnInventoryWasUnderWayIsNotCountedAgainByIt() {
+    // As above, but the removal is done (its server confirmed it) before the inventory's
+    // page comes: that page was read before the removal, and its copy is gone.
+    ServerTable servers = threeAlive();
+    io.vertx.core.Context context = vertx.getOrCreateContext();
+    ManagerService svc = service(servers);
+    java.util.concurrent.atomic.AtomicInteger deleted = new java.util.concurrent.atomic.AtomicInteger();
+    onContext(context, () -> {
+      for (int id = 1; id <= 3; id++) {
+        vertx.eventBus().<JsonObject>consumer(dev.backup.cluster.Addresses.delete(id), m -> {
+          deleted.incrementAndGet();
+          m.reply(new JsonObject());
+        });
+      }
+      svc.catalog.commit("a", 3, new Catalog.Version(1, 10, "5a", 1, List.of(1, 2, 3)));
+      svc.handle(new JsonObject().put("op", "replicas").put("path", "a").put("replicas", 2));
+      return "";
+    });
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> deleted.get() == 1);
+    List<Integer> kept = onContext(context, () -> svc.catalog.version("a", 1).servers());
+    int leaving = java.util.stream.IntStream.rangeClosed(1, 3).filter(i -> !kept.contains(i)).findFirst().orElseThrow();
+    List<Integer> after = onContext(context, () -> {
+      String token = servers.inventoryWanted(leaving); // (asked for at its start, before the removal)
+      servers.onMemberRemoved(kept.get(0));
+      svc.reconcile(new Reply(new JsonObject().put("id", leaving).put("token", token)
+          .put("items", new JsonArray().add(copyOfA()))));
+      return svc.catalog.version("a", 1).servers();
+    });
+    assertThat(after).containsExactlyElementsOf(kept);
+  }
+
+  @Test
   void noCopyIsRemovedByAnInventoryBeforeTheDeletionItFollowsIsSaved() {
     // A deletion whose save failed is in memory only (the client was told it failed): a
     // restart would bring the version back. An inventory listing its copy meanwhile must not
