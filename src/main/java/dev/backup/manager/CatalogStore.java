@@ -86,6 +86,7 @@ public final class CatalogStore implements AutoCloseable {
     journal.truncate(good);
     journal.position(good);
     journal.force(true);
+    foldersOpen = dev.backup.storage.BlobStore.canOpenFolder(root);
     fsyncDir(root);
     journalBytes = good;
     return c;
@@ -256,17 +257,24 @@ public final class CatalogStore implements AutoCloseable {
       Files.deleteIfExists(tmp);
       throw e;
     }
-    fsyncDir(root);
     FileChannel old = journal;
     Path oldPath = journalPath(gen);
     journal = fresh;
     gen = next;
     journalBytes = 0;
     snapshotBytes = bytes;
-    broken = false;
     if (old != null) {
       old.close();
     }
+    try {
+      fsyncDir(root);
+    } catch (IOException e) {
+      // The new snapshot's name may not be on disk: this save fails, and the next writes a
+      // snapshot again (the old journal stays until then; a start removes it).
+      broken = true;
+      throw e;
+    }
+    broken = false;
     Files.deleteIfExists(oldPath);
   }
 
@@ -278,11 +286,34 @@ public final class CatalogStore implements AutoCloseable {
     return journalBytes;
   }
 
-  private static void fsyncDir(Path dir) {
+  /**
+   * Whether this platform lets a folder be opened to be forced (found once, at open): where
+   * it does not, the files themselves are forced and folder forces do nothing.
+   */
+  private volatile boolean foldersOpen = true;
+
+  /** Forces a folder in place of the disk's force (null: the disk's): for tests. */
+  volatile FolderForce forceFolder;
+
+  interface FolderForce {
+    void force(Path dir) throws IOException;
+  }
+
+  /**
+   * Forces a folder (the snapshot's move into place) to disk. A folder that cannot be
+   * opened here (too many open files, say) or a force that fails is an error, not a
+   * force done.
+   */
+  private void fsyncDir(Path dir) throws IOException {
+    if (!foldersOpen) {
+      return;
+    }
+    if (forceFolder != null) {
+      forceFolder.force(dir);
+      return;
+    }
     try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
       ch.force(true);
-    } catch (IOException | UnsupportedOperationException e) {
-      // Not every platform lets a folder be opened for sync; the files themselves are synced.
     }
   }
 

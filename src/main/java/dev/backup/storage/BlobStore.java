@@ -356,12 +356,16 @@ public final class BlobStore {
   }
 
   /** Whether a folder can be opened (and forced) on this platform, tried on {@code dir}. */
-  private static boolean canOpenFolder(Path dir) {
-    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-      ch.force(true);
-      return true;
+  public static boolean canOpenFolder(Path dir) throws IOException {
+    FileChannel ch;
+    try {
+      ch = FileChannel.open(dir, StandardOpenOption.READ);
     } catch (IOException | UnsupportedOperationException cannotOpen) {
       return false;
+    }
+    try (ch) {
+      ch.force(true); // (a force that fails is an error, not a platform that cannot)
+      return true;
     }
   }
 

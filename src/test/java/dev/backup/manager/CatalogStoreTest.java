@@ -37,6 +37,39 @@ class CatalogStoreTest {
   }
 
   @Test
+  void aSnapshotWhoseFolderCannotBeForcedFailsItsSaveAndTheNextWritesItAgain() throws Exception {
+    // The folder's force after the snapshot's move fails (too many open files, say): its
+    // new name may not be on disk, so the save fails, and the next is a snapshot again.
+    try (CatalogStore store = new CatalogStore(dir, 2_000)) {
+      Catalog c = store.open();
+      for (int i = 0; store.generation() == 0 && i < 1_000; i++) {
+        backUp(store, c, "f" + i);
+      }
+      long gen = store.generation();
+      assertThat(gen).as("compacted once").isEqualTo(1);
+      while (!store.wantsCompaction()) {
+        backUp(store, c, "g" + store.journalBytes());
+      }
+      store.forceFolder = d -> {
+        throw new java.io.IOException("Too many open files");
+      };
+      c.commit("late", 1, v(c.reserveVersion("late"), 3));
+      c.drainChanges();
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> store.compact(c.freeze()))
+          .hasMessageContaining("Too many open files");
+      assertThat(store.wantsCompaction()).as("the next save is a snapshot").isTrue();
+      store.forceFolder = null;
+      store.compact(c.freeze());
+      assertThat(store.wantsCompaction()).isFalse();
+    }
+    try (CatalogStore store = new CatalogStore(dir)) {
+      Catalog back = store.open();
+      assertThat(back.version("late", 1).servers()).containsExactly(3);
+      assertThat(back.get("f0")).isNotNull();
+    }
+  }
+
+  @Test
   void everyKindOfChangeComesBackAfterARestart() throws Exception {
     Catalog expected;
     try (CatalogStore store = new CatalogStore(dir)) {
