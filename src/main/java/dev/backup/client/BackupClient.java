@@ -280,19 +280,23 @@ public final class BackupClient implements AutoCloseable {
     long id = ++nextRequestId;
     Promise<JsonObject> p = Promise.promise();
     pending.put(id, p);
-    java.util.function.Consumer<String> timedOut = what -> {
+    java.util.function.Consumer<BackupException> failed = e -> {
       Promise<JsonObject> gone = pending.remove(id);
       if (gone != null) {
-        gone.tryFail(new BackupException(ErrorCode.TIMEOUT,
-            "the manager at " + config.managerAddress() + " did not answer " + what));
+        gone.tryFail(e);
       }
     };
+    java.util.function.Function<String, BackupException> timedOut = what -> new BackupException(ErrorCode.TIMEOUT,
+        "the manager at " + config.managerAddress() + " did not answer " + what);
     long timer;
     if (LONG_REQUESTS.contains(body.getString("op"))) {
-      timer = vertx.setPeriodic(keepAliveMs, t -> send(sock, new JsonObject().put("op", "ping"))
-          .onFailure(e -> timedOut.accept("a ping within " + answerWithinMs / 1000 + " s while it worked")));
+      timer = vertx.setPeriodic(keepAliveMs, t -> send(sock, new JsonObject().put("op", "ping")).onFailure(e -> {
+        BackupException why = BackupException.wrap(e);
+        failed.accept(why.code() == ErrorCode.TIMEOUT
+            ? timedOut.apply("a ping within " + answerWithinMs / 1000 + " s while it worked") : why);
+      }));
     } else {
-      timer = vertx.setTimer(answerWithinMs, t -> timedOut.accept("within " + answerWithinMs / 1000 + " s"));
+      timer = vertx.setTimer(answerWithinMs, t -> failed.accept(timedOut.apply("within " + answerWithinMs / 1000 + " s")));
     }
     sock.write(new Frame(Op.REQUEST, id, body).encode());
     return p.future().onComplete(x -> vertx.cancelTimer(timer));
@@ -380,11 +384,14 @@ public final class BackupClient implements AutoCloseable {
             // A manager that closes a plain connection without a word may be speaking TLS.
             String hint = answered[0] || config.tls() ? ""
                 : " before any answer (if the manager uses TLS, set tls=true and tls-ca here too)";
-            for (Promise<JsonObject> p : pending.values()) {
+            // (Taken out first: failing one, a ping, fails the request it kept alive, which
+            // takes that one out of the map.)
+            List<Promise<JsonObject>> lost = new ArrayList<>(pending.values());
+            pending.clear();
+            for (Promise<JsonObject> p : lost) {
               p.tryFail(new BackupException(ErrorCode.CONNECTION, "lost the connection to the manager at "
                   + config.managerAddress() + hint));
             }
-            pending.clear();
           });
           return sock;
         })
@@ -739,7 +746,7 @@ public final class BackupClient implements AutoCloseable {
                 .eventually(out::close)
                 .compose(v -> force ? vertx.fileSystem().move(tmp.toString(), target.toAbsolutePath().toString(),
                     new io.vertx.core.file.CopyOptions().setAtomicMove(true).setReplaceExisting(true))
-                    : vertx.executeBlocking(() -> putInPlace(tmp, target.toAbsolutePath()), false))
+                    : vertx.executeBlocking(() -> putInPlace(tmp, target.toAbsolutePath(), size, sha), false))
                 .recover(e -> vertx.fileSystem().delete(tmp.toString()).transform(x -> Future.failedFuture(e)))
                 .onComplete(x -> temps.remove(tmp));
           })
@@ -753,7 +760,8 @@ public final class BackupClient implements AutoCloseable {
    * hard link fails if the name is taken, at once; where the file system has no hard links,
    * a move that does not replace (checked just before, a narrower window).
    */
-  private static Void putInPlace(java.nio.file.Path tmp, java.nio.file.Path target) throws java.io.IOException {
+  private static Void putInPlace(java.nio.file.Path tmp, java.nio.file.Path target, long size, String sha)
+      throws java.io.IOException {
     try {
       try {
         java.nio.file.Files.createLink(target, tmp);
@@ -764,12 +772,20 @@ public final class BackupClient implements AutoCloseable {
         java.nio.file.Files.move(tmp, target);
         return null;
       }
-      java.nio.file.Files.delete(tmp);
-      return null;
     } catch (java.nio.file.FileAlreadyExistsException e) {
-      throw new BackupException(ErrorCode.EXISTS, target + " appeared during the restore and was left as it is; "
-          + "use --force to overwrite it");
+      // (The same bytes, from another restore of the same file, say: done all the same.)
+      if (!(java.nio.file.Files.isRegularFile(target) && java.nio.file.Files.size(target) == size
+          && dev.backup.storage.BlobStore.sha256(target).equals(sha))) {
+        throw new BackupException(ErrorCode.EXISTS, target + " appeared during the restore and was left as it is; "
+            + "use --force to overwrite it");
+      }
     }
+    try {
+      java.nio.file.Files.deleteIfExists(tmp); // (the file is in place: only its second name goes)
+    } catch (java.io.IOException e) {
+      // Left as a .bk- file, never taken for a user's file; the restore is done.
+    }
+    return null;
   }
 
   /** Tries each source in turn, going on from where the last one stopped. */

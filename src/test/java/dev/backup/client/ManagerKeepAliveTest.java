@@ -30,8 +30,8 @@ class ManagerKeepAliveTest {
 
   @BeforeEach
   void shortTimes() {
-    BackupClient.answerWithinMs = 400;
-    BackupClient.keepAliveMs = 100;
+    BackupClient.answerWithinMs = 2_000;
+    BackupClient.keepAliveMs = 200;
   }
 
   @AfterEach
@@ -73,7 +73,7 @@ class ManagerKeepAliveTest {
 
   @Test
   void aVerifyLongerThanTheAnswerTimeIsAnsweredWhileTheManagerAnswersPings() {
-    try (BackupClient client = client(manager(1_500, true))) {
+    try (BackupClient client = client(manager(5_000, true))) {
       JsonObject res = client.request(new JsonObject().put("op", "verify")).await();
       assertThat(res.getString("answered")).isEqualTo("verify");
     }
@@ -81,20 +81,20 @@ class ManagerKeepAliveTest {
 
   @Test
   void aVerifyFailsWhenTheManagerStopsAnsweringPings() {
-    try (BackupClient client = client(manager(5_000, false))) {
+    try (BackupClient client = client(manager(20_000, false))) {
       long t0 = System.nanoTime();
       assertThatThrownBy(() -> client.request(new JsonObject().put("op", "verify")).await())
           .isInstanceOfSatisfying(BackupException.class, e -> {
             assertThat(e.code()).isEqualTo(ErrorCode.TIMEOUT);
             assertThat(e.getMessage()).contains("did not answer a ping");
           });
-      assertThat((System.nanoTime() - t0) / 1_000_000).as("well before the answer would come").isLessThan(4_000);
+      assertThat((System.nanoTime() - t0) / 1_000_000).as("well before the answer would come").isLessThan(10_000);
     }
   }
 
   @Test
   void anyOtherRequestMustBeAnsweredInTime() {
-    try (BackupClient client = client(manager(1_500, true))) {
+    try (BackupClient client = client(manager(5_000, true))) {
       assertThatThrownBy(() -> client.request(new JsonObject().put("op", "list")).await())
           .isInstanceOfSatisfying(BackupException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.TIMEOUT));
     }
