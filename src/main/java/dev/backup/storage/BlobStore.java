@@ -225,18 +225,30 @@ public final class BlobStore {
     Path replica = replicaPath(name, version);
     Path meta = metaPath(name, version);
     Path aside = root.resolve(DAMAGED).resolve(files.relativize(replica));
-    return underLock(name, version, () -> {
+    List<Path> made = new ArrayList<>();
+    long size = underLock(name, version, () -> {
       if (!Files.isRegularFile(replica, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
         return -1L;
       }
-      long size = Files.size(replica);
-      Files.createDirectories(aside.getParent());
+      long bytes = Files.size(replica);
+      made.addAll(createFolders(aside.getParent()));
       move(replica, aside);
       if (Files.exists(meta, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
         move(meta, aside.resolveSibling(aside.getFileName() + META_SUFFIX));
       }
-      return size;
+      return bytes;
     });
+    if (size >= 0) {
+      // Durable where it went (its folder, and each folder made for it in its parent), and
+      // gone from where it was: a crash must neither lose the salvage copy nor bring the
+      // damaged copy back among the copies held.
+      folders.sync(aside.getParent());
+      for (Path dir : made) {
+        folders.sync(dir.getParent());
+      }
+      folders.sync(replica.getParent());
+    }
+    return size;
   }
 
   /** How many copies are set aside under {@code damaged/} (their bytes; metadata not counted). */

@@ -230,4 +230,20 @@ class BlobStoreTest {
     store.commit(tmp, new ReplicaMeta("photos/2024/b.jpg", 1, 5, BlobStore.sha256("hello".getBytes()), 1L, 2));
     assertThat(forced).containsExactly(files.resolve("photos/2024"));
   }
+
+  @Test
+  void aCopySetAsideIsForcedWhereItWentAndWhereItWas() throws Exception {
+    List<Path> forced = new java.util.concurrent.CopyOnWriteArrayList<>();
+    BlobStore store = new BlobStore(root, forced::add);
+    store.open();
+    Path base = root.toAbsolutePath().normalize();
+    Path tmp = store.tempFile("t1-0");
+    Files.writeString(tmp, "hello");
+    store.commit(tmp, new ReplicaMeta("photos/2024/a.jpg", 1, 5, BlobStore.sha256("hello".getBytes()), 1L, 2));
+    forced.clear();
+    assertThat(store.setAside("photos/2024/a.jpg", 1)).isEqualTo(5);
+    Path damaged = base.resolve(BlobStore.DAMAGED);
+    assertThat(forced).containsExactly(damaged.resolve("photos/2024"), damaged.resolve("photos"), damaged, base,
+        base.resolve("files/photos/2024"));
+  }
 }
