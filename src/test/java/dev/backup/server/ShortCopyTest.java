@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,35 +17,28 @@ import org.junit.jupiter.api.io.TempDir;
 class ShortCopyTest {
   @TempDir
   Path dir;
-  InProcessCluster cluster;
-
-  @AfterEach
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
 
   @Test
   void aRestoreGoesOnFromAnotherCopyAtOnceWhenTheFirstIsShortOnDisk() throws Exception {
-    cluster = new InProcessCluster(dir, 2, 30);
-    Path f = TestSupport.randomFile(dir.resolve("client/short.bin"), 3_000_000, 41);
-    cluster.client.upload(f.toString(), "short.bin", 2).await();
-    JsonObject plan = cluster.client.request(new JsonObject().put("op", "restore").put("path", "short.bin")).await();
-    JsonObject file = plan.getJsonArray("files").getJsonObject(0);
-    int first = file.getJsonArray("sources").getJsonObject(0).getInteger("id");
-    try (FileChannel ch = FileChannel.open(dir.resolve("server-" + first + "/files/short.bin.v1"),
-        StandardOpenOption.WRITE)) {
-      ch.truncate(1_000_000);
+    try (InProcessCluster cluster = new InProcessCluster(dir, 2, 30)) {
+      Path f = TestSupport.randomFile(dir.resolve("client/short.bin"), 3_000_000, 41);
+      cluster.client.upload(f.toString(), "short.bin", 2).await();
+      JsonObject plan = cluster.client.request(new JsonObject().put("op", "restore").put("path", "short.bin")).await();
+      JsonObject file = plan.getJsonArray("files").getJsonObject(0);
+      int first = file.getJsonArray("sources").getJsonObject(0).getInteger("id");
+      try (FileChannel ch = FileChannel.open(dir.resolve("server-" + first + "/files/short.bin.v1"),
+          StandardOpenOption.WRITE)) {
+        ch.truncate(1_000_000);
+      }
+      List<String> notes = new java.util.concurrent.CopyOnWriteArrayList<>();
+      Path target = dir.resolve("client/restored.bin");
+      long started = System.nanoTime();
+      cluster.client.restore(file, target, false, notes::add).await();
+      long tookMillis = (System.nanoTime() - started) / 1_000_000;
+      assertThat(Files.mismatch(target, f)).isEqualTo(-1L);
+      // Well within the 30 s idle timeout a reader of a copy sent short would wait.
+      assertThat(tookMillis).isLessThan(10_000L);
+      assertThat(notes).singleElement().asString().contains("holds 1000000 bytes").contains("going on from server");
     }
-    List<String> notes = new java.util.concurrent.CopyOnWriteArrayList<>();
-    Path target = dir.resolve("client/restored.bin");
-    long started = System.nanoTime();
-    cluster.client.restore(file, target, false, notes::add).await();
-    long tookMillis = (System.nanoTime() - started) / 1_000_000;
-    assertThat(Files.mismatch(target, f)).isEqualTo(-1L);
-    // Well within the 30 s idle timeout a reader of a copy sent short would wait.
-    assertThat(tookMillis).isLessThan(10_000L);
-    assertThat(notes).singleElement().asString().contains("holds 1000000 bytes").contains("going on from server");
   }
 }

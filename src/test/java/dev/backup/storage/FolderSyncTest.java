@@ -30,36 +30,19 @@ class FolderSyncTest {
       covered.add(upTo);
     });
     Path dir = Path.of("folder");
-    List<Thread> threads = new ArrayList<>();
     List<String> problems = new CopyOnWriteArrayList<>();
-    for (int i = 0; i < 20; i++) {
-      Thread t = new Thread(() -> {
-        long mine = moves.incrementAndGet(); // the caller's move
-        try {
-          sync.sync(dir);
-        } catch (java.io.IOException e) {
-          problems.add(e.toString());
-          return;
-        }
-        if (covered.stream().noneMatch(c -> c >= mine)) {
-          problems.add("move " + mine + " returned before a force covered it: " + covered);
-        }
-      });
-      threads.add(t);
-      t.start();
-      if (i == 0) {
-        await().atMost(Duration.ofSeconds(10)).until(() -> t.getState() == Thread.State.WAITING);
+    callersBehindAFirstForce(20, firstMayEnd, n -> {
+      long mine = moves.incrementAndGet(); // the caller's move
+      try {
+        sync.sync(dir);
+      } catch (java.io.IOException e) {
+        problems.add(e.toString());
+        return;
       }
-    }
-    // All others wait while the first force runs (for the next force, not still for the
-    // lock: a thread parked there is WAITING too); then one force serves them all.
-    await().atMost(Duration.ofSeconds(10)).until(() -> threads.stream().skip(1).allMatch(t -> java.util.Arrays
-        .stream(t.getStackTrace()).anyMatch(f -> f.getMethodName().equals("awaitUninterruptibly"))));
-    firstMayEnd.countDown();
-    for (Thread t : threads) {
-      t.join(10_000);
-      assertThat(t.isAlive()).isFalse();
-    }
+      if (covered.stream().noneMatch(c -> c >= mine)) {
+        problems.add("move " + mine + " returned before a force covered it: " + covered);
+      }
+    });
     assertThat(problems).isEmpty();
     assertThat(covered).hasSize(2).containsExactly(1L, 20L);
   }
@@ -108,19 +91,38 @@ class FolderSyncTest {
       }
     });
     Path dir = Path.of("folder");
-    List<Thread> threads = new ArrayList<>();
     List<String> failed = new CopyOnWriteArrayList<>();
     List<String> stored = new CopyOnWriteArrayList<>();
-    for (int i = 0; i < 10; i++) {
+    callersBehindAFirstForce(10, firstMayEnd, n -> {
+      try {
+        sync.sync(dir);
+        stored.add("caller " + n);
+      } catch (java.io.IOException e) {
+        failed.add("caller " + n + ": " + e.getMessage());
+      }
+    });
+    // The first force served the first caller; the second, which failed, was the one the
+    // nine others waited on: all nine fail, none forces again and says its move is durable.
+    assertThat(stored).containsExactly("caller 0");
+    assertThat(failed).hasSize(9).allMatch(m -> m.contains("I/O error"));
+    assertThat(forces.get()).isEqualTo(2);
+    // A caller after it forces again.
+    sync.sync(dir);
+    assertThat(forces.get()).isEqualTo(3);
+  }
+
+  /**
+   * Runs {@code count} callers, each on a thread of its own with its number: the first
+   * enters a force that lasts until {@code firstMayEnd} opens, which it does once all the
+   * others wait while it runs (for the next force, not still for the lock: a thread parked
+   * there is WAITING too). Returns once every caller has ended.
+   */
+  private static void callersBehindAFirstForce(int count, CountDownLatch firstMayEnd,
+      java.util.function.IntConsumer caller) throws InterruptedException {
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
       int n = i;
-      Thread t = new Thread(() -> {
-        try {
-          sync.sync(dir);
-          stored.add("caller " + n);
-        } catch (java.io.IOException e) {
-          failed.add("caller " + n + ": " + e.getMessage());
-        }
-      });
+      Thread t = new Thread(() -> caller.accept(n));
       threads.add(t);
       t.start();
       if (i == 0) {
@@ -134,13 +136,5 @@ class FolderSyncTest {
       t.join(10_000);
       assertThat(t.isAlive()).isFalse();
     }
-    // The first force served the first caller; the second, which failed, was the one the
-    // nine others waited on: all nine fail, none forces again and says its move is durable.
-    assertThat(stored).containsExactly("caller 0");
-    assertThat(failed).hasSize(9).allMatch(m -> m.contains("I/O error"));
-    assertThat(forces.get()).isEqualTo(2);
-    // A caller after it forces again.
-    sync.sync(dir);
-    assertThat(forces.get()).isEqualTo(3);
   }
 }
